@@ -1,0 +1,44 @@
+# The README's commands. `make run` serves the app; `make test` runs the whole suite; `make bench` the benchmarks.
+# Both set up what they need first: a virtual environment with the pinned requirements and the project (editable).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+
+.PHONY: run test bench lint setup setup-dev system-deps clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+
+# Debian packages: Chromium for the browser tests, Fashion-MNIST for the training page. Best effort: installed when
+# this machine has apt and we are root; otherwise say what is missing and go on.
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: setup
+	$(PY) -m streamlit run playground/app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+
+test: setup-dev system-deps lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup-dev
+	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

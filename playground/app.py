@@ -1,0 +1,24 @@
+"""Entry point: ``streamlit run playground/app.py``. Routes to the pages in ../pages and draws the shared sidebar.
+
+The entry sits in playground/, not beside pages/, so Streamlit never falls into its legacy multipage mode (see
+TESTING.md): deep links such as /builder run through this script and its sidebar.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.navigation import PAGES
+from playground.sidebar import sidebar_ui
+
+
+def main() -> None:
+    st.set_page_config(page_title="CNN Playground", page_icon=":material/grid_on:", layout="wide")
+    pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=(i == 0))
+             for i, p in enumerate(PAGES)]
+    page = st.navigation(pages)
+    sidebar_ui()
+    page.run()
+
+
+main()

@@ -1,0 +1,33 @@
+"""The app's pages, in menu order: one entry per page that exists and works (no placeholders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    file: str  # in pages/
+    title: str
+    icon: str
+    url: str
+    blurb: str  # what the user does there, for the home page
+
+    @property
+    def path(self) -> Path:
+        return PAGES_DIR / self.file
+
+
+PAGES = [
+    PageInfo("home.py", "Home", ":material/home:", "home", "What the playground covers and where to start."),
+    PageInfo(
+        "builder.py", "CNN builder", ":material/account_tree:", "builder",
+        "Compose a network from conv, pooling, normalisation, activation, dropout, linear, residual and inception "
+        "blocks, or start from LeNet-5, AlexNet, VGG-16, ResNet, GoogLeNet or MobileNetV2. Every layer's output "
+        "shape, parameters, multiply-accumulates and receptive field update as you edit, with the formula and your "
+        "numbers in it; the 1×1-convolution bottleneck lesson; export JSON or PyTorch code, or share a link.",
+    ),
+]

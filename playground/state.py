@@ -1,0 +1,62 @@
+"""Every session-state key of the app, in one place, with typed accessors.
+
+Durable values (the architecture, the device choice, the seed) live under keys that no widget owns: Streamlit drops a
+widget's value when that widget is not drawn (a page switch), so widgets write into these keys through callbacks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from engine.spec import NetworkSpec
+
+DEVICE = "device"  # "auto" | "cuda" | "mps" | "xpu" | "cpu"
+SEED = "seed"  # int
+SPEC = "spec"  # NetworkSpec: the builder's network, the one the training page trains
+SPEC_HISTORY = "spec_history"  # list[NetworkSpec]: undo stack of the builder
+SELECTED = "builder_selected"  # path of the layer being edited on the builder
+SHARED_TOKEN = "shared_token"  # the ?spec= token last loaded from the URL, so a rerun doesn't reload it
+EDIT_VERSION = "builder_edit_version"  # bumped when the structure changes, so editor widgets start fresh
+
+DEFAULTS: dict[str, Any] = {DEVICE: "auto", SEED: 0}
+
+
+def get(key: str, default: Any = None) -> Any:
+    if key not in st.session_state:
+        st.session_state[key] = DEFAULTS.get(key, default)
+    return st.session_state[key]
+
+
+def put(key: str, value: Any) -> None:
+    st.session_state[key] = value
+
+
+def spec() -> NetworkSpec:
+    """The session's network (LeNet-5 until the user builds something else)."""
+    if SPEC not in st.session_state:
+        from engine.presets import get_preset
+
+        st.session_state[SPEC] = get_preset("lenet5")
+    return st.session_state[SPEC]
+
+
+def set_spec(new: NetworkSpec, remember: bool = True) -> None:
+    """Replace the session's network, keeping the previous one for undo."""
+    old = st.session_state.get(SPEC)
+    if remember and old is not None and old != new:
+        history = st.session_state.setdefault(SPEC_HISTORY, [])
+        history.append(old)
+        del history[:-50]
+    st.session_state[SPEC] = new
+
+
+def bind(widget_key: str, state_key: str) -> None:
+    """on_change callback body: copy a widget's value into its durable key."""
+    st.session_state[state_key] = st.session_state[widget_key]
+
+
+def widget_default(widget_key: str, state_key: str) -> None:
+    """Before drawing a widget bound to ``state_key``: seed it from the durable value (page switches drop it)."""
+    st.session_state[widget_key] = get(state_key)

@@ -1,0 +1,144 @@
+"""Real-browser fixtures: one `streamlit run` server and one Debian Chromium per test session, a fresh page per test.
+
+See ../shared/TESTING.md: Playwright's own browser download fails here, so Debian's Chromium is launched through it;
+a rerun is known to be finished by counting `script_finished` messages on the app's websocket.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """Serve the app on a free loopback port for the whole session; the server log is kept for failures."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "CNNPG_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail(f"the app did not start within 60 s; server log:\n{log.read_text()[-4000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = (f"Chromium not found at {CHROMIUM}: run `make test` (it installs Debian's chromium where it can), "
+                   f"`apt-get install chromium`, or set CHROMIUM=/path/to/chromium")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class StApp:
+    """A page of the app with a rerun counter fed by the websocket, so tests can wait for a rerun to finish."""
+
+    def __init__(self, page, base_url: str):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._ForwardMsg = ForwardMsg
+        self.page = page
+        self.base_url = base_url
+        self.finished = 0
+        page.on("websocket", self._on_websocket)
+
+    def _on_websocket(self, ws) -> None:
+        if "_stcore/stream" in ws.url:
+            ws.on("framereceived", self._on_frame)
+
+    def _on_frame(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        msg = self._ForwardMsg()
+        msg.ParseFromString(payload)
+        if msg.WhichOneof("type") == "script_finished" and \
+                msg.script_finished != self._ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN:
+            self.finished += 1
+
+    def wait_rerun(self, since: int, timeout: float = 90) -> None:
+        """Wait until a script run that started after the count ``since`` has finished and the app is idle."""
+        deadline = time.time() + timeout
+        while self.finished <= since:
+            if time.time() > deadline:
+                raise TimeoutError(f"no rerun finished within {timeout} s")
+            self.page.wait_for_timeout(50)
+        idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+        self.page.wait_for_selector(idle, timeout=timeout * 1000)
+
+    def goto(self, path: str = "/") -> None:
+        n = self.finished
+        self.page.goto(self.base_url + path)
+        self.wait_rerun(n)
+
+    def act(self, action: Callable[[], object]) -> None:
+        """Do something that triggers a rerun, and wait for it to finish."""
+        n = self.finished
+        action()
+        self.wait_rerun(n)
+
+    def main(self):
+        return self.page.get_by_test_id("stMain")
+
+    def assert_no_exception(self) -> None:
+        exceptions = self.page.get_by_test_id("stException")
+        assert exceptions.count() == 0, exceptions.first.inner_text()
+
+
+@pytest.fixture
+def app(browser, app_url) -> Iterator[StApp]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield StApp(page, app_url)
+    context.close()
