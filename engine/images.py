@@ -1,0 +1,184 @@
+"""Images in and out of the engine: bundled demo photos, safe decoding of uploads, and small conversions.
+
+Every function returns float32 arrays in [0, 1], channels-last like a photo: ``(H, W)`` grayscale or ``(H, W, 3)``
+RGB (``to_chw`` gives the ``(C, H, W)`` layout that convolutions take). The demo photos ship inside the
+scikit-image wheel (``skimage.data``), so they load offline; skimage is imported only when a photo is asked for.
+
+Uploads are untrusted bytes: ``decode_upload`` caps the file size, accepts only common formats, reads the image's
+dimensions from its header and refuses too many pixels *before* decoding (a small file can declare a huge image: a
+"decompression bomb"), and turns every failure into a ``ValueError`` whose message can be shown to the user.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# name -> what it shows; all are in skimage.data and need no download.
+SAMPLE_IMAGES: dict[str, str] = {
+    "camera": "a cameraman (grayscale)",
+    "astronaut": "astronaut Eileen Collins, a face",
+    "chelsea": "Chelsea the cat",
+    "coffee": "a cup of coffee",
+    "rocket": "a rocket on its launch pad",
+    "coins": "Greek coins (grayscale)",
+    "brick": "a brick wall texture (grayscale)",
+    "checkerboard": "a checkerboard (grayscale)",
+    "text": "printed text (grayscale)",
+    "moon": "the moon's surface (grayscale)",
+}
+
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MiB
+MAX_UPLOAD_PIXELS = 25_000_000  # 25 megapixels, well below PIL's own bomb threshold (~89 Mpx)
+
+
+def sample_image(name: str = "camera", size: int | None = 128, gray: bool = True) -> np.ndarray:
+    """A bundled photo: float32 in [0, 1], (size, size) when ``gray`` else (size, size, 3).
+
+    The photo is centre-cropped to a square and resized to ``size`` (``None`` keeps the original, uncropped).
+    Grayscale photos asked for in colour have three equal channels.
+    """
+    if name not in SAMPLE_IMAGES:
+        raise ValueError(f"unknown sample image {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}")
+    from skimage import data  # imported here: nothing heavy at import time
+
+    img = _to_float(np.asarray(getattr(data, name)()))
+    img = to_gray(img) if gray else to_rgb(img)
+    return img if size is None else resize_square(img, size)
+
+
+def decode_upload(
+    data: bytes,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_pixels: int = MAX_UPLOAD_PIXELS,
+    gray: bool = False,
+) -> np.ndarray:
+    """Decode uploaded image bytes safely: float32 in [0, 1], (H, W, 3), or (H, W) when ``gray``.
+
+    Accepts PNG, JPEG, GIF (first frame), BMP, WebP and TIFF; applies the EXIF orientation (phone photos); puts
+    transparent areas on white. Raises ValueError for an empty or too large file (``max_bytes``), something that
+    is not a readable image, an image of more than ``max_pixels`` pixels, or a corrupt/truncated one.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"decode_upload needs the file's bytes, got {type(data).__name__}")
+    size = len(data)
+    if size == 0:
+        raise ValueError("the file is empty")
+    if size > max_bytes:
+        raise ValueError(f"the file is {_mib(size)}; the limit is {_mib(max_bytes)}")
+    try:
+        im = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)  # reads the header only
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"this file is not an image that can be read (accepted: {', '.join(UPLOAD_FORMATS)})"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning, if warnings are errors
+        raise ValueError("the image declares far too many pixels (a decompression bomb?); it was not decoded") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"this image file could not be read: {e}") from None
+    with im:
+        w, h = im.size
+        if w < 1 or h < 1:
+            raise ValueError(f"the image has no pixels ({w}×{h})")
+        if w * h > max_pixels:
+            raise ValueError(
+                f"the image is {w}×{h} = {w * h / 1e6:.1f} megapixels; the limit is {max_pixels / 1e6:g} megapixels"
+            )
+        try:
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            return _pil_to_array(im, gray)
+        except Image.DecompressionBombError:
+            raise ValueError("the image declares far too many pixels; it was not decoded") from None
+        except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+            raise ValueError(f"the image file is damaged or incomplete: {e}") from None
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def _pil_to_array(im: Image.Image, gray: bool) -> np.ndarray:
+    """A decoded PIL image -> float32 [0, 1], (H, W) or (H, W, 3)."""
+    if im.mode.startswith("I;16"):
+        img = np.asarray(im, dtype=np.float32) / 65535.0  # 16-bit grayscale
+    elif im.mode in ("I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+        img = ((a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)).astype(np.float32)
+    elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = _to_float(np.asarray(Image.alpha_composite(white, rgba).convert("RGB")))
+    elif im.mode in ("L", "1"):
+        img = _to_float(np.asarray(im.convert("L")))
+    else:
+        img = _to_float(np.asarray(im.convert("RGB")))  # RGB, P, CMYK, YCbCr, ...
+    return to_gray(img) if gray else to_rgb(img)
+
+
+def _to_float(a: np.ndarray) -> np.ndarray:
+    """uint8/bool/float image -> float32 [0, 1]."""
+    if a.dtype == np.bool_:
+        return a.astype(np.float32)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / 65535.0
+    return np.clip(a.astype(np.float32), 0.0, 1.0)
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W, 3|4) or (H, W) -> (H, W) float32, luma 0.299 R + 0.587 G + 0.114 B (as PIL's "L")."""
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim == 2:
+        return a
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    return (a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
+
+
+def to_rgb(img: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 3) or (H, W, 4) -> (H, W, 3) float32 (gray repeated; alpha dropped)."""
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim == 2:
+        return np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    return np.ascontiguousarray(a[..., :3])
+
+
+def to_chw(img: np.ndarray) -> np.ndarray:
+    """(H, W) -> (1, H, W); (H, W, C) -> (C, H, W): the layout convolutions take."""
+    a = np.asarray(img)
+    if a.ndim == 2:
+        return a[None]
+    if a.ndim != 3:
+        raise ValueError(f"image must have shape (H, W) or (H, W, C), got shape {a.shape}")
+    return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def resize_square(img: Any, size: int) -> np.ndarray:
+    """Centre-crop to a square, then resize to (size, size) with Lanczos; (H, W) or (H, W, C), float32 [0, 1]."""
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(f"size must be a positive integer, got {size!r}")
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, C), got shape {a.shape}")
+    h, w = a.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    a = a[top : top + side, left : left + side]
+    if side == size:
+        return np.ascontiguousarray(a)
+    channels = [a] if a.ndim == 2 else [a[..., c] for c in range(a.shape[2])]
+    resized = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(ch)).resize((size, size), Image.Resampling.LANCZOS))
+        for ch in channels  # each channel as a float ("F") image: no rounding to 8 bits
+    ]
+    out = resized[0] if a.ndim == 2 else np.stack(resized, axis=2)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)  # Lanczos can overshoot a little
