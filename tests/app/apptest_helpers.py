@@ -1,0 +1,40 @@
+"""AppTest helpers: run the real entry script (navigation + sidebar) and switch to a page, with real engine work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ENTRY = str(Path(__file__).resolve().parents[2] / "playground" / "app.py")
+
+
+def open_page(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
+    """The app, run once, then switched to ``pages/<page>`` (relative to the entry, as st.navigation sees it)."""
+    at = AppTest.from_file(ENTRY, default_timeout=120)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def metric(at: AppTest, label: str) -> str:
+    matches = [m.value for m in at.metric if m.label == label]
+    assert matches, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return matches[0]
+
+
+def by_key_prefix(widgets, prefix: str):
+    matches = [w for w in widgets if w.key and w.key.startswith(prefix)]
+    assert len(matches) == 1, f"{len(matches)} widgets with key prefix {prefix!r}"
+    return matches[0]

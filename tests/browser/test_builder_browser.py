@@ -1,0 +1,65 @@
+"""The builder in a real browser: choose a preset, change a kernel size, see the shapes follow; share links."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from engine.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU
+
+
+def _metric(app, label: str):
+    return app.page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def _choose(app, label: str, option: str) -> None:
+    box = app.page.get_by_test_id("stSelectbox").filter(has_text=label)
+    box.click()
+    app.page.get_by_role("option", name=option, exact=True).click()
+
+
+def _button(app, name: str):
+    return app.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
+
+
+def test_preset_then_kernel_size_edit_updates_the_shape(app):
+    app.goto("/builder")
+    expect(_metric(app, "parameters")).to_have_text("61,706")
+    _choose(app, "Start from a preset", "ResNet-18")
+    app.act(lambda: None)  # choosing a preset reruns once
+    app.act(lambda: _button(app, "Load preset").click())
+    expect(_metric(app, "parameters")).to_have_text("11,689,512")
+    details = app.page.get_by_test_id("stAlertContentInfo").first
+    expect(details).to_contain_text("conv2d #1: 3×224×224 → 64×112×112")
+    kernel = app.page.get_by_test_id("stNumberInput").filter(has_text="kernel_size").locator("input")
+    kernel.fill("3")
+    app.act(lambda: kernel.press("Enter"))
+    # ⌊(224 + 2·3 − 3)/2⌋ + 1 = 114
+    expect(details).to_contain_text("conv2d #1: 3×224×224 → 64×114×114")
+    expect(details).to_contain_text("⌊(224 + 2·3 − 3)/2⌋ + 1 = 114")
+    expect(_metric(app, "parameters")).to_have_text(f"{11_689_512 - 64 * 3 * (49 - 9):,}")
+    app.page.wait_for_selector(".js-plotly-plot .main-svg")
+    app.assert_no_exception()
+
+
+def test_a_kernel_too_large_is_a_message_not_an_exception(app):
+    app.goto("/builder")
+    kernel = app.page.get_by_test_id("stNumberInput").filter(has_text="kernel_size").locator("input")
+    kernel.fill("40")
+    app.act(lambda: kernel.press("Enter"))
+    expect(app.page.get_by_test_id("stAlertContentError").first).to_contain_text(
+        "kernel 40 is larger than its 32×32 input plus padding 0")
+    app.assert_no_exception()
+
+
+def test_a_shared_link_opens_the_same_network_and_the_address_follows_edits(app):
+    spec = NetworkSpec((3, 16, 16), (Conv2d(4, 3), ReLU(), Flatten(), Linear(2)))
+    app.goto(f"/builder?spec={spec.to_token()}")
+    expect(_metric(app, "parameters")).to_have_text(f"{4 * 27 + 4 + 4 * 14 * 14 * 2 + 2:,}")
+    expect(_metric(app, "output")).to_have_text("2")
+    app.assert_no_exception()
+    # the address bar carries the network as edited
+    out = app.page.get_by_test_id("stNumberInput").filter(has_text="out_channels").locator("input")
+    out.fill("8")
+    app.act(lambda: out.press("Enter"))
+    edited = NetworkSpec((3, 16, 16), (Conv2d(8, 3), ReLU(), Flatten(), Linear(2)))
+    expect(app.page).to_have_url(f"{app.base_url}/builder?spec={edited.to_token()}")
