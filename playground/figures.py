@@ -54,7 +54,7 @@ def _volume_size(shape: tuple[int, ...]) -> tuple[float, float, float]:
         c, h, w = shape
         return 0.4 + 0.9 * math.log2(c + 1) ** 0.8, 1.0 + 1.6 * math.log2(h + 1), 0.6 + 0.9 * math.log2(w + 1)
     n = shape[0] if shape else 1
-    return 0.5, 2.0 + 2.2 * math.log2(n + 1), 0.5
+    return 0.5, 1.0 + 1.0 * math.log2(n + 1), 0.5
 
 
 def _drawn_rows(s: Summary, show_all: bool) -> list[Row]:
@@ -71,7 +71,7 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
     """The network as volumes left to right, LeNet-figure style: each box is one layer's output (C×H×W)."""
     xs: dict[str, list] = {}
     labels_x, labels_y, labels, hovers, hover_x, hover_y = [], [], [], [], [], []
-    x = 0.0
+    x, top = 0.0, 0.0
     items = [("input", tuple(s.spec.input), "input", None)] + [
         (r.index, r.out_shape, r.kind, r) for r in _drawn_rows(s, show_all)
     ]
@@ -79,6 +79,7 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
         bad = row is not None and (not row.ok or shape is None)
         dx, dy, dz = _volume_size(shape if shape else (1,))
         sx, sy = dz * _SHEAR, dz * _SHEAR * 0.6
+        top = max(top, dy + sy)
         color = COLORS["error"] if bad else KIND_COLORS.get(kind, COLORS["neutral"])
         faces = [
             [(x, 0), (x + dx, 0), (x + dx, dy), (x, dy)],  # front
@@ -92,7 +93,7 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
             pts[1] += [p[1] for p in face] + [face[0][1], None]
         text = "×".join(map(str, shape)) if shape else "invalid"
         labels_x.append(x + dx / 2)
-        labels_y.append(-0.9 - 1.4 * (len(labels_y) % 2))  # staggered, so thin neighbours' labels don't collide
+        labels_y.append(-0.3 - 1.5 * (len(labels_y) % 2))  # staggered, so thin neighbours' labels don't collide
         labels.append(f"{kind}<br>{text}" if kind != "input" else f"input<br>{text}")
         hover_x.append(x + dx / 2)
         hover_y.append(dy / 2)
@@ -111,10 +112,12 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
     fig.add_trace(go.Scatter(x=hover_x, y=hover_y, mode="markers", marker={"size": 18, "opacity": 0},
                              hovertext=hovers, hoverinfo="text", showlegend=False))
     fig.add_trace(go.Scatter(x=labels_x, y=labels_y, mode="text", text=labels, textfont={"size": 10},
+                             textposition="bottom center",
                              hoverinfo="skip", showlegend=False))
     fig.update_layout(
         height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",
-        xaxis={"visible": False, "range": [-0.5, max(x, 12)]}, yaxis={"visible": False, "scaleanchor": "x"},
+        xaxis={"visible": False, "range": [-2.5, max(x, 12) + 1]},
+        yaxis={"visible": False, "scaleanchor": "x", "range": [-3.8, top + 0.5]},
         dragmode="pan",
     )
     return fig
