@@ -28,6 +28,7 @@ from engine.spec import (
 )
 
 NOT_REACHED = "not reached: an earlier layer is invalid"
+TRACE_BATCH = 2  # batch norm in training mode refuses a batch of one sample whose maps are 1×1; a real batch would not
 
 
 @dataclass
@@ -143,8 +144,8 @@ def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path) -> Node:
         try:
             with torch.device("meta"):
                 node.module = layer.build(in_shape)
-        except (ValueError, TypeError, RuntimeError) as e:
-            node.errors.append(f"PyTorch cannot build it: {e}")
+        except (ValueError, TypeError, RuntimeError, OverflowError) as e:
+            node.errors.append(f"PyTorch cannot build it: {_first_line(e)}")
             return node
     node.out_shape = _meta_forward(node, in_shape)
     return node
@@ -154,13 +155,19 @@ def _sequential(nodes: list[Node]) -> nn.Module:
     return nn.Sequential(*[n.module for n in nodes])
 
 
+def _first_line(e: Exception) -> str:
+    """An exception's message without the C++ stack trace PyTorch appends to some of them."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def _meta_forward(node: Node, in_shape: Shape) -> Shape | None:
-    x = torch.empty((1, *in_shape), device="meta")
+    x = torch.empty((TRACE_BATCH, *in_shape), device="meta")
     try:
         with torch.no_grad():
             y = node.module(x)
-    except (RuntimeError, ValueError, TypeError, IndexError) as e:
-        node.errors.append(f"PyTorch rejects its {'×'.join(map(str, in_shape))} input: {e}")
+    except (RuntimeError, ValueError, TypeError, IndexError, OverflowError) as e:
+        node.errors.append(f"PyTorch rejects its {'×'.join(map(str, in_shape))} input: {_first_line(e)}")
         return None
     if any(d < 1 for d in y.shape[1:]):
         node.errors.append(f"its output {'×'.join(map(str, y.shape[1:]))} is empty")

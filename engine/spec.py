@@ -65,10 +65,17 @@ class LayerSpec:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.default is not dataclasses.MISSING and value == f.default:
+            if f.default is not dataclasses.MISSING and _same_value(value, f.default):
                 continue
             out[f.name] = value
         return out
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same types throughout: ``1.0`` and ``True`` are not the default ``1`` (they are invalid)."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 # --------------------------------------------------------------------------------------------------- JSON
@@ -93,7 +100,7 @@ def layer_from_dict(data: Any, where: str = "layer") -> LayerSpec:
     if not isinstance(data, dict):
         raise SpecError(f"{where}: expected an object like {{\"kind\": \"conv2d\", ...}}, got {data!r}")
     kind = data.get("kind")
-    if kind not in LAYERS:
+    if not isinstance(kind, str) or kind not in LAYERS:
         raise SpecError(f"{where}: unknown kind {kind!r}; valid kinds: {', '.join(LAYERS)}")
     cls = LAYERS[kind]
     hints = typing.get_type_hints(cls)
@@ -172,7 +179,7 @@ class NetworkSpec:
         if unknown:
             raise SpecError(f"unknown top-level key(s) {sorted(unknown)}; a spec has only 'input' and 'layers'")
         shape = data.get("input", [1, 32, 32])
-        if not (isinstance(shape, list) and shape and all(isinstance(v, int) and v >= 1 for v in shape)):
+        if not (isinstance(shape, list) and shape and all(_is_int(v) and v >= 1 for v in shape)):
             raise SpecError(f"input: expected a list of positive integers like [3, 224, 224], got {shape!r}")
         layers = data.get("layers", [])
         if not isinstance(layers, list):
@@ -185,7 +192,12 @@ class NetworkSpec:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SpecError(f"not valid JSON: {e}") from None
-        return cls.from_dict(data)
+        except RecursionError:
+            raise SpecError("not valid JSON: nested too deeply") from None
+        try:
+            return cls.from_dict(data)
+        except RecursionError:
+            raise SpecError("the spec nests composite blocks too deeply") from None
 
     def to_token(self) -> str:
         """A compact, URL-safe encoding of the spec (zlib-compressed JSON, base64url), for a shareable link."""
@@ -194,12 +206,16 @@ class NetworkSpec:
 
     @classmethod
     def from_token(cls, token: str) -> NetworkSpec:
+        limit = 1 << 20
         try:
-            raw = zlib.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), bufsize=1 << 16)
-        except (ValueError, zlib.error) as e:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), limit + 1)
+        except (ValueError, TypeError, zlib.error) as e:
             raise SpecError(f"the shared link's spec could not be decoded ({e})") from None
-        if len(raw) > 1 << 20:
+        if len(raw) > limit:
             raise SpecError("the shared link's spec is larger than 1 MB")
+        if not inflater.eof:
+            raise SpecError("the shared link's spec could not be decoded (it is cut short)")
         return cls.from_json(raw)
 
 
@@ -232,20 +248,26 @@ def walk(layers: Iterable[LayerSpec], prefix: Path = ()) -> Iterable[tuple[Path,
 
 
 def _container(spec_layers: tuple[LayerSpec, ...], path: Path) -> tuple[tuple[LayerSpec, ...], Callable]:
-    """The tuple holding the layer at ``path`` and a function that rebuilds everything above from a new tuple."""
+    """The tuple holding the layer at ``path`` and a function that rebuilds everything above from a new tuple.
+
+    Raises ``ValueError`` naming the path when it does not lead into an existing sequence (indices must be
+    non-negative: a negative one would silently address the wrong layer when splicing).
+    """
+    if not path or not _is_int(path[-1]):
+        raise ValueError(f"path {path!r} does not address a layer: it must end with a layer index")
     if len(path) == 1:
         return spec_layers, lambda new: new
     head, rest = path[0], path[1:]
-    parent = spec_layers[head]
+    parent = spec_layers[_index(spec_layers, head, path)]
 
     def put_parent(new_parent: LayerSpec) -> tuple[LayerSpec, ...]:
         return (*spec_layers[:head], new_parent, *spec_layers[head + 1 :])
 
-    if rest[0] == "body" and isinstance(parent, Residual):
+    if rest[0] == "body" and isinstance(parent, Residual) and len(rest) >= 2:
         inner, rebuild = _container(parent.body, rest[1:])
         return inner, lambda new: put_parent(dataclasses.replace(parent, body=rebuild(new)))
-    if rest[0] == "branches" and isinstance(parent, Inception):
-        b = rest[1]
+    if rest[0] == "branches" and isinstance(parent, Inception) and len(rest) >= 3:
+        b = _index(parent.branches, rest[1], path)
         inner, rebuild = _container(parent.branches[b], rest[2:])
 
         def put_branch(new: tuple[LayerSpec, ...]) -> tuple[LayerSpec, ...]:
@@ -253,17 +275,27 @@ def _container(spec_layers: tuple[LayerSpec, ...], path: Path) -> tuple[tuple[La
             return put_parent(dataclasses.replace(parent, branches=branches))
 
         return inner, put_branch
-    raise ValueError(f"path {path} does not address a layer")
+    raise ValueError(f"path {path!r} does not address a layer")
+
+
+def _index(seq: tuple, i: Any, path: Path) -> int:
+    """``i`` if it is a position in ``seq``, else ``ValueError``."""
+    if not _is_int(i) or not 0 <= i < len(seq):
+        raise ValueError(f"path {path!r} does not address a layer: position {i!r} is outside a sequence of "
+                         f"{len(seq)}")
+    return i
 
 
 def get_layer(spec: NetworkSpec, path: Path) -> LayerSpec:
+    """The layer at ``path``. Raises ``ValueError`` for a path that addresses none."""
     seq, _ = _container(spec.layers, path)
-    return seq[path[-1]]
+    return seq[_index(seq, path[-1], path)]
 
 
 def replace_layer(spec: NetworkSpec, path: Path, layer: LayerSpec) -> NetworkSpec:
+    """``spec`` with the layer at ``path`` replaced by ``layer``."""
     seq, rebuild = _container(spec.layers, path)
-    i = path[-1]
+    i = _index(seq, path[-1], path)
     return dataclasses.replace(spec, layers=rebuild((*seq[:i], layer, *seq[i + 1 :])))
 
 
@@ -271,21 +303,22 @@ def insert_layer(spec: NetworkSpec, path: Path, layer: LayerSpec) -> NetworkSpec
     """Insert ``layer`` so that it ends up at ``path`` (the index may equal the sequence's length: append)."""
     seq, rebuild = _container(spec.layers, path)
     i = path[-1]
-    if not 0 <= i <= len(seq):
-        raise ValueError(f"cannot insert at position {i} of a sequence of {len(seq)} layers")
+    if not _is_int(i) or not 0 <= i <= len(seq):
+        raise ValueError(f"cannot insert at position {i!r} of a sequence of {len(seq)} layers")
     return dataclasses.replace(spec, layers=rebuild((*seq[:i], layer, *seq[i:])))
 
 
 def remove_layer(spec: NetworkSpec, path: Path) -> NetworkSpec:
+    """``spec`` without the layer at ``path``."""
     seq, rebuild = _container(spec.layers, path)
-    i = path[-1]
+    i = _index(seq, path[-1], path)
     return dataclasses.replace(spec, layers=rebuild((*seq[:i], *seq[i + 1 :])))
 
 
 def move_layer(spec: NetworkSpec, path: Path, delta: int) -> NetworkSpec:
     """Move a layer ``delta`` places within its own sequence (clamped at the ends)."""
     seq, rebuild = _container(spec.layers, path)
-    i = path[-1]
+    i = _index(seq, path[-1], path)
     j = max(0, min(len(seq) - 1, i + delta))
     items = list(seq)
     items.insert(j, items.pop(i))
@@ -293,7 +326,9 @@ def move_layer(spec: NetworkSpec, path: Path, delta: int) -> NetworkSpec:
 
 
 def duplicate_layer(spec: NetworkSpec, path: Path) -> NetworkSpec:
-    return insert_layer(spec, (*path[:-1], path[-1] + 1), get_layer(spec, path))
+    """``spec`` with a copy of the layer at ``path`` inserted right after it."""
+    layer = get_layer(spec, path)  # first: it checks the path
+    return insert_layer(spec, (*path[:-1], path[-1] + 1), layer)
 
 
 # --------------------------------------------------------------------------------------------------- checks
@@ -336,19 +371,35 @@ def _check_positive(name: str, value: Any, errors: list[str]) -> None:
 
 
 def _needs_image(in_shape: Shape, what: str) -> list[str]:
+    if len(in_shape) == 1:
+        return [f"{what} needs an image-shaped input C×H×W, but gets a flat vector of {in_shape[0]} (is it after a "
+                f"flatten?)"]
     if len(in_shape) != 3:
-        dims = "×".join(map(str, in_shape))
-        return [f"{what} needs an image-shaped input C×H×W, but gets a flat vector of {dims} (is it after a flatten?)"]
+        return [f"{what} needs an image-shaped input C×H×W, but gets {_fmt(in_shape)}"]
     return []
 
 
-def _window_errors(in_shape: Shape, kernel: Any, padding: Any, dilation: Any, what: str) -> list[str]:
-    """Errors for a sliding window that does not fit its (padded) input."""
+def _pooled_size(n: int, kernel: int, stride: int, padding: int = 0, dilation: int = 1, ceil_mode: bool = False) -> int:
+    """PyTorch's output length of a sliding window over ``n`` cells. With ``ceil_mode`` a last, partial window counts
+    when it starts inside the input or the left padding — even if it sticks out past the end."""
+    span = dilation * (kernel - 1) + 1
+    num = n + 2 * padding - span
+    if not ceil_mode:
+        return num // stride + 1
+    out = -(-num // stride) + 1
+    if (out - 1) * stride >= n + padding:
+        out -= 1
+    return out
+
+
+def _window_errors(in_shape: Shape, kernel: Any, padding: Any, dilation: Any, what: str, stride: Any = 1,
+                   ceil_mode: bool = False) -> list[str]:
+    """Errors for a sliding window that does not fit its (padded) input (no output cell at all)."""
     out = []
-    (kh, kw), (ph, pw), (dh, dw) = pair(kernel), pair(padding), pair(dilation)
+    (kh, kw), (ph, pw), (dh, dw), (sh, sw) = pair(kernel), pair(padding), pair(dilation), pair(stride)
     h, w = in_shape[1], in_shape[2]
     eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    if eh > h + 2 * ph or ew > w + 2 * pw:
+    if _pooled_size(h, kh, sh, ph, dh, ceil_mode) < 1 or _pooled_size(w, kw, sw, pw, dw, ceil_mode) < 1:
         k = f"{kh}" if kh == kw else f"{kh}×{kw}"
         p = f"{ph}" if ph == pw else f"({ph}, {pw})"
         dil = "" if (dh, dw) == (1, 1) else f" (dilated to {eh}×{ew})"
@@ -398,17 +449,27 @@ class Conv2d(LayerSpec):
         if c % self.groups or self.out_channels % self.groups:
             errors.append(f"groups {self.groups} must divide both the input channels ({c}) and out_channels "
                           f"({self.out_channels}); depthwise convolution is groups = input channels = {c}")
-        errors += _window_errors(in_shape, self.kernel_size, self.numeric_padding(), self.dilation, "conv2d")
+        if self.padding != "same":  # 'same' always fits: it pads by the whole effective kernel minus one
+            errors += _window_errors(in_shape, self.kernel_size, self.numeric_padding(), self.dilation, "conv2d")
         return errors
 
     def numeric_padding(self) -> tuple[int, int]:
-        """The padding on each side as numbers; 'same' with an even effective kernel pads one more on the right."""
+        """The padding on the top and on the left as numbers. With 'same' and an odd total ``dilation·(kernel − 1)``
+        PyTorch pads one more on the bottom/right than this (see ``padding_after``)."""
         if self.padding == "valid":
             return 0, 0
         if self.padding == "same":
             (kh, kw), (dh, dw) = pair(self.kernel_size), pair(self.dilation)
             return dh * (kh - 1) // 2, dw * (kw - 1) // 2
         return pair(self.padding)
+
+    def padding_after(self) -> tuple[int, int]:
+        """The padding on the bottom and on the right as numbers (differs from ``numeric_padding`` only for 'same')."""
+        if self.padding == "same":
+            (kh, kw), (dh, dw) = pair(self.kernel_size), pair(self.dilation)
+            top, left = self.numeric_padding()
+            return dh * (kh - 1) - top, dw * (kw - 1) - left
+        return self.numeric_padding()
 
     def build(self, in_shape: Shape) -> nn.Module:
         return nn.Conv2d(in_shape[0], **self._torch_kwargs())
@@ -432,7 +493,8 @@ def _pool_checks(layer: Any, in_shape: Shape, what: str) -> list[str]:
     if ph > kh // 2 or pw > kw // 2:
         errors.append(f"padding {layer.padding} must be at most half the kernel size {layer.kernel_size} "
                       f"(PyTorch's rule for pooling)")
-    errors += _window_errors(in_shape, layer.kernel_size, layer.padding, dilation, what)
+    errors += _window_errors(in_shape, layer.kernel_size, layer.padding, dilation, what,
+                             layer.kernel_size if layer.stride is None else layer.stride, layer.ceil_mode)
     return errors
 
 
@@ -631,6 +693,9 @@ class Flatten(LayerSpec):
                 errors.append(f"{name} must be an integer dimension in [{-rank}, {rank - 1}], got {v!r}")
         if not errors and self.start_dim % rank == 0:
             errors.append("start_dim 0 would flatten the batch dimension; use 1 (the default)")
+        elif not errors and self.start_dim % rank > self.end_dim % rank:
+            errors.append(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}; nothing to flatten between "
+                          f"them (end_dim -1 is the last dimension)")
         return errors
 
     def build(self, in_shape: Shape) -> nn.Module:
@@ -670,6 +735,12 @@ def _prod(shape: Iterable[int]) -> int:
 # --------------------------------------------------------------------------------------------------- composites
 
 
+def _has_inplace(module: nn.Module) -> bool:
+    """Whether some layer inside writes into its input (``inplace=True``): it could overwrite the block's input,
+    which the shortcut or the other branches still need (a dropout or flatten before it passes the input through)."""
+    return any(getattr(m, "inplace", False) is True for m in module.modules())
+
+
 class ResidualBlock(nn.Module):
     """``body(x) + shortcut(x)``: the residual connection of He et al., "Deep Residual Learning" (2015)."""
 
@@ -679,7 +750,8 @@ class ResidualBlock(nn.Module):
         self.shortcut = shortcut
 
     def forward(self, x):  # (B, C, H, W) -> (B, C', H', W')
-        return self.body(x) + self.shortcut(x)
+        # an in-place layer in the body would otherwise also change the identity shortcut's x
+        return self.body(x.clone() if _has_inplace(self.body) else x) + self.shortcut(x)
 
 
 class InceptionBlock(nn.Module):
@@ -692,7 +764,9 @@ class InceptionBlock(nn.Module):
     def forward(self, x):  # (B, C, H, W) -> (B, sum of branch channels, H', W')
         import torch
 
-        return torch.cat([branch(x) for branch in self.branches], dim=1)
+        # each branch must see the block's input, not what an in-place layer of an earlier branch left in it
+        outs = [branch(x.clone() if _has_inplace(branch) else x) for branch in self.branches]
+        return torch.cat(outs, dim=1)
 
 
 @register

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.build import NOT_REACHED, Node, trace
+from engine.build import NOT_REACHED, TRACE_BATCH, Node, trace
 from engine.spec import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -132,41 +132,83 @@ def summary(spec: NetworkSpec | dict | str) -> Summary:
 
 
 # --------------------------------------------------------------------------------------------------- receptive field
+# Araujo et al., "Computing Receptive Fields of Convolutional Neural Networks" (Distill, 2019): per axis, output u of a
+# layer sees the input pixels [u·jump + start, u·jump + start + size − 1]. Tracking ``start`` (not only the size) is
+# what lets parallel paths that are padded differently (inception branches, a residual's shortcut) be united exactly.
 
 
 @dataclass(frozen=True)
 class _RF:
-    """Receptive field (size) and jump (distance in input pixels between neighbouring outputs), per axis."""
+    """Receptive field size, jump (input pixels between neighbouring outputs) and start (input coordinate of the
+    first output's field, negative inside the padding), per axis."""
 
     rh: int
     rw: int
     jh: int
     jw: int
+    sh: int = 0
+    sw: int = 0
 
-    def window(self, kernel: Any, stride: Any, dilation: Any = 1) -> _RF:
-        (kh, kw), (sh, sw), (dh, dw) = pair(kernel), pair(stride), pair(dilation)
-        return _RF(self.rh + dh * (kh - 1) * self.jh, self.rw + dw * (kw - 1) * self.jw, self.jh * sh, self.jw * sw)
+    def window(self, kernel: Any, stride: Any, dilation: Any = 1, padding: Any = 0) -> _RF:
+        (kh, kw), (st_h, st_w), (dh, dw), (ph, pw) = pair(kernel), pair(stride), pair(dilation), pair(padding)
+        return _RF(self.rh + dh * (kh - 1) * self.jh, self.rw + dw * (kw - 1) * self.jw, self.jh * st_h,
+                   self.jw * st_w, self.sh - ph * self.jh, self.sw - pw * self.jw)
 
     def merge(self, other: _RF) -> _RF:
-        return _RF(max(self.rh, other.rh), max(self.rw, other.rw), max(self.jh, other.jh), max(self.jw, other.jw))
+        """The union of two paths' fields that end on the same output grid."""
+        rh, sh = _union(self.rh, self.jh, self.sh, other.rh, other.jh, other.sh)
+        rw, sw = _union(self.rw, self.jw, self.sw, other.rw, other.jw, other.sw)
+        return _RF(rh, rw, max(self.jh, other.jh), max(self.jw, other.jw), sh, sw)
+
+
+def _union(r1: int, j1: int, s1: int, r2: int, j2: int, s2: int) -> tuple[int, int]:
+    if j1 != j2:  # the paths' grids differ: no single offset describes the union; keep the larger field
+        return max(r1, r2), min(s1, s2)
+    start = min(s1, s2)
+    return max(s1 + r1, s2 + r2) - start, start
+
+
+def _adaptive_window(n: int, m: int) -> tuple[int, int]:
+    """Kernel and stride that describe adaptive pooling from ``n`` to ``m`` cells: output i pools
+    [⌊i·n/m⌋, ⌈(i+1)·n/m⌉). Exact when ``m`` divides ``n``; otherwise the largest window and the rounded-up step."""
+    largest = max(-(-(i + 1) * n // m) - i * n // m for i in range(m))
+    return largest, max(1, -(-n // m))
 
 
 def _next_rf(node: Node, rf: _RF, net_input: Shape) -> _RF:
+    """The field after a valid, non-composite ``node``."""
     layer = node.layer
     if isinstance(layer, Conv2d):
-        return rf.window(layer.kernel_size, layer.stride, layer.dilation)
+        return rf.window(layer.kernel_size, layer.stride, layer.dilation, layer.numeric_padding())
     if isinstance(layer, MaxPool2d):
-        return rf.window(layer.kernel_size, layer.stride or layer.kernel_size, layer.dilation)
+        return rf.window(layer.kernel_size, layer.stride or layer.kernel_size, layer.dilation, layer.padding)
     if isinstance(layer, AvgPool2d):
-        return rf.window(layer.kernel_size, layer.stride or layer.kernel_size)
-    if isinstance(layer, AdaptiveAvgPool2d) and node.in_shape and node.out_shape:
+        return rf.window(layer.kernel_size, layer.stride or layer.kernel_size, 1, layer.padding)
+    if isinstance(layer, AdaptiveAvgPool2d):
         (h, w), (oh, ow) = node.in_shape[1:], node.out_shape[1:]
-        return rf.window((math.ceil(h / oh), math.ceil(w / ow)), (h // oh, w // ow))
+        (kh, st_h), (kw, st_w) = _adaptive_window(h, oh), _adaptive_window(w, ow)
+        return rf.window((kh, kw), (st_h, st_w))
     if isinstance(layer, Flatten | Linear):
         # every output now depends on the whole input image
         full = net_input[1:] if len(net_input) == 3 else (rf.rh, rf.rw)
-        return _RF(max(rf.rh, full[0]), max(rf.rw, full[1]), rf.jh, rf.jw)
+        return _RF(max(rf.rh, full[0]), max(rf.rw, full[1]), rf.jh, rf.jw, min(rf.sh, 0), min(rf.sw, 0))
     return rf
+
+
+def _composite_rf(node: Node, rf: _RF, child_rf: list[_RF]) -> _RF:
+    """The union of a composite's paths: the branches of an inception block; a residual body and its shortcut."""
+    paths = list(child_rf)
+    if isinstance(node.layer, Residual):
+        body = node.children["body"]
+        body_shape = body[-1].out_shape if body else node.in_shape
+        if node.layer.shortcut == "projection":
+            paths.append(rf.window(1, Residual.projection_stride(node.in_shape, body_shape)))
+        else:
+            paths.append(rf)
+    out = paths[0]
+    for r in paths[1:]:
+        out = out.merge(r)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------- rows
@@ -182,14 +224,14 @@ def _summarise(node: Node, depth: int, rf: _RF, net_input: Shape, rows: list[Row
         for child in seq:
             r = _summarise(child, depth + 1, r, net_input, rows)
         child_rf.append(r)
-    if isinstance(node.layer, Residual | Inception) and child_rf:
-        out_rf = child_rf[0]
-        for r in child_rf[1:]:
-            out_rf = out_rf.merge(r)
+    reached = node.ok
+    if not reached:
+        out_rf = rf  # never shown; an invalid layer's arguments may not even be numbers
+    elif isinstance(node.layer, Residual | Inception):
+        out_rf = _composite_rf(node, rf, child_rf)
     else:
         out_rf = _next_rf(node, rf, net_input)
     trainable, frozen = _params(node.module)
-    reached = node.ok
     rows[at] = Row(
         index=node.index,
         name=node.name,
@@ -237,7 +279,7 @@ def _macs(node: Node) -> int:
             handles.append(m.register_forward_hook(linear_hook))
     try:
         with torch.no_grad():
-            node.module(torch.empty((1, *node.in_shape), device="meta"))
+            node.module(torch.empty((TRACE_BATCH, *node.in_shape), device="meta"))
     finally:
         for h in handles:
             h.remove()
@@ -251,30 +293,46 @@ def _n(v: int) -> str:
     return f"{v:,}"
 
 
-def _size_formula(n: int, f: int, p: int, s: int, d: int = 1, ceil: bool = False) -> tuple[str, int]:
-    """The output-size formula with the numbers substituted, and its value (PyTorch's rule, ceil_mode included)."""
+def _size_formula(n: int, f: int, p: int, s: int, d: int = 1, ceil: bool = False, p_after: int | None = None
+                  ) -> tuple[str, int]:
+    """The output-size formula with the numbers substituted, and its value (PyTorch's rule, ceil_mode included).
+    ``p`` pads the start; ``p_after`` the end when it differs (a convolution's 'same' padding of an even kernel)."""
     span = f"{f}" if d == 1 else f"{d}·({f} − 1) − 1"
-    num = n + 2 * p - (d * (f - 1) + 1)
+    p_after = p if p_after is None else p_after
+    pads = f"2·{p}" if p_after == p else f"{p} + {p_after}"
+    num = n + p + p_after - (d * (f - 1) + 1)
     if ceil:
         out = -(-num // s) + 1
+        text = f"⌈({n} + {pads} − {span})/{s}⌉ + 1"
         if (out - 1) * s >= n + p:  # PyTorch: the last window must start inside the input or the left padding
             out -= 1
-        text = f"⌈({n} + 2·{p} − {span})/{s}⌉ + 1 = {out}"
+            text += " − 1 (the last window would start in the right padding)"
     else:
         out = num // s + 1
-        text = f"⌊({n} + 2·{p} − {span})/{s}⌋ + 1 = {out}"
-    return text, out
+        text = f"⌊({n} + {pads} − {span})/{s}⌋ + 1"
+    return f"{text} = {out}", out
 
 
 def _spatial(label: str, node: Node, kernel: Any, stride: Any, padding: Any, dilation: Any = 1,
-             ceil: bool = False) -> list[str]:
+             ceil: bool = False, padding_after: Any = None) -> list[str]:
     (n_h, n_w) = node.in_shape[1:]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pair(kernel), pair(stride), pair(padding), pair(dilation)
-    th, _ = _size_formula(n_h, kh, ph, sh, dh, ceil)
-    tw, _ = _size_formula(n_w, kw, pw, sw, dw, ceil)
+    (qh, qw) = pair(padding) if padding_after is None else pair(padding_after)
+    th, _ = _size_formula(n_h, kh, ph, sh, dh, ceil, qh)
+    tw, _ = _size_formula(n_w, kw, pw, sw, dw, ceil, qw)
     if th == tw:
         return [f"{label} H, W: {th}"]
     return [f"{label} H: {th}", f"{label} W: {tw}"]
+
+
+def _same_note(layer: Conv2d) -> str:
+    (top, left), (bottom, right) = layer.numeric_padding(), layer.padding_after()
+    if (top, bottom) == (left, right):
+        sides = f"{top} each side" if top == bottom else f"{top} top/left, {bottom} bottom/right"
+    else:
+        sides = f"{top} top, {bottom} bottom, {left} left, {right} right"
+    odd = " (PyTorch puts the odd one on the bottom/right)" if (top, left) != (bottom, right) else ""
+    return f"'same' padding: {sides}{odd}"
 
 
 def formulas(node: Node) -> list[str]:
@@ -284,10 +342,10 @@ def formulas(node: Node) -> list[str]:
         (kh, kw) = pair(layer.kernel_size)
         cin = i[0] // layer.groups
         pad = layer.numeric_padding()
-        lines = _spatial("out", node, layer.kernel_size, layer.stride, pad, layer.dilation)
+        lines = _spatial("out", node, layer.kernel_size, layer.stride, pad, layer.dilation,
+                         padding_after=layer.padding_after())
         if layer.padding == "same":
-            lines.append(f"'same' padding: {pad[0]} each side" +
-                         (" (PyTorch adds the odd one on the bottom/right)" if (kh - 1) % 2 or (kw - 1) % 2 else ""))
+            lines.append(_same_note(layer))
         per = f"{kh}·{kw}·{cin}"
         if layer.bias:
             lines.append(f"params ({per} + 1)·{layer.out_channels} = {_n((kh * kw * cin + 1) * layer.out_channels)}")
