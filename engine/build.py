@@ -2,12 +2,14 @@
 
 ``trace`` walks a spec layer by layer: it checks each layer against the shape that reaches it, builds the layer on
 the ``meta`` device (no memory, no arithmetic) and runs a meta tensor through it, so every output shape is PyTorch's
-own. A layer that is invalid carries its messages; the layers before it keep their shapes; the ones after it are
-marked as not reached. ``build`` turns a valid spec into a real module on the CPU (or a given device).
+own (elementwise layers keep their input's shape and are not run; a composite's shape is its paths', joined).
+A layer that is invalid carries its messages; the layers before it keep their shapes; the ones after it are marked
+as not reached. ``build`` turns a valid spec into a real module on the CPU (or a given device).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +43,7 @@ class Node:
     out_shape: Shape | None = None
     errors: list[str] = field(default_factory=list)
     module: nn.Module | None = None  # built on the meta device
+    macs: int = 0  # multiply-accumulates for one sample (convolutions and linear layers, shortcuts included)
     children: dict[str, list[Node]] = field(default_factory=dict)
 
     @property
@@ -124,8 +127,13 @@ def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path) -> Node:
         if node.errors:
             return node
         with torch.device("meta"):
-            node.module = ResidualBlock(_sequential(body), layer.build_shortcut(in_shape, body_shape))
-    elif isinstance(layer, Inception):
+            shortcut = layer.build_shortcut(in_shape, body_shape)
+            node.module = ResidualBlock(_sequential(body), shortcut)
+        # body(x) + shortcut(x): join_errors made sure both have the body's shape, and each body layer ran on meta
+        node.out_shape = body_shape
+        node.macs = sum(c.macs for c in body) + _conv_macs(shortcut, body_shape)
+        return node
+    if isinstance(layer, Inception):
         ends = []
         for b, branch in enumerate(layer.branches):
             seq, end = _trace_seq(branch, in_shape, (*path, "branches", b))
@@ -140,15 +148,36 @@ def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path) -> Node:
         with torch.device("meta"):
             node.module = InceptionBlock([_sequential(node.children[f"branch {b + 1}"])
                                           for b in range(len(layer.branches))])
-    else:
-        try:
-            with torch.device("meta"):
-                node.module = layer.build(in_shape)
-        except (ValueError, TypeError, RuntimeError, OverflowError) as e:
-            node.errors.append(f"PyTorch cannot build it: {_first_line(e)}")
-            return node
+        node.out_shape = (sum(end[0] for end in ends), *ends[0][1:])  # concatenated on channels
+        node.macs = sum(c.macs for seq in node.children.values() for c in seq)
+        return node
+    try:
+        with torch.device("meta"):
+            node.module = layer.build(in_shape)
+    except (ValueError, TypeError, RuntimeError, OverflowError) as e:
+        node.errors.append(f"PyTorch cannot build it: {_first_line(e)}")
+        return node
+    if layer.keeps_shape:
+        # Elementwise layers (activations, dropout, batch norm built for these channels) keep the shape; running
+        # them on meta would only cost time (batch norm's meta path is slow Python).
+        node.out_shape = in_shape
+        return node
     node.out_shape = _meta_forward(node, in_shape)
+    if node.out_shape is not None:
+        node.macs = _conv_macs(node.module, node.out_shape)
     return node
+
+
+def _conv_macs(module: nn.Module, out_shape: Shape) -> int:
+    """Multiply-accumulates of one sample through a convolution or linear layer (or a sequence of such, all
+    producing ``out_shape``, as a projection shortcut's conv and batch norm do). Bias additions are not counted."""
+    total = 0
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            total += math.prod(out_shape) * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.Linear):
+            total += math.prod(out_shape) * m.in_features
+    return total
 
 
 def _sequential(nodes: list[Node]) -> nn.Module:

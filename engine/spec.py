@@ -47,6 +47,7 @@ class LayerSpec:
     kind: ClassVar[str] = ""
     label: ClassVar[str] = ""  # a short human name for menus
     torch_name: ClassVar[str] = ""  # the torch.nn class it builds, for code generation and docs
+    keeps_shape: ClassVar[bool] = False  # elementwise: output shape = input shape, whatever the arguments
 
     def check(self, in_shape: Shape) -> list[str]:
         """What is wrong with this layer for an input of ``in_shape`` (empty when it is valid)."""
@@ -565,6 +566,7 @@ class BatchNorm2d(LayerSpec):
     kind: ClassVar[str] = "batchnorm2d"
     label: ClassVar[str] = "Batch normalisation 2D"
     torch_name: ClassVar[str] = "BatchNorm2d"
+    keeps_shape: ClassVar[bool] = True
     eps: float = 1e-5
     momentum: float | None = 0.1
     affine: bool = True
@@ -586,6 +588,8 @@ class BatchNorm2d(LayerSpec):
 @dataclass(frozen=True)
 class _InplaceActivation(LayerSpec):
     """An elementwise activation whose only argument is torch's ``inplace``."""
+
+    keeps_shape: ClassVar[bool] = True
 
     inplace: bool = False
 
@@ -620,6 +624,7 @@ class LeakyReLU(LayerSpec):
     kind: ClassVar[str] = "leakyrelu"
     label: ClassVar[str] = "Leaky ReLU"
     torch_name: ClassVar[str] = "LeakyReLU"
+    keeps_shape: ClassVar[bool] = True
     negative_slope: float = 0.01
     inplace: bool = False
 
@@ -640,6 +645,7 @@ class Sigmoid(LayerSpec):
     kind: ClassVar[str] = "sigmoid"
     label: ClassVar[str] = "Sigmoid"
     torch_name: ClassVar[str] = "Sigmoid"
+    keeps_shape: ClassVar[bool] = True
 
     def build(self, in_shape: Shape) -> nn.Module:
         return nn.Sigmoid()
@@ -651,6 +657,7 @@ class Tanh(LayerSpec):
     kind: ClassVar[str] = "tanh"
     label: ClassVar[str] = "Tanh"
     torch_name: ClassVar[str] = "Tanh"
+    keeps_shape: ClassVar[bool] = True
 
     def build(self, in_shape: Shape) -> nn.Module:
         return nn.Tanh()
@@ -662,6 +669,7 @@ class Dropout(LayerSpec):
     kind: ClassVar[str] = "dropout"
     label: ClassVar[str] = "Dropout"
     torch_name: ClassVar[str] = "Dropout"
+    keeps_shape: ClassVar[bool] = True
     p: float = 0.5
     inplace: bool = False
 

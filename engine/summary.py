@@ -1,9 +1,9 @@
 """Per-layer summary of a spec: output shape, parameters, MACs, activation memory, receptive field, formulas.
 
 Shapes are PyTorch's own (``engine.build.trace`` runs the layers on the ``meta`` device); parameter counts come from
-the built modules; MACs (multiply-accumulates, batch of one) are counted by forward hooks on the convolutions and
-linear layers during that same meta pass, so composites count their shortcuts too. Nothing here needs real memory or
-arithmetic, which is why summarising ResNet-50 takes milliseconds rather than a forward pass.
+the built modules; MACs (multiply-accumulates, batch of one) are counted by the trace from each convolution and
+linear layer and its output shape, so composites count their shortcuts too. Nothing here needs real memory or
+arithmetic, which is why summarising ResNet-50 takes tens of milliseconds rather than a forward pass.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
 from torch import nn
 
-from engine.build import NOT_REACHED, TRACE_BATCH, Node, trace
+from engine.build import NOT_REACHED, Node, trace
 from engine.spec import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -241,7 +240,7 @@ def _summarise(node: Node, depth: int, rf: _RF, net_input: Shape, rows: list[Row
         out_shape=node.out_shape,
         params=trainable,
         frozen_params=frozen,
-        macs=_macs(node) if reached else 0,
+        macs=node.macs if reached else 0,
         memory=math.prod(node.out_shape) * BYTES_PER_VALUE if reached else 0,
         receptive_field=(out_rf.rh, out_rf.rw) if reached and node.out_shape and len(node.out_shape) == 3 else None,
         formulas=tuple(formulas(node)) if reached else (),
@@ -257,33 +256,6 @@ def _params(module: nn.Module | None) -> tuple[int, int]:
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
     return trainable, frozen
-
-
-def _macs(node: Node) -> int:
-    """Multiply-accumulates of one sample, counted by hooks on every conv and linear inside the (meta) module."""
-    total = 0
-
-    def conv_hook(m: nn.Conv2d, inputs: Any, out: torch.Tensor) -> None:
-        nonlocal total
-        total += out[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-
-    def linear_hook(m: nn.Linear, inputs: Any, out: torch.Tensor) -> None:
-        nonlocal total
-        total += out[0].numel() * m.in_features
-
-    handles = []
-    for m in node.module.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    try:
-        with torch.no_grad():
-            node.module(torch.empty((TRACE_BATCH, *node.in_shape), device="meta"))
-    finally:
-        for h in handles:
-            h.remove()
-    return total
 
 
 # --------------------------------------------------------------------------------------------------- formulas
