@@ -33,6 +33,23 @@ NOT_REACHED = "not reached: an earlier layer is invalid"
 TRACE_BATCH = 2  # batch norm in training mode refuses a batch of one sample whose maps are 1×1; a real batch would not
 
 
+def path_index(path: Path) -> str:
+    """Human position of a layer path: "4" top level, "4.2" the 2nd layer of a residual body, "7.b3.1" the first
+    layer of an inception block's 3rd branch (1-based, as the messages and the summary name layers)."""
+    parts: list[str] = []
+    i = 0
+    while i < len(path):
+        if path[i] == "body":
+            i += 1
+        elif path[i] == "branches":
+            parts.append(f"b{path[i + 1] + 1}")
+            i += 2
+        else:
+            parts.append(str(path[i] + 1))
+            i += 1
+    return ".".join(parts)
+
+
 @dataclass
 class Node:
     """One traced layer: where it is, what goes in and out, what is wrong, and its meta module."""
@@ -48,21 +65,7 @@ class Node:
 
     @property
     def index(self) -> str:
-        """Human position: "4" top level, "4.2" 2nd layer of a residual body, "7.b3.1" in an inception branch."""
-        parts: list[str] = []
-        i = 0
-        while i < len(self.path):
-            p = self.path[i]
-            if p == "body":
-                i += 1
-                continue
-            if p == "branches":
-                parts.append(f"b{self.path[i + 1] + 1}")
-                i += 2
-                continue
-            parts.append(str(p + 1))
-            i += 1
-        return ".".join(parts)
+        return path_index(self.path)
 
     @property
     def name(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from engine import spec as S
+from engine.build import path_index
 from engine.presets import PRESETS, get_preset
 from engine.summary import Summary
 from playground import state
@@ -105,26 +106,12 @@ def input_ui() -> None:
 
 def layer_label(path: S.Path, layer: S.LayerSpec, s: Summary) -> str:
     rows = {r.index: r for r in s.rows}
-    index = _index(path)
+    index = path_index(path)
     row = rows.get(index)
     indent = "\u2003" * len([p for p in path if p in ("body", "branches")])
     mark = " ⚠" if row is not None and not row.ok else ""
     shape = f" → {row.shape_text}" if row is not None and row.out_shape else ""
     return f"{indent}{index} · {short(layer)}{shape}{mark}"
-
-
-def _index(path: S.Path) -> str:
-    parts, i = [], 0
-    while i < len(path):
-        if path[i] == "body":
-            i += 1
-        elif path[i] == "branches":
-            parts.append(f"b{path[i + 1] + 1}")
-            i += 2
-        else:
-            parts.append(str(path[i] + 1))
-            i += 1
-    return ".".join(parts)
 
 
 def short(layer: S.LayerSpec) -> str:
@@ -287,7 +274,7 @@ def summary_columns() -> dict[str, Any]:
 
 def layer_details_ui(path: S.Path, s: Summary) -> None:
     """The selected layer's shapes and formulas, large: the arithmetic the table abbreviates."""
-    row = {r.index: r for r in s.rows}.get(_index(path))
+    row = {r.index: r for r in s.rows}.get(path_index(path))
     if row is None:
         return
     if not row.ok:
