@@ -13,7 +13,11 @@ from pathlib import Path
 import engine
 
 FORBIDDEN = ("streamlit", "plotly", "playground")
-ENGINE_MODULES = sorted(f"engine.{p.stem}" for p in Path(engine.__file__).parent.glob("*.py") if p.stem != "__init__")
+_ROOT = Path(engine.__file__).parent
+ENGINE_MODULES = sorted(
+    "engine." + ".".join(p.relative_to(_ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for p in _ROOT.rglob("*.py") if p.relative_to(_ROOT).parts != ("__init__.py",)
+)
 
 PROBE = """
 import importlib, json, sys
