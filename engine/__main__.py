@@ -2,6 +2,7 @@
 
     python -m engine summary SPEC [--input C,H,W] [--json]   per-layer table (or JSON) of a network
     python -m engine codegen SPEC [--input C,H,W] [-o FILE]  standalone PyTorch source for it
+    python -m engine train --spec SPEC --data NAME --epochs N [--device auto] [--json] ...   train it, keep the run
 
 SPEC is a preset name (``lenet5``, ``resnet50``, ...) or the path of a JSON spec file. A spec that cannot be read or
 has invalid layers exits with status 2 and says why on stderr, one line per problem. Each command is one
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -58,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     codegen.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     codegen.add_argument("--class-name", default="Net", help="the generated class's name (default: Net)")
     codegen.set_defaults(run=_cmd_codegen)
+    _add_train_parser(commands)
     return parser
 
 
@@ -91,6 +94,127 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
         raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    from engine.device import CHOICES
+    from engine.train import OPTIMIZERS, SCHEDULES
+
+    train = commands.add_parser(
+        "train", help="train a network on a data set and keep the run",
+        description="Train a network on a data set; the run (config, spec, metrics, checkpoint) is kept in the runs "
+                    "folder. The images are adapted to the network's input (resized, channels converted) and its "
+                    "last linear layer is fitted to the number of classes; both are said.")
+    train.add_argument("--spec", required=True, metavar="SPEC", help=f"a preset ({_preset_list()}) or a JSON spec file")
+    train.add_argument("--input", type=_shape_arg, metavar="C,H,W", help="override the spec's input shape")
+    train.add_argument("--data", required=True, metavar="NAME",
+                       help="shapes, digits, mnist5k, fashion_mnist, lfw_faces, or the path of a zip of class folders")
+    train.add_argument("--epochs", required=True, type=_positive_int, metavar="N")
+    train.add_argument("--device", default="auto", choices=CHOICES)
+    train.add_argument("--batch-size", type=_positive_int, default=64, metavar="B")
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate (the peak one for onecycle)")
+    train.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    train.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--label-smoothing", type=float, default=0.0)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    train.add_argument("--workers", type=int, default=0, metavar="N", help="data loader worker processes")
+    train.add_argument("--max-train", type=_positive_int, metavar="N", help="train on at most N images")
+    train.add_argument("--data-root", type=Path, metavar="DIR", help="where torchvision-style data sets are")
+    train.add_argument("--runs-dir", type=Path, metavar="DIR", help="the runs folder (default: $CNNPG_RUNS_DIR or "
+                                                                    "./runs)")
+    train.add_argument("--name", help="a name for the run")
+    train.add_argument("--json", action="store_true", help="print one JSON object at the end (progress on stderr)")
+    train.set_defaults(run=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from engine.data import load_dataset
+    from engine.runs import RunStore
+    from engine.train import Callback, EpochEvent, TrainConfig, fit, fit_head, fit_problems, input_notes
+
+    say = (lambda text: print(text, file=sys.stderr)) if args.json else print  # noqa: E731 - one-line sink
+    spec = _load_spec(args.spec, args.input)
+    try:
+        config = TrainConfig(optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
+                             batch_size=args.batch_size, epochs=args.epochs, weight_decay=args.weight_decay,
+                             label_smoothing=args.label_smoothing, seed=args.seed, device=args.device,
+                             amp=args.amp, num_workers=args.workers)
+        data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    card = data.card
+    problems = fit_problems(spec, card)
+    if problems:
+        try:
+            spec = fit_head(spec, card.num_classes)
+        except ValueError as e:
+            raise CliError(str(e).replace("\n", "\n  ")) from None
+        if fit_problems(spec, card):
+            raise CliError("the network does not fit the data:\n  " + "\n  ".join(problems))
+        say(f"head: the last linear layer now gives {card.num_classes} outputs, one per class of {card.title}")
+    for note in input_notes(spec, card):
+        say(note)
+
+    class Progress(Callback):
+        def on_epoch_end(self, e: EpochEvent) -> None:
+            say(f"epoch {e.epoch}/{config.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.1%}  "
+                f"val loss {e.val_loss:.4f} acc {e.val_acc:.1%}  {e.images_per_second:,.0f} img/s  {e.seconds:.1f} s")
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
+    try:
+        store = RunStore(args.runs_dir)
+        say(f"training on {card.title}: {len(data.train):,} images, {card.num_classes} classes; "
+            f"validating on {len(data.val):,}")
+        result = fit(spec, data, config, callbacks=[Progress()], stop=stop, store=store, name=args.name)
+    except ValueError as e:
+        raise CliError(str(e).replace("\n", "\n  ")) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    summary = {**result.to_dict(), "dataset": card.name, "run_dir": str(store.path(result.run_id))}
+    if args.json:
+        print(json.dumps(_finite(summary), indent=2, allow_nan=False))
+    else:
+        acc = f"{result.val_acc:.1%}" if result.val_acc is not None else "—"
+        say(f"{result.status}: validation accuracy {acc} after {result.epochs} epochs on {result.device}, "
+            f"{result.images_per_second:,.0f} images/s; run {result.run_id} in {summary['run_dir']}")
+    if result.status == "failed":
+        print(f"error: {result.reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _finite(value: object) -> object:
+    """``value`` with NaN and infinities as None (strict JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 # --------------------------------------------------------------------------------------------------- inputs

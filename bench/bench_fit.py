@@ -1,0 +1,137 @@
+"""Benchmark: ``engine.train.fit`` against a plain hand-written PyTorch loop, in the same run.
+
+Both train the same network (same initial weights) on the same data, batches, optimiser and device: the plain loop is
+the textbook ``for x, y in loader: loss = criterion(model(x), y); opt.zero_grad(); loss.backward(); opt.step()``;
+``fit`` adds what the course needs around it (progress events, accuracy, a stop check, a non-finite-loss check).
+Training throughput (images/s, training batches only, validation excluded) is measured per epoch; the first epoch of
+every run is a warm-up and is left out; runs alternate (plain, fit, plain, fit, ...) so that a machine busy with
+other work slows both alike, and the medians are compared. The target is fit ≥ 0.95× the plain loop. It also prints
+the fraction of an epoch's training time spent waiting for the next batch (host side).
+
+    python bench/bench_fit.py [--data mnist5k] [--spec lenet5] [--epochs 3] [--repeats 3] [--batch-size 64]
+                              [--device auto] [--workers 0] [--max-train N]
+
+On a machine with CUDA it runs the CPU and the GPU (``--device auto`` = every device here). Always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from engine.build import build
+from engine.data import LoadedData, channel_stats, load_dataset, make_loader
+from engine.device import available, describe, resolve
+from engine.presets import get_preset, preset_names
+from engine.spec import NetworkSpec
+from engine.train import TrainConfig, fit, fit_head, fit_problems
+
+TARGET = 0.95
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plain_loop(spec: NetworkSpec, data: LoadedData, config: TrainConfig, device: torch.device,
+               stats: tuple) -> tuple[list[float], list[float]]:
+    """The hand-written loop: per epoch (images/s, fraction of the time waiting for data)."""
+    torch.manual_seed(config.seed)
+    model = build(spec).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda" or None)
+    criterion = nn.CrossEntropyLoss()
+    rates, waits = [], []
+    for epoch in range(config.epochs):
+        loader = make_loader(data.train, spec.input, batch_size=config.batch_size, shuffle=True,
+                             seed=config.seed * 1_000_003 + epoch, stats=stats, num_workers=config.num_workers,
+                             pin_memory=device.type == "cuda")
+        model.train()
+        batches = iter(loader)
+        images, wait = 0, 0.0
+        _sync(device)
+        start = time.perf_counter()
+        while True:
+            t = time.perf_counter()
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                break
+            wait += time.perf_counter() - t
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            loss = criterion(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            images += len(y)
+        _sync(device)
+        seconds = time.perf_counter() - start
+        rates.append(images / seconds)
+        waits.append(wait / seconds)
+    return rates, waits
+
+
+def engine_fit(spec: NetworkSpec, data: LoadedData, config: TrainConfig) -> tuple[list[float], list[float]]:
+    result = fit(spec, data, config)
+    if result.status != "finished":
+        raise SystemExit(f"fit did not finish: {result.reason}")
+    return [e.images_per_second for e in result.history], [e.data_wait_fraction for e in result.history]
+
+
+def bench_device(spec: NetworkSpec, data: LoadedData, config: TrainConfig, repeats: int) -> None:
+    device = resolve(config.device)
+    stats = channel_stats(data.train)
+    plain_rates, plain_waits, fit_rates, fit_waits = [], [], [], []
+    for _ in range(repeats):
+        rates, waits = plain_loop(spec, data, config, device, stats)
+        plain_rates += rates[1:]
+        plain_waits += waits[1:]
+        rates, waits = engine_fit(spec, data, config)
+        fit_rates += rates[1:]
+        fit_waits += waits[1:]
+    plain, ours = statistics.median(plain_rates), statistics.median(fit_rates)
+    ratio = ours / plain
+    print(f"\n{describe(device)}: batch {config.batch_size}, {len(data.train):,} images/epoch, "
+          f"{config.epochs} epochs × {repeats} runs each (first epoch of each run not counted)")
+    print(f"  plain loop   {plain:10,.0f} images/s   waiting for data {statistics.median(plain_waits):6.1%} "
+          f"of the epoch")
+    print(f"  engine fit   {ours:10,.0f} images/s   waiting for data {statistics.median(fit_waits):6.1%} "
+          f"of the epoch")
+    verdict = "meets" if ratio >= TARGET else "MISSES"
+    print(f"  ratio fit / plain: {ratio:.3f}  ({verdict} the target ≥ {TARGET})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="mnist5k", help="a data set name (default mnist5k)")
+    parser.add_argument("--spec", default="lenet5", choices=preset_names(), help="a preset (default lenet5)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 64 on the CPU, 256 on a GPU")
+    parser.add_argument("--device", default="auto", help="auto (every device here), cpu, cuda, ...")
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--max-train", type=int, default=None)
+    args = parser.parse_args()
+
+    data = load_dataset(args.data, max_train=args.max_train)
+    spec = get_preset(args.spec)
+    if fit_problems(spec, data.card):
+        spec = fit_head(spec, data.card.num_classes)
+    devices = available()[:-1] + ["cpu"] if args.device == "auto" else [args.device]
+    devices = [d for d in devices if d in ("cpu", "cuda")] or devices
+    print(f"fit vs a plain PyTorch loop: {args.spec} on {data.card.title} "
+          f"({'×'.join(map(str, data.card.image_shape))} → {'×'.join(map(str, spec.input))}); "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    for device in reversed(devices):  # the CPU first: it is always there
+        batch = args.batch_size or (64 if device == "cpu" else 256)
+        config = TrainConfig(epochs=max(2, args.epochs), batch_size=batch, device=device, num_workers=args.workers)
+        bench_device(spec, data, config, max(1, args.repeats))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
