@@ -60,3 +60,16 @@ def bind(widget_key: str, state_key: str) -> None:
 def widget_default(widget_key: str, state_key: str) -> None:
     """Before drawing a widget bound to ``state_key``: seed it from the durable value (page switches drop it)."""
     st.session_state[widget_key] = get(state_key)
+
+
+# --------------------------------------------------------------------------------------------------- trained models
+ACTIVE_RUN = "active_run"  # str | None: id of the run (in the run store) the training page trained last
+INSPECT_RUN = "inspect_run"  # str | None: the run the "Look inside" page shows ("" = the builder's untrained network)
+INSPECT_DRAWING = "inspect_drawing"  # bytes | None: the PNG last drawn on the "Look inside" page
+INSPECT_UPLOAD = "inspect_upload"  # (file name, bytes) | None: the image last uploaded there
+
+# --------------------------------------------------------------------------------------------------- webcam
+# playground/webcam.py keeps, per component key, the captured samples (durable: they must survive reruns and page
+# switches) and the live prediction's frame counter. The webcam worker thread writes into these objects under their
+# own locks; nothing else in session state is touched from that thread.
+WEBCAM = "webcam"  # dict[str, webcam.Capture | webcam.FrameMeter]
