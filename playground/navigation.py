@@ -24,6 +24,14 @@ class PageInfo:
 PAGES = [
     PageInfo("home.py", "Home", ":material/home:", "home", "What the playground covers and where to start."),
     PageInfo(
+        "conv_lab.py", "Convolution lab", ":material/blur_on:", "conv-lab",
+        "See exactly what a convolution computes: slide a filter over the course's 6×6 example, your own numbers or "
+        "a photo, step by step or playing, with every product and sum shown. Change f, padding, stride and "
+        "dilation and watch the output size follow ⌊(n + 2p − f)/s⌋ + 1 with your numbers; see which pixels are "
+        "never read; filters over RGB volumes, one CNN layer with its (f·f·n_c + 1)·K parameters, max and average "
+        "pooling, and convolution vs cross-correlation.",
+    ),
+    PageInfo(
         "builder.py", "CNN builder", ":material/account_tree:", "builder",
         "Compose a network from conv, pooling, normalisation, activation, dropout, linear, residual and inception "
         "blocks, or start from LeNet-5, AlexNet, VGG-16, ResNet, GoogLeNet or MobileNetV2. Every layer's output "

@@ -62,6 +62,17 @@ def widget_default(widget_key: str, state_key: str) -> None:
     st.session_state[widget_key] = get(state_key)
 
 
+# --------------------------------------------------------------------------------------------------- convolution lab
+# Durable values of pages/conv_lab.py that no widget can keep: data editors and uploads lose their content when they
+# are not drawn (another tab of the lab, another page). The lab's sliders keep theirs with ``persist_state``.
+CONV_GRID = "conv_lab_grid"  # np.ndarray (n, n) float64: the user's own input numbers
+CONV_KERNEL = "conv_lab_kernel"  # np.ndarray (f, f) float64: the user's own filter
+CONV_BANK = "conv_lab_bank"  # list[dict]: the one-layer tab's filters, {"filter": name, "channels": ..., "bias": b}
+CONV_EDIT_VERSION = "conv_lab_edit_version"  # int, bumped by a reset so the lab's data editors start fresh
+CONV_UPLOAD = "conv_lab_upload"  # (file name, bytes) | None: the last uploaded image, kept across page switches
+CONV_PLAYING = "conv_lab_playing"  # str | None: the key of the step-through that is animating
+
+
 # --------------------------------------------------------------------------------------------------- trained models
 ACTIVE_RUN = "active_run"  # str | None: id of the run (in the run store) the training page trained last
 INSPECT_RUN = "inspect_run"  # str | None: the run the "Look inside" page shows ("" = the builder's untrained network)

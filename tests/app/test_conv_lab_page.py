@@ -1,0 +1,188 @@
+"""The convolution lab, run headless through the real entry with real engine work; torch is the oracle for sizes and
+values, and every chart must be a valid plotly figure (the lab builds them unvalidated, for speed)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+import torch.nn.functional as F
+from apptest_helpers import button, metric, open_page
+
+from engine.conv import example_image, make_filter
+
+TABS = ["Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?"]
+
+
+@pytest.fixture
+def lab():
+    return open_page("conv_lab.py")
+
+
+def _text(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def _tab(at, label: str):
+    at.session_state["_w_cl_tab"] = label
+    return at.run()
+
+
+def _torch_out(x: np.ndarray, w: np.ndarray, stride: int, padding) -> np.ndarray:
+    """F.conv2d of one (H, W) image with one (f, f) filter, float64."""
+    t = torch.from_numpy(np.asarray(x, np.float64))[None, None]
+    k = torch.from_numpy(np.asarray(w, np.float64))[None, None]
+    return F.conv2d(t, k, stride=stride, padding=padding)[0, 0].numpy()
+
+
+def _charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_opens_on_the_course_example_with_its_formula(lab):
+    assert metric(lab, "output size") == "4×4"
+    assert "⌊(6 + 2·0 − 3)/1⌋ + 1 = 4" in _text(lab)
+    # the vertical-edge filter finds the edge: the middle columns are 30, as in the course
+    lab.slider(key="conv_pos_4x4").set_value(2).run()
+    assert metric(lab, "output [0, 1]") == "30"
+
+
+def test_stride_and_padding_change_the_output_size_as_torch_does(lab):
+    cases = [("valid", None, 2, "2×2"), ("custom", 1, 1, "6×6"), ("custom", 1, 2, "3×3"), ("custom", 2, 3, "3×3"),
+             ("same", None, 1, "6×6")]
+    for pad, p, stride, expected in cases:
+        lab.segmented_control(key="_w_cl_pad").set_value(pad).run()
+        if p is not None:
+            lab.number_input(key="_w_cl_p").set_value(p).run()
+        lab.slider(key="_w_cl_s").set_value(stride).run()
+        assert not lab.exception and not lab.error
+        torch_pad = {"valid": 0, "same": "same"}.get(pad, p)
+        h, w = _torch_out(example_image(6), make_filter("vertical edge", 3), stride, torch_pad).shape
+        assert metric(lab, "output size") == expected == f"{h}×{w}"
+        shown = p if p is not None else {"valid": 0, "same": 1}[pad]
+        assert f"⌊(6 + 2·{shown} − 3)/{stride}⌋ + 1 = {h}" in _text(lab)
+
+
+def test_impossible_values_show_the_engines_message_not_a_traceback(lab):
+    lab.slider(key="_w_cl_f").set_value(9).run()
+    assert not lab.exception
+    errors = " ".join(e.value for e in lab.error)
+    assert "filter size f=9" in errors and "use f ≤ 6 or padding p ≥ 2" in errors
+    # 'same' padding is refused for a strided convolution, with the reason
+    lab.slider(key="_w_cl_f").set_value(3).run()
+    lab.segmented_control(key="_w_cl_pad").set_value("same").run()
+    lab.slider(key="_w_cl_s").set_value(2).run()
+    assert not lab.exception and "needs stride 1" in " ".join(e.value for e in lab.error)
+    # a preset that has no such size says which sizes it has
+    lab.slider(key="_w_cl_s").set_value(1).run()
+    lab.selectbox(key="_w_cl_filter").set_value("sobel x").run()
+    lab.slider(key="_w_cl_f").set_value(5).run()
+    assert not lab.exception and "defined only for f=3" in " ".join(e.value for e in lab.error)
+
+
+def test_the_step_view_adds_up_to_the_output_value(lab):
+    lab.number_input(key="_w_cl_bias").set_value(2.5).run()
+    lab.segmented_control(key="_w_cl_pad").set_value("custom").run()  # p = 1: windows on the padding too
+    expected = _torch_out(example_image(6), make_filter("vertical edge", 3), 1, 1) + 2.5
+    for position in (1, 6, 11, 16, 36):
+        lab.slider(key="conv_pos_6x6").set_value(position).run()
+        i, j = divmod(position - 1, 6)
+        total = float(metric(lab, "Σ products").replace("−", "-"))
+        shown = float(metric(lab, f"output [{i}, {j}]").replace("−", "-"))
+        assert total + 2.5 == pytest.approx(shown) and shown == pytest.approx(expected[i, j])
+
+
+def test_play_moves_the_window_and_stop_stops_it(lab):
+    button(lab, "Play").click().run()
+    assert lab.session_state["conv_lab_playing"] == "conv"
+    first = lab.slider(key="conv_pos_4x4").value
+    lab.run()  # one tick of the fragment
+    assert lab.slider(key="conv_pos_4x4").value > first
+    button(lab, "Stop").click().run()
+    assert lab.session_state["conv_lab_playing"] is None
+    still = lab.slider(key="conv_pos_4x4").value
+    lab.run()
+    assert lab.slider(key="conv_pos_4x4").value == still
+
+
+def test_your_own_numbers_survive_a_page_switch(lab):
+    lab.segmented_control(key="_w_cl_source").set_value("grid").run()
+    lab.slider(key="_w_cl_n_grid").set_value(3).run()
+    grid = np.arange(9, dtype=np.float64).reshape(3, 3)
+    lab.session_state["conv_lab_grid"] = grid
+    lab.selectbox(key="_w_cl_filter").set_value("box blur").run()
+    assert metric(lab, "output size") == "1×1" and metric(lab, "output [0, 0]") == "4"  # the mean of 0..8
+    lab.switch_page("../pages/builder.py").run()
+    lab.switch_page("../pages/conv_lab.py").run()
+    assert not lab.exception
+    np.testing.assert_array_equal(lab.session_state["conv_lab_grid"], grid)
+    assert metric(lab, "output [0, 0]") == "4"
+
+
+def test_a_bad_upload_gets_a_message(lab):
+    lab.segmented_control(key="_w_cl_source").set_value("upload").run()
+    lab.file_uploader(key="_w_cl_upload").set_value(("notes.png", b"this is not a picture", "image/png")).run()
+    assert not lab.exception
+    assert any("notes.png" in e.value and "not an image" in e.value for e in lab.error)
+
+
+def test_volume_tab_counts_the_course_layers_280_parameters(lab):
+    _tab(lab, TABS[1])
+    assert metric(lab, "parameters of this layer") == "56"  # two 3×3×3 filters
+    button(lab, "Use the course's layer").click().run()
+    assert metric(lab, "parameters of this layer") == "280"
+    assert "(3·3·3 + 1)·10 = 280" in _text(lab)
+    assert "4×4×10" in _text(lab)
+    # one output value: the sum over the three channels, plus the bias, through the ReLU
+    z = float(metric(lab, "z = Σ + b").replace("−", "-"))
+    assert float(metric(lab, "Σ over R, G, B").replace("−", "-")) == pytest.approx(z)
+
+
+def test_pooling_tab_shows_its_size_no_parameters_and_where_each_max_came_from(lab):
+    _tab(lab, TABS[2])
+    assert metric(lab, "output size") == "3×3" and metric(lab, "parameters") == "0"
+    assert "⌊(6 + 2·0 − 2)/2⌋ + 1 = 3" in _text(lab)
+    lab.slider(key="_w_cl_pool_f").set_value(3).run()
+    lab.slider(key="_w_cl_pool_s").set_value(1).run()
+    assert metric(lab, "output size") == "4×4"
+    lab.slider(key="pool_pos_4x4").set_value(4).run()  # output [0, 3]: the window on columns 3..5, all 0
+    assert metric(lab, "output [0, 3]") == "0" and "from input row 0, column 3" in _text(lab)
+    lab.segmented_control(key="_w_cl_pool_mode").set_value("avg").run()
+    lab.slider(key="pool_pos_4x4").set_value(2).run()  # columns 1..3: two bright columns of three
+    assert metric(lab, "output [0, 1]") == "6.667"
+
+
+def test_flip_tab_shows_the_difference_only_for_asymmetric_filters(lab):
+    _tab(lab, TABS[3])
+    assert metric(lab, "largest |convolution − cross-correlation|") == "80"
+    lab.toggle(key="_w_cl_x_flip").set_value(True).run()
+    assert "rotated" in _text(lab)
+    lab.selectbox(key="_w_cl_x_filter").set_value("laplacian").run()
+    assert metric(lab, "largest |convolution − cross-correlation|") == "0"
+
+
+def test_every_tab_draws_valid_plotly_figures(lab):
+    for label in TABS:
+        _tab(lab, label)
+        assert not lab.exception, label
+        charts = _charts(lab)
+        assert charts, label
+        for spec in charts:
+            go.Figure(spec)  # plotly's own validation: raises on any invalid property
+
+
+def test_a_128_pixel_colour_photo_reruns_quickly(lab):
+    lab.segmented_control(key="_w_cl_source").set_value("photo").run()
+    lab.selectbox(key="_w_cl_photo").set_value("astronaut").run()
+    lab.slider(key="_w_cl_n_photo").set_value(128).run()
+    lab.segmented_control(key="_w_cl_colour").set_value("RGB").run()
+    assert metric(lab, "output size") == "126×126" and metric(lab, "filter") == "3×3×3"
+    start = time.perf_counter()
+    lab.slider(key="_w_cl_s").set_value(3).run()
+    elapsed = time.perf_counter() - start
+    assert metric(lab, "output size") == "42×42"
+    assert elapsed < 2.0, f"a stride change took {elapsed:.2f} s at n = 128"

@@ -1,0 +1,64 @@
+"""The convolution lab in a real browser: the step button moves the window, the stride and padding controls change the
+output size as the formula says, and every tab draws its charts — with no exception anywhere."""
+
+from __future__ import annotations
+
+from engine.conv import output_size
+
+TABS = ["Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?"]
+CHART = ".js-plotly-plot .main-svg"
+
+
+def _metric(app, label: str):
+    return app.main().get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def _slider(app, label: str):
+    return app.main().get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+
+
+def _size(n: int, f: int, p, s: int) -> str:
+    m = output_size(n, f, p, s)
+    return f"{m}×{m}"
+
+
+def test_step_stride_and_padding_controls_change_what_is_shown(app):
+    app.goto("/conv-lab")
+    app.page.wait_for_selector(CHART)
+    assert _metric(app, "output size").inner_text() == _size(6, 3, 0, 1) == "4×4"
+    step = app.main().get_by_test_id("stButton").filter(has_text="▶").get_by_role("button")
+    app.act(lambda: step.click())  # the window moves one step right, onto the course's edge
+    assert _metric(app, "output [0, 1]").inner_text() == "30"
+
+    stride = _slider(app, "stride s")
+    stride.focus()
+    app.act(lambda: stride.press("ArrowRight"))
+    assert _metric(app, "output size").inner_text() == _size(6, 3, 0, 2) == "2×2"
+    assert "⌊(6 + 2·0 − 3)/2⌋ + 1 = 2" in app.main().inner_text()
+
+    padding = app.main().get_by_test_id("stButtonGroup").filter(has_text="custom")
+    app.act(lambda: padding.get_by_role("radio", name="custom").click())
+    p = app.main().get_by_test_id("stNumberInput").filter(has_text="p").locator("input")
+    p.fill("2")
+    app.act(lambda: p.press("Enter"))
+    assert _metric(app, "output size").inner_text() == _size(6, 3, 2, 2) == "4×4"
+    assert "⌊(6 + 2·2 − 3)/2⌋ + 1 = 4" in app.main().inner_text()
+
+    app.act(lambda: padding.get_by_role("radio", name="same").click())  # 'same' with stride 2: refused, explained
+    assert "needs stride 1" in app.main().get_by_test_id("stAlert").first.inner_text()
+    stride.focus()
+    app.act(lambda: stride.press("ArrowLeft"))
+    assert _metric(app, "output size").inner_text() == _size(6, 3, "same", 1) == "6×6"
+    app.assert_no_exception()
+
+
+def test_every_tab_draws_its_charts(app):
+    app.goto("/conv-lab")
+    for k, label in enumerate(TABS):
+        if k:  # the first tab is open already
+            tab = app.page.get_by_role("tab", name=label, exact=True)
+            app.act(lambda tab=tab: tab.click())
+        panel = app.page.locator('[data-testid="stTabPanel"]:visible')
+        panel.locator(CHART).first.wait_for()
+        assert panel.locator(CHART).count() >= 1, label
+        app.assert_no_exception()
