@@ -30,6 +30,8 @@ _BOX = (20, 20, 20, 180)  # RGBA of the panel behind the text
 _BAR = (80, 200, 120, 255)
 _CROP = (255, 210, 0, 255)
 _RED = (220, 30, 30)
+_REDUCE_FACTOR = 2  # frames are reduced to this many times the input's side before adapt_batch
+_MIN_REDUCED = 64
 
 
 def centre_square(frame: np.ndarray) -> tuple[int, int, int]:
@@ -41,11 +43,18 @@ def centre_square(frame: np.ndarray) -> tuple[int, int, int]:
 
 def frame_input(frame: np.ndarray, input_shape: Shape, stats: Any) -> torch.Tensor:
     """What the network gets for a frame: ``(H, W, 3)`` uint8 RGB → float32 ``(1, *input_shape)``, the centred
-    square crop adapted (resized, channels converted) and normalised with ``stats`` (``(mean, std)``, None: none)."""
+    square crop adapted (resized, channels converted) and normalised with ``stats`` (``(mean, std)``, None: none).
+
+    A large crop is first reduced with PIL (antialiased, about 1 ms for a 480×480 crop) to a few times the input's
+    side, so that ``adapt_batch`` works on a small image: a webcam frame costs milliseconds, not tens of them."""
     _check_frame(frame)
     top, left, side = centre_square(frame)
     crop = np.ascontiguousarray(frame[top : top + side, left : left + side])
-    x = torch.from_numpy(crop).permute(2, 0, 1)[None]  # (1, 3, side, side) uint8
+    reduced = max(_MIN_REDUCED, _REDUCE_FACTOR * max(input_shape[1:]))
+    if side > reduced:
+        crop = np.array(Image.fromarray(crop).resize((reduced, reduced), Image.Resampling.BILINEAR,
+                                                     reducing_gap=2.0))
+    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None]  # (1, 3, s, s) uint8
     return adapt_batch(x, tuple(input_shape), _stats(stats))
 
 
@@ -79,27 +88,27 @@ def annotate(frame: np.ndarray, top: TopKList, seen: torch.Tensor | None = None,
     an inset of it at the bottom right, enlarged with nearest-neighbour so its pixels show."""
     _check_frame(frame)
     h, w = frame.shape[:2]
-    image = Image.fromarray(np.ascontiguousarray(frame)).convert("RGBA")
-    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
+    image = Image.fromarray(np.ascontiguousarray(frame))  # a copy: the frame is not changed
+    draw = ImageDraw.Draw(image)
     short = min(h, w)
     size = max(10, round(short * _FONT_FRACTION))
     font = ImageFont.load_default(size=size)
     pad, line = size // 2, round(size * 1.5)
     top_, left, side = centre_square(frame)
-    draw.rectangle((left, top_, left + side - 1, top_ + side - 1), outline=_CROP, width=max(1, short // 160))
+    draw.rectangle((left, top_, left + side - 1, top_ + side - 1), outline=_CROP[:3], width=max(1, short // 160))
     if top:
         texts = [f"{name}  {100 * p:.0f}%" for name, p in top]
         text_w = max(draw.textlength(t, font=font) for t in texts)
         bar_w = max(size * 4, round(text_w * 0.6))
-        box_w = min(w - 1, round(text_w + bar_w + 3 * pad))
-        draw.rectangle((0, 0, box_w, pad + line * len(texts)), fill=_BOX)
+        box = (0, 0, min(w, round(text_w + bar_w + 3 * pad)), min(h, pad + line * len(texts)))
+        panel = image.crop(box).convert("RGBA")  # only the panel is blended: the rest of the frame is not touched
+        shade = Image.new("RGBA", panel.size, _BOX)
+        image.paste(Image.alpha_composite(panel, shade).convert("RGB"), box[:2])
         for i, (t, (_, p)) in enumerate(zip(texts, top, strict=True)):
             y = pad + i * line
-            draw.text((pad, y), t, fill=(255, 255, 255, 255), font=font)
+            draw.text((pad, y), t, fill=(255, 255, 255), font=font)
             x0 = round(pad * 2 + text_w)
-            draw.rectangle((x0, y + size // 4, x0 + round(bar_w * p), y + size), fill=_BAR)
-    image = Image.alpha_composite(image, overlay).convert("RGB")
+            draw.rectangle((x0, y + size // 4, x0 + round(bar_w * p), y + size), fill=_BAR[:3])
     if seen is not None:
         inset = _inset(seen, stats, max(8, round(short * _INSET_FRACTION)))
         image.paste(inset, (w - inset.width - pad, h - inset.height - pad))
@@ -115,6 +124,37 @@ def square_sample(frame: np.ndarray, side: int) -> np.ndarray:
     top, left, sq = centre_square(frame)
     crop = Image.fromarray(np.ascontiguousarray(frame[top : top + sq, left : left + sq]))
     return np.asarray(crop.resize((side, side), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.uint8).copy()
+
+
+def fit_drawing(image: np.ndarray, background: tuple[int, int, int] = (0, 0, 0), margin: float = 0.15,
+                threshold: int = 30) -> np.ndarray | None:
+    """A drawing made to look like a data set's sample: cropped to the box around the strokes, centred on a square of
+    ``background`` with ``margin`` (a fraction of the side) on each side — how MNIST's digits were centred.
+    ``image``: ``(H, W, 3)`` or ``(H, W, 4)`` uint8 (a canvas's RGBA; transparent pixels count as background).
+    Pixels differing from ``background`` by more than ``threshold`` (summed over R, G, B) are strokes. Returns
+    ``(S, S, 3)`` uint8, or None when nothing is drawn."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"a drawing must be a (H, W, 3 or 4) uint8 array, got {a.dtype} of shape {a.shape}")
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"margin must be in [0, 0.5), got {margin!r}")
+    bg = np.asarray(background, dtype=np.int32)
+    rgb = a[..., :3].astype(np.int32)
+    if a.shape[2] == 4:  # transparent: background
+        alpha = a[..., 3:4].astype(np.int32)
+        rgb = (rgb * alpha + bg * (255 - alpha)) // 255
+    ink = np.abs(rgb - bg).sum(-1) > threshold  # (H, W)
+    if not ink.any():
+        return None
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    box = rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = box.shape[:2]
+    side = round(max(h, w) / (1.0 - 2.0 * margin))
+    out = np.empty((side, side, 3), np.int32)
+    out[:] = bg
+    top, left = (side - h) // 2, (side - w) // 2
+    out[top : top + h, left : left + w] = box
+    return out.astype(np.uint8)
 
 
 def mark_recording(frame: np.ndarray, label: str) -> np.ndarray:

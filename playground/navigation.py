@@ -38,4 +38,10 @@ PAGES = [
         "shape, parameters, multiply-accumulates and receptive field update as you edit, with the formula and your "
         "numbers in it; the 1×1-convolution bottleneck lesson; export JSON or PyTorch code, or share a link.",
     ),
+    PageInfo(
+        "inspect.py", "Look inside", ":material/visibility:", "inspect",
+        "Look inside a trained network — or the builder's, untrained: its first-layer filters as images, the feature "
+        "maps every convolution makes of one input (an overview across layers, then any layer's channels as a grid), "
+        "and its top-5 prediction for a validation sample, your uploaded image, your drawing or live webcam frames.",
+    ),
 ]

@@ -75,9 +75,16 @@ CONV_PLAYING = "conv_lab_playing"  # str | None: the key of the step-through tha
 
 # --------------------------------------------------------------------------------------------------- trained models
 ACTIVE_RUN = "active_run"  # str | None: id of the run (in the run store) the training page trained last
-INSPECT_RUN = "inspect_run"  # str | None: the run the "Look inside" page shows ("" = the builder's untrained network)
-INSPECT_DRAWING = "inspect_drawing"  # bytes | None: the PNG last drawn on the "Look inside" page
+INSPECT_RUN = "inspect_run"  # str: the run the "Look inside" page shows ("" = the builder's untrained network)
+INSPECT_SEEN_ACTIVE = "inspect_seen_active"  # str | None: ACTIVE_RUN when that page last looked, to follow a new run
+INSPECT_SOURCE = "inspect_source"  # str: where that page's input comes from (sample, upload, drawing, webcam)
+INSPECT_SAMPLE = "inspect_sample"  # int: the validation sample shown there
+INSPECT_PHOTO = "inspect_photo"  # str: the bundled photo shown there (engine.images.SAMPLE_IMAGES)
+INSPECT_DRAWING = "inspect_drawing"  # dict | None: the canvas drawing (Fabric.js JSON), redrawn after a page switch
 INSPECT_UPLOAD = "inspect_upload"  # (file name, bytes) | None: the image last uploaded there
+INSPECT_SNAPSHOT = "inspect_snapshot"  # np.ndarray | None: the webcam frame last taken there, (H, W, 3) uint8
+INSPECT_MODEL = "inspect_model"  # (token, Network): the network loaded for that page, kept for this session only
+INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its feature maps for the current input
 
 # --------------------------------------------------------------------------------------------------- webcam
 # playground/webcam.py keeps, per component key, the captured samples (durable: they must survive reruns and page

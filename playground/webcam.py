@@ -91,10 +91,13 @@ class Capture:
             self.classes[i] = name.strip() or f"class {i + 1}"
             self.version += 1
 
-    def toggle(self, i: int) -> None:
+    def record(self, i: int, on: bool) -> None:
+        """Start recording class ``i`` (stopping any other), or stop it."""
         with self.lock:
-            self.recording = None if self.recording == i else i
-            self._last_sample = 0.0
+            if on:
+                self.recording, self._last_sample = i, 0.0
+            elif self.recording == i:
+                self.recording = None
 
     def stop(self) -> None:
         with self.lock:
@@ -137,10 +140,10 @@ def _fresh_name(names: Sequence[str]) -> str:
 
 def capture_dataset_ui(key: str, image_size: int = 64) -> LoadedData | None:
     """Teachable Machine style recording: the user names 2+ classes, starts the webcam, and records each class (a
-    few frames a second while "Record" is on, or one frame at a time); counts and thumbnails update live. Returns the
-    data set the user confirmed with "Use these samples" (``engine.data.from_samples``, ``image_size``² squares,
-    split by the sidebar seed) — on every run from then on, until the samples are cleared — else None. The samples
-    live in session state: they survive reruns and page switches."""
+    few frames a second while its "Record" toggle is on, or one frame at a time); counts and thumbnails update
+    live. Returns the data set the user confirmed with "Use these samples" (``engine.data.from_samples``,
+    ``image_size``² squares, split by the sidebar seed) — on every run from then on, until the samples are cleared —
+    else None. The samples live in session state: they survive reruns and page switches."""
     cap = _held(key, Capture)
     st.markdown("Name your classes, press **START** to turn the camera on, then record each class in turn: show "
                 "the camera one thing (a hand sign, an object, your face) while its **Record** is on. A few dozen "
@@ -159,10 +162,12 @@ def capture_dataset_ui(key: str, image_size: int = 64) -> LoadedData | None:
     playing = bool(ctx.state.playing)
     if not playing:
         cap.stop()
-    st.fragment(_class_panels, run_every=REFRESH_S if playing else None)(cap, key, playing)
+    _controls(cap, key, playing)
+    st.fragment(_samples_row, run_every=REFRESH_S if playing else None)(cap)
 
     use, clear = st.columns([1, 1])
     if use.button("Use these samples", key=f"_w_{key}_use", type="primary", icon=":material/check:"):
+        cap.stop()
         try:
             cap.dataset = cap.to_dataset(int(state.get(state.SEED)), image_size)
             cap.dataset_version = cap.version
@@ -179,27 +184,37 @@ def capture_dataset_ui(key: str, image_size: int = 64) -> LoadedData | None:
     return cap.dataset
 
 
-def _class_panels(cap: Capture, key: str, playing: bool) -> None:
-    """Per class: its count, Record / Take one / Clear, and the last few samples (a fragment: redraws every
-    ``REFRESH_S`` while the camera is on)."""
-    classes, samples, recording = cap.snapshot()
+def _controls(cap: Capture, key: str, playing: bool) -> None:
+    """Per class: a Record toggle, Take one and Clear. Drawn by the whole script, not by the periodically redrawn
+    samples row below: a click must never race that redraw."""
+    classes, _, recording = cap.snapshot()
     if not playing:
         st.caption("The camera is off: press **START** above to record.")
-    cols = st.columns(len(classes))
-    for i, (col, name, imgs) in enumerate(zip(cols, classes, samples, strict=True)):
-        with col.container(border=True):
-            st.markdown(f"**{name}** · {len(imgs)} sample{'s' * (len(imgs) != 1)}")
-            on = recording == i
-            st.button("Stop" if on else "Record", key=f"_w_{key}_rec_{i}", disabled=not playing,
-                      type="primary" if on else "secondary", on_click=cap.toggle, args=(i,), width="stretch",
-                      icon=":material/stop:" if on else ":material/fiber_manual_record:")
+    for i, col in enumerate(st.columns(len(classes))):
+        with col:
+            rkey = f"_w_{key}_rec_{i}"
+            st.session_state[rkey] = recording == i  # one class records at a time; the camera may have stopped
+            st.toggle(f"Record {classes[i]}", key=rkey, disabled=not playing,
+                      on_change=lambda i=i, rkey=rkey: cap.record(i, bool(st.session_state[rkey])),
+                      help=f"While on, {CAPTURE_FPS:g} frames a second are added to this class.")
             a, b = st.columns(2)
             a.button("Take one", key=f"_w_{key}_one_{i}", disabled=not playing, on_click=cap.take_one, args=(i,),
                      width="stretch")
-            b.button("Clear", key=f"_w_{key}_clear_{i}", disabled=not imgs, on_click=cap.clear, args=(i,),
-                     width="stretch")
+            b.button("Clear", key=f"_w_{key}_clear_{i}", on_click=cap.clear, args=(i,), width="stretch")
+
+
+def _samples_row(cap: Capture) -> None:
+    """Per class: its count and its last few samples (a fragment: redrawn every ``REFRESH_S`` while the camera is
+    on)."""
+    classes, samples, recording = cap.snapshot()
+    for i, (col, name, imgs) in enumerate(zip(st.columns(len(classes)), classes, samples, strict=True)):
+        with col.container(border=True):
+            rec = " · :red[● recording]" if recording == i else ""
+            st.markdown(f"**{name}** · {len(imgs)} sample{'s' * (len(imgs) != 1)}{rec}")
             if imgs:
                 st.image(imgs[-THUMBNAILS:], width=44)
+            else:
+                st.caption("no samples yet")
 
 
 # --------------------------------------------------------------------------------------------------- live prediction
@@ -216,9 +231,11 @@ class FrameMeter:
         self.error: str | None = None
         self.model_id: int | None = None
         self.model: nn.Module | None = None
+        self.frame: np.ndarray | None = None  # the last camera frame, as it came (not annotated)
 
-    def tick(self, top: TopKList) -> None:
+    def tick(self, top: TopKList, frame: np.ndarray | None = None) -> None:
         with self.lock:
+            self.frame = frame
             self.count += 1
             self.times.append(time.monotonic())
             self.top, self.error = top, None
@@ -255,12 +272,21 @@ def live_prediction_ui(model: nn.Module, stats: Any, input_shape: Shape, classes
         except (ValueError, RuntimeError) as e:  # shown on the page; the stream goes on
             meter.fail(str(e).splitlines()[0])
             return frame
-        meter.tick(top)
+        meter.tick(top, frame)
         return annotated
 
     ctx = _streamer(key, classify)
     playing = bool(ctx.state.playing)
     st.fragment(_meter_panel, run_every=1.0 if playing else None)(meter, playing)
+
+
+def latest_frame(key: str) -> np.ndarray | None:
+    """The last camera frame ``live_prediction_ui(..., key)`` classified (``(H, W, 3)`` uint8), or None."""
+    held = st.session_state.get(state.WEBCAM, {}).get(key)
+    if not isinstance(held, FrameMeter):
+        return None
+    with held.lock:
+        return held.frame
 
 
 def _meter_panel(meter: FrameMeter, playing: bool) -> None:

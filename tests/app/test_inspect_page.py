@@ -1,0 +1,177 @@
+"""AppTest of the "Look inside" page: with no runs (the builder's untrained network), and with a run trained here for
+one epoch on the digits. Only the webcam component is replaced (it needs the real server); its frame callback is
+then driven by hand with real ``av.VideoFrame``s."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import av
+import numpy as np
+import pytest
+import streamlit_webrtc
+from apptest_helpers import button, open_page
+from streamlit.testing.v1 import AppTest
+
+from engine.data import load_dataset
+from engine.evaluate import predict
+from engine.runs import RunStore
+from engine.spec import NetworkSpec
+from engine.train import TrainConfig, fit
+
+SPEC = NetworkSpec.from_dict({"input": [1, 16, 16], "layers": [
+    {"kind": "conv2d", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"kind": "relu"},
+    {"kind": "maxpool2d"},
+    {"kind": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"kind": "relu"},
+    {"kind": "maxpool2d"}, {"kind": "flatten"}, {"kind": "linear", "out_features": 10},
+]})
+
+
+class FakeStreamer:
+    """Stands in for ``webrtc_streamer`` under AppTest: records the frame callback, reports a playing stream."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        return types.SimpleNamespace(state=types.SimpleNamespace(playing=True, signalling=False))
+
+    @property
+    def callback(self):
+        return self.calls[-1]["video_frame_callback"]
+
+
+@pytest.fixture
+def streamer(monkeypatch) -> FakeStreamer:
+    fake = FakeStreamer()
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    return fake
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory) -> tuple[str, str]:
+    """(runs folder, run id) of a one-epoch run on the digits."""
+    root = tmp_path_factory.mktemp("runs")
+    result = fit(SPEC, load_dataset("digits", seed=0), TrainConfig(epochs=1, batch_size=64, seed=0),
+                 store=RunStore(root), name="digits test run")
+    assert result.status == "finished"
+    return str(root), result.run_id
+
+
+def _titles(at: AppTest) -> list[str]:
+    titles = []
+    for c in at.get("plotly_chart"):
+        layout = json.loads(c.proto.spec).get("layout", {})
+        title = layout.get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_without_runs_the_builders_network_is_inspected(monkeypatch, tmp_path, streamer):
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path / "empty"))
+    at = open_page("inspect.py")
+    _ok(at)
+    assert any("No trained network yet" in i.value and "Training" in i.value for i in at.info)
+    assert at.selectbox(key="_w_inspect_run").value == ""  # the builder's network
+    assert any("untrained" in w.value for w in at.warning)
+    titles = _titles(at)
+    assert any(t.startswith("conv2d #1: 6 filters of 1×5×5") for t in titles), titles  # LeNet-5's first layer
+    # no data set of its own: a bundled photo is the input; prediction and maps follow
+    assert at.radio(key="_w_inspect_source").value == "Photo"
+    assert "Top predictions" in titles
+    layers = at.selectbox(key="_w_inspect_layer")
+    assert layers.options == ["conv2d #1", "conv2d #4"]
+    layers.set_value("conv2d #4").run()
+    _ok(at)
+    assert any(t.startswith("conv2d #4: 16 channels of 10×10") for t in _titles(at))
+    at.toggle(key="_w_inspect_every").set_value(True).run()
+    _ok(at)
+    assert "relu #2" in at.selectbox(key="_w_inspect_layer").options
+
+
+def test_with_a_trained_run(monkeypatch, digits_run, streamer):
+    root, run_id = digits_run
+    monkeypatch.setenv("CNNPG_RUNS_DIR", root)
+    at = open_page("inspect.py")
+    _ok(at)
+    assert at.selectbox(key="_w_inspect_run").value == run_id
+    assert not at.warning  # trained
+    titles = _titles(at)
+    assert any(t.startswith("conv2d #1: 6 filters of 1×3×3") for t in titles), titles
+    assert at.radio(key="_w_inspect_source").value == "Validation sample"
+
+    # prediction on validation sample 7: the chart's bars are the engine's top-5 on the stored model
+    at.number_input(key="_w_inspect_sample").set_value(7).run()
+    _ok(at)
+    store = RunStore(root)
+    run = store.get(run_id)
+    model = store.load_model(run_id)
+    stats = (tuple(run.config["stats"]["mean"]), tuple(run.config["stats"]["std"]))
+    val = load_dataset("digits", seed=0).val
+    want = predict(model, val.images[7], stats, (1, 16, 16), k=5)
+    topk = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if "Top predictions" in json.dumps(json.loads(c.proto.spec).get("layout", {}).get("title", "")))
+    bars = topk["data"][0]
+    probs = bars["x"]["_inputArray"] if isinstance(bars["x"], dict) else bars["x"]
+    names = [y.strip() for y in bars["y"]]
+    assert names[::-1] == [str(int(i)) for i in want.indices[0]]
+    assert np.allclose(list(probs)[::-1], want.probs[0].tolist(), atol=1e-5)
+    truth = val.classes[int(val.labels[7])]
+    assert any("Prediction: **" in m.value and ("right" in m.value or f"it is **{truth}**" in m.value)
+               for m in at.markdown)
+
+    # feature maps of every convolution, for this sample
+    assert at.selectbox(key="_w_inspect_layer").options == ["conv2d #1", "conv2d #4"]
+    assert any(t.startswith("conv2d #1: 6 channels of 16×16") for t in _titles(at))
+
+    # the webcam: the live callback classifies real frames; a frame taken from it becomes the input
+    at.radio(key="_w_inspect_source").set_value("Webcam").run()
+    _ok(at)
+    call = streamer.calls[-1]
+    assert call["rtc_configuration"] == {"iceServers": []} and call["async_processing"] is True
+    frame = av.VideoFrame.from_ndarray(np.random.default_rng(0).integers(0, 256, (120, 160, 3), np.uint8),
+                                       format="rgb24")
+    out = streamer.callback(frame).to_ndarray(format="rgb24")
+    assert out.shape == (120, 160, 3) and not np.array_equal(out, frame.to_ndarray(format="rgb24"))
+    button(at, "Look inside the current frame").click().run()
+    _ok(at)
+    assert "Top predictions" in _titles(at)
+    assert any("Frames classified: **1**" in m.value for m in at.markdown)
+
+
+def test_capture_dataset_ui_records_and_returns_a_data_set(streamer):
+    def page():
+        import streamlit as st
+
+        from playground.webcam import capture_dataset_ui
+
+        data = capture_dataset_ui("cap")
+        if data is not None:
+            st.write(f"classes {list(data.card.classes)}, {len(data.train) + len(data.val)} images")
+
+    at = AppTest.from_function(page, default_timeout=60)
+    at.run()
+    assert not at.exception
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    for label in (0, 1):
+        rgb[..., label] = 200
+        streamer.callback(av.VideoFrame.from_ndarray(rgb, format="rgb24"))  # the latest frame
+        for _ in range(3):
+            at.button(key=f"_w_cap_one_{label}").click().run()
+    at.text_input(key="_w_cap_name_0").input("red").run()
+    at.toggle(key="_w_cap_rec_1").set_value(True).run()  # recording: the callback keeps samples and marks the frame
+    marked = streamer.callback(av.VideoFrame.from_ndarray(rgb, format="rgb24")).to_ndarray(format="rgb24")
+    assert tuple(marked[-1, 32]) == (220, 30, 30)
+    at.button(key="_w_cap_use").click().run()
+    assert not at.exception and not at.error
+    assert any("classes ['red', 'class 2'], 7 images" in m.value for m in at.markdown)
+    cap = at.session_state["webcam"]["cap"]
+    assert [len(s) for s in cap.samples] == [3, 4]
+    assert cap.dataset.card.classes == ("red", "class 2") and cap.dataset.card.image_shape == (3, 64, 64)

@@ -1,0 +1,190 @@
+"""The "Look inside" page and the webcam glue in a real browser: Chromium's fake camera (flags in conftest.py) feeds
+streamlit-webrtc, frames go through the server's frame callback and come back annotated."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBRTC = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
+SHOTS = os.environ.get("CNNPG_SCREENSHOTS")  # a folder: save screenshots there to look at
+
+
+def _shot(app, name: str) -> None:
+    if SHOTS:
+        app.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def _button(app, name: str):
+    return app.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
+
+
+def _start_camera(app):
+    frame = app.page.frame_locator(WEBRTC)
+    start = frame.get_by_role("button", name="START")
+    start.click()
+    expect(frame.get_by_role("button", name="STOP")).to_be_visible()
+    return frame
+
+
+def _charts_drawn(app, n: int) -> None:
+    expect(app.page.locator(".js-plotly-plot .main-svg").nth(n - 1)).to_be_attached()
+
+
+def test_inspect_page_loads_with_the_builders_network(app):
+    app.goto("/inspect")
+    main = app.main()
+    expect(main.get_by_test_id("stAlertContentInfo").first).to_contain_text("No trained network yet")
+    expect(main).to_contain_text("conv2d #1: 6 filters of 1×5×5")
+    _charts_drawn(app, 5)  # filters, input, top-k, overview, one layer's maps
+    expect(main).to_contain_text("Prediction:")
+    app.assert_no_exception()
+    _shot(app, "inspect_builder")
+
+
+def test_a_drawing_is_classified(app):
+    app.goto("/inspect")
+    app.act(lambda: app.main().get_by_text("Draw", exact=True).click())
+    canvas = app.main().locator("canvas").last
+    expect(canvas).to_be_visible()
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + 50
+    page = app.page
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 18):
+        page.mouse.move(x + 3 * (i % 4), y + 10 * i)
+    n = app.finished
+    page.mouse.up()
+    app.wait_rerun(n)
+    expect(app.main()).to_contain_text("What the network sees: 1×32×32")
+    expect(app.main()).to_contain_text("your drawing")
+    app.assert_no_exception()
+    _shot(app, "inspect_drawing")
+
+
+def test_live_webcam_prediction_streams_classified_frames(app):
+    app.goto("/inspect")
+    app.act(lambda: app.main().get_by_text("Webcam", exact=True).click())
+    frame = _start_camera(app)
+    counter = app.main().get_by_text(re.compile(r"Frames classified: \d+"))
+    expect(counter).to_be_visible()
+    # the server counts frames through classify_frame; wait for a steady stream and measure its rate
+    deadline = time.time() + 30
+    count = 0
+    while time.time() < deadline:
+        m = re.search(r"Frames classified: (\d+) · ([\d.]+) frames/s", app.main().inner_text())
+        count = int(m.group(1)) if m else 0
+        if count >= 30:
+            break
+        app.page.wait_for_timeout(500)
+    assert count >= 30, app.main().inner_text()[-500:]
+    print(f"\nlive prediction: {m.group(2)} frames/s after {count} frames")
+    # the frames the browser shows are the annotated ones: a dark panel at the top left over the green fake camera
+    pixels = frame.locator("video").evaluate("""v => {
+        const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+        const g = c.getContext('2d'); g.drawImage(v, 0, 0);
+        const at = (x, y) => Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3));
+        return {w: v.videoWidth, panel: at(6, 6), middle: at(v.videoWidth >> 1, v.videoHeight >> 1)};
+    }""")
+    assert pixels["w"] > 0
+    assert sum(pixels["panel"]) < 150, pixels  # the panel behind the text
+    app.assert_no_exception()
+    _shot(app, "inspect_webcam")
+    # a frame taken from the stream becomes the input of the feature maps
+    app.act(lambda: _button(app, "Look inside the current frame").click())
+    expect(app.main()).to_contain_text("the webcam frame you took")
+    app.assert_no_exception()
+    frame.get_by_role("button", name="STOP").click()
+
+
+# --------------------------------------------------------------------------------------------------- capture
+
+
+HARNESS = """
+import streamlit as st
+from playground.webcam import capture_dataset_ui
+
+data = capture_dataset_ui("cap")
+if data is not None:
+    counts = [a + b for a, b in zip(data.train.class_counts(), data.val.class_counts())]
+    st.write(f"DATASET {list(data.card.classes)} counts {counts}")
+"""
+
+
+@pytest.fixture(scope="module")
+def capture_url(tmp_path_factory) -> Iterator[str]:
+    """A tiny app that only calls capture_dataset_ui, served like the real one."""
+    folder = tmp_path_factory.mktemp("capture")
+    script = folder / "capture_app.py"
+    script.write_text(textwrap.dedent(HARNESS))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = folder / "streamlit.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
+             str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail(f"the capture app did not start; log:\n{log.read_text()[-3000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _count(app, name: str) -> int:
+    m = re.search(rf"{re.escape(name)} · (\d+) samples?", app.main().inner_text())
+    return int(m.group(1)) if m else 0
+
+
+def test_capture_records_two_classes_into_a_data_set(app, capture_url):
+    app.base_url = capture_url
+    app.goto("/")
+    _start_camera(app)
+    toggles = app.main().get_by_test_id("stCheckbox").filter(has_text="Record class")
+    expect(toggles.first.locator("input")).to_be_enabled()  # the camera is on: the page reran with the stream playing
+    for i, name in enumerate(["class 1", "class 2"]):
+        app.act(lambda i=i: toggles.nth(i).click())
+        deadline = time.time() + 20
+        while _count(app, name) < 4 and time.time() < deadline:
+            app.page.wait_for_timeout(250)
+        app.act(lambda i=i: toggles.nth(i).click())
+        assert _count(app, name) >= 4, app.main().inner_text()[-400:]
+    expect(toggles.nth(1).locator("input")).not_to_be_checked()
+    app.page.wait_for_timeout(1500)  # recording has stopped: the counts stay
+    counts = [_count(app, "class 1"), _count(app, "class 2")]
+    app.page.wait_for_timeout(1500)
+    assert [_count(app, "class 1"), _count(app, "class 2")] == counts
+    expect(app.main().get_by_test_id("stImage").first).to_be_visible()  # thumbnails
+    app.act(lambda: _button(app, "Use these samples").click())
+    # every sample recorded is in the data set
+    expect(app.main()).to_contain_text(f"DATASET ['class 1', 'class 2'] counts {counts}")
+    app.assert_no_exception()
+    _shot(app, "capture")
