@@ -96,6 +96,17 @@ def test_without_runs_the_builders_network_is_inspected(monkeypatch, tmp_path, s
     assert "relu #2" in at.selectbox(key="_w_inspect_layer").options
 
 
+def test_an_unreadable_upload_is_an_error_message(monkeypatch, tmp_path, streamer):
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path / "empty"))
+    at = open_page("inspect.py")
+    at.session_state["inspect_upload"] = ("notes.png", b"this is not an image")
+    at.radio(key="_w_inspect_source").set_value("Upload an image").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["notes.png: this file is not an image that can be read (accepted: PNG, "
+                                           "JPEG, GIF, BMP, WEBP, TIFF)"]
+    assert "Top predictions" not in _titles(at)
+
+
 def test_with_a_trained_run(monkeypatch, digits_run, streamer):
     root, run_id = digits_run
     monkeypatch.setenv("CNNPG_RUNS_DIR", root)

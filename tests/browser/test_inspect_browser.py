@@ -88,10 +88,10 @@ def test_live_webcam_prediction_streams_classified_frames(app):
     while time.time() < deadline:
         m = re.search(r"Frames classified: (\d+) · ([\d.]+) frames/s", app.main().inner_text())
         count = int(m.group(1)) if m else 0
-        if count >= 30:
+        if count >= 12:
             break
         app.page.wait_for_timeout(500)
-    assert count >= 30, app.main().inner_text()[-500:]
+    assert count >= 12, app.main().inner_text()[-500:]
     print(f"\nlive prediction: {m.group(2)} frames/s after {count} frames")
     # the frames the browser shows are the annotated ones: a dark panel at the top left over the green fake camera
     pixels = frame.locator("video").evaluate("""v => {

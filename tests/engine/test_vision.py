@@ -9,7 +9,7 @@ import torch
 from engine.build import build
 from engine.data import adapt_batch
 from engine.spec import NetworkSpec
-from engine.vision import classify_frame, frame_input, mark_recording, square_sample
+from engine.vision import classify_frame, fit_drawing, frame_input, mark_recording, square_sample
 
 SPEC = NetworkSpec.from_dict({"input": [1, 16, 16], "layers": [
     {"kind": "conv2d", "out_channels": 4, "padding": 1}, {"kind": "relu"}, {"kind": "maxpool2d"},
@@ -108,3 +108,15 @@ def test_mark_recording_draws_a_border():
     assert out.shape == frame.shape
     assert tuple(out[-1, 80]) == (220, 30, 30) and tuple(out[60, 80]) == (50, 50, 50)
     assert (frame == 50).all()
+
+
+def test_fit_drawing_centres_the_strokes_with_a_margin():
+    canvas = np.zeros((100, 100, 4), np.uint8)  # transparent: background
+    canvas[10:30, 60:70] = (255, 255, 255, 255)  # a 20×10 stroke, off-centre
+    out = fit_drawing(canvas, background=(0, 0, 0), margin=0.25)
+    assert out.shape == (40, 40, 3)  # 20 / (1 − 2·0.25)
+    ink = np.argwhere(out.any(-1))
+    assert ink.min(0).tolist() == [10, 15] and ink.max(0).tolist() == [29, 24]  # centred
+    assert fit_drawing(np.full((50, 50, 3), 255, np.uint8), background=(255, 255, 255)) is None
+    with pytest.raises(ValueError, match="margin"):
+        fit_drawing(canvas, margin=0.5)
