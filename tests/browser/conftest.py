@@ -94,7 +94,8 @@ class StApp:
         self._ForwardMsg = ForwardMsg
         self.page = page
         self.base_url = base_url
-        self.finished = 0
+        self.finished = 0  # whole-script runs finished
+        self.fragment_runs = 0  # fragment runs finished (timed refreshes, widgets inside a fragment)
         page.on("websocket", self._on_websocket)
 
     def _on_websocket(self, ws) -> None:
@@ -106,14 +107,20 @@ class StApp:
             return
         msg = self._ForwardMsg()
         msg.ParseFromString(payload)
-        if msg.WhichOneof("type") == "script_finished" and \
-                msg.script_finished != self._ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN:
+        # Whole-script runs only: an interrupted run and a fragment's timed rerun are not the rerun an action waits on.
+        status = self._ForwardMsg.ScriptFinishedStatus
+        if msg.WhichOneof("type") != "script_finished":
+            return
+        if msg.script_finished in (status.FINISHED_SUCCESSFULLY, status.FINISHED_WITH_COMPILE_ERROR):
             self.finished += 1
+        elif msg.script_finished == status.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+            self.fragment_runs += 1
 
-    def wait_rerun(self, since: int, timeout: float = 90) -> None:
-        """Wait until a script run that started after the count ``since`` has finished and the app is idle."""
+    def wait_rerun(self, since: int, timeout: float = 90, fragment: bool = False) -> None:
+        """Wait until a script run (a fragment run, with ``fragment``) that started after the count ``since`` has
+        finished and the app is idle."""
         deadline = time.time() + timeout
-        while self.finished <= since:
+        while (self.fragment_runs if fragment else self.finished) <= since:
             if time.time() > deadline:
                 raise TimeoutError(f"no rerun finished within {timeout} s")
             self.page.wait_for_timeout(50)
@@ -125,11 +132,11 @@ class StApp:
         self.page.goto(self.base_url + path)
         self.wait_rerun(n)
 
-    def act(self, action: Callable[[], object]) -> None:
-        """Do something that triggers a rerun, and wait for it to finish."""
-        n = self.finished
+    def act(self, action: Callable[[], object], fragment: bool = False) -> None:
+        """Do something that triggers a rerun (of a fragment, with ``fragment``), and wait for it to finish."""
+        n = self.fragment_runs if fragment else self.finished
         action()
-        self.wait_rerun(n)
+        self.wait_rerun(n, fragment=fragment)
 
     def main(self):
         return self.page.get_by_test_id("stMain")
