@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from served_app import ROOT, serve
 
 # Assertions retry until this long: on 2 loaded cores a page that imports torch can take several seconds to draw.
 expect.set_options(timeout=30_000)
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,42 +27,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory) -> Iterator[str]:
-    """Serve the app on a free loopback port for the whole session; the server log is kept for failures."""
-    port = _free_port()
+    """Serve the app for the whole session, with its runs in a temporary folder; the server log is kept."""
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "CNNPG_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail(f"the app did not start within 60 s; server log:\n{log.read_text()[-4000:]}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    env = {"CNNPG_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+    with serve(ROOT / "playground" / "app.py", log, env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

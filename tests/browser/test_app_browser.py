@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from playground.navigation import PAGES
 
 
 def test_home_loads_with_sidebar(app):
     app.goto("/")
-    assert "CNN Playground" in app.main().inner_text()
+    expect(app.main()).to_contain_text("CNN Playground")
     sidebar = app.page.get_by_test_id("stSidebar")
-    assert "Compute device" in sidebar.inner_text()
-    assert "cpu" in sidebar.inner_text()
+    expect(sidebar.get_by_test_id("stSelectbox")).to_contain_text("Compute device")
+    expect(sidebar).to_contain_text("available here: cpu")
     app.assert_no_exception()
 
 
 def test_navigation_lists_every_page(app):
     app.goto("/")
-    links = app.page.get_by_test_id("stSidebarNavLink").all_inner_texts()
-    assert [t.strip().splitlines()[-1] for t in links] == [p.title for p in PAGES]  # icon name, then title
+    links = app.page.get_by_test_id("stSidebarNavLink")
+    expect(links).to_have_count(len(PAGES))
+    assert [t.strip().splitlines()[-1] for t in links.all_inner_texts()] == [p.title for p in PAGES]  # icon, title
 
 
 @pytest.mark.parametrize("url", [p.url for p in PAGES])
 def test_every_page_loads_by_deep_link(app, url):
     app.goto(f"/{url}")
+    # A deep link runs through the entry script: the shared sidebar is there, and the page's own title.
+    expect(app.page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox")).to_contain_text("Compute device")
+    expect(app.main().locator("h1").first).to_be_visible()
     app.assert_no_exception()
-    # A deep link runs through the entry script: the shared sidebar is there.
-    assert "Compute device" in app.page.get_by_test_id("stSidebar").inner_text()

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import textwrap
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from served_app import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBRTC = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
@@ -131,32 +128,8 @@ def capture_url(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("capture")
     script = folder / "capture_app.py"
     script.write_text(textwrap.dedent(HARNESS))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = folder / "streamlit.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
-             str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail(f"the capture app did not start; log:\n{log.read_text()[-3000:]}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve(script, folder / "streamlit.log") as url:
+        yield url
 
 
 def _count(app, name: str) -> int:
