@@ -39,6 +39,13 @@ PAGES = [
         "numbers in it; the 1×1-convolution bottleneck lesson; export JSON or PyTorch code, or share a link.",
     ),
     PageInfo(
+        "training.py", "Training", ":material/model_training:", "training",
+        "Train the builder's network on real data — synthetic shapes, handwritten digits, MNIST, Fashion-MNIST, faces, "
+        "your own zip of class folders — with augmentation and your choice of optimiser, learning-rate schedule and "
+        "batch size. Watch the loss and accuracy curves live, stop and resume, compare runs, fine-tune a trained run "
+        "on new classes (transfer learning), read the confusion matrix and the mistakes, download the model.",
+    ),
+    PageInfo(
         "inspect.py", "Look inside", ":material/visibility:", "inspect",
         "Look inside a trained network — or the builder's, untrained: its first-layer filters as images, the feature "
         "maps every convolution makes of one input (an overview across layers, then any layer's channels as a grid), "

@@ -91,3 +91,16 @@ INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its fe
 # switches) and the live prediction's frame counter. The webcam worker thread writes into these objects under their
 # own locks; nothing else in session state is touched from that thread.
 WEBCAM = "webcam"  # dict[str, webcam.Capture | webcam.FrameMeter]
+
+
+# --------------------------------------------------------------------------------------------------- training
+# pages/training.py (it also sets ACTIVE_RUN above). The job handle survives reruns and page switches here; the run
+# store on disk has the rest.
+TRAIN_JOB = "train_job"  # engine.jobs.Job | None: this session's training job, running or done
+TRAIN_JOB_TASK = "train_job_task"  # dict: what the job trains ("kind": new/resume/transfer, "data": card name, ...)
+TRAIN_COLLECTED = "train_collected"  # str | None: id of the finished job whose outcome was taken into the session
+TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resume/Transfer click did not start a job
+TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
+TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.evaluate.Evaluation]: evaluations already computed
+TRAIN_MY_RUNS = "train_my_runs"  # list[str]: ids of the runs this session started
+TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images

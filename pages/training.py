@@ -1,0 +1,36 @@
+"""Training: train the builder's network on real data in the background, watch it learn, evaluate, compare, resume,
+fine-tune and download it."""
+
+import streamlit as st
+
+from playground import state
+from playground import training_ui as ui
+
+st.title("Training")
+st.caption("The network you built becomes a trained model: choose data, augmentation and an optimiser, watch it learn "
+           "live, stop and resume it, read its mistakes, fine-tune it on new classes, download it. Training runs on "
+           "the server in the background, one job per session.")
+
+store = ui.run_store()
+ui.collect_finished_job(store)
+spec = state.spec()
+summary = ui.network_ui(spec)
+
+st.subheader("1 · Data", divider="gray")
+picked = ui.data_ui(int(state.get(state.SEED)))
+ready = picked is not None and ui.fit_ui(spec, picked, summary)
+
+st.subheader("2 · Augmentation", divider="gray")
+augment = ui.augment_ui(picked)
+
+st.subheader("3 · Optimiser and schedule", divider="gray")
+config = ui.settings_ui(augment)
+
+st.subheader("4 · Train", divider="gray")
+ui.train_ui(spec, picked, config, ready)
+
+st.subheader("5 · Evaluation", divider="gray")
+ui.results_ui(store, picked)
+
+st.subheader("6 · Runs", divider="gray")
+ui.runs_ui(store, picked, config)

@@ -1,0 +1,265 @@
+"""The training page, run headless through the real entry with real training on the digits set.
+
+Training runs in a background thread (engine.jobs): a test clicks Train, then waits on the job and reruns the app
+until it is done, as the page's live fragment would. Runs go to a temporary run store.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from apptest_helpers import button, metric, open_page
+from PIL import Image
+
+from engine import jobs
+from engine.presets import get_preset
+from engine.runs import RunStore
+from engine.spec import Linear
+
+TIMEOUT = 120  # seconds a job may take on a loaded 2-core machine
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def page(runs_dir):
+    return open_page("training.py")
+
+
+def _dataset(at, name: str):
+    at.selectbox(key="_w_tr_dataset").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _train(at, epochs: int = 1):
+    at.number_input(key="_w_tr_epochs").set_value(epochs).run()
+    button(at, "Train").click().run()
+    return _await_job(at)
+
+
+def _await_job(at):
+    """Wait for this session's job, rerunning the app meanwhile; then one more run to draw the outcome."""
+    job = at.session_state["train_job"]
+    deadline = time.time() + TIMEOUT
+    while not job.wait(1.0):
+        assert time.time() < deadline, f"the job is still {job.status} after {TIMEOUT} s"
+        at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return job
+
+
+def _charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed-array form {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(value, dict):
+        shape = [int(n) for n in str(value.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+    return np.asarray(value)
+
+
+def _trace_names(at) -> set[str]:
+    return {t.get("name") for fig in _charts(at) for t in fig["data"]}
+
+
+def _percent(text: str) -> float:
+    return float(text.rstrip("%")) / 100
+
+
+def test_train_digits_one_epoch_shows_the_curves_and_the_evaluation(page, runs_dir):
+    _dataset(page, "digits")
+    assert not page.warning  # LeNet-5 gives 10 scores: nothing to fix
+    job = _train(page)
+    assert job.status == "finished", job.error
+    assert any(s.value.startswith("Finished LeNet-5 on Handwritten digits 8×8") for s in page.success)
+    assert {"training loss", "validation loss", "training accuracy", "validation accuracy"} <= _trace_names(page)
+    accuracy = _percent(metric(page, "validation accuracy"))
+    assert accuracy > 0.5  # LeNet-5 reaches ~73 % after one epoch on 8×8 digits resized to 32×32
+    assert int(metric(page, "validation images")) == 359
+    assert int(metric(page, "mistakes").replace(",", "")) == round((1 - accuracy) * 359)
+    confusion = next(f for f in _charts(page) if f["data"][0]["type"] == "heatmap")
+    assert _array(confusion["data"][0]["text"]).sum() == 359  # the counts add up to the validation set
+    # the run is stored, active for the other pages, and downloadable
+    (run,) = RunStore(runs_dir).list()
+    assert page.session_state["active_run"] == run.id == job.result.run_id
+    assert (run.status, run.epochs, run.dataset) == ("finished", 1, "digits")
+    assert run.best_val_acc == pytest.approx(accuracy, abs=5e-4)
+    assert len(page.get("download_button")) == 3
+
+
+def test_lenet5_on_digits_adapts_the_input_and_faces_need_the_head_fixed(page):
+    _dataset(page, "digits")
+    assert any("8×8 gray → resized to 32×32, 1 channel" in i.value for i in page.info)
+    assert not page.warning and not [b for b in page.button if b.label.startswith("Set the output")]
+    assert not button(page, "Train").disabled
+
+    _dataset(page, "lfw_faces")
+    (warning,) = page.warning
+    assert "the network gives 10 scores but Face or not (LFW crops) has 2 classes" in warning.value
+    assert button(page, "Train").disabled
+    button(page, "Set the output to 2 classes").click().run()
+    spec = page.session_state["spec"]
+    assert isinstance(spec.layers[-1], Linear) and spec.layers[-1].out_features == 2
+    assert spec.layers[:-1] == get_preset("lenet5").layers[:-1]
+    assert not page.warning and not button(page, "Train").disabled
+    assert any("25×25 gray → resized to 32×32" in i.value for i in page.info)
+
+
+def _zip(classes: dict[str, int], size: int = 12) -> bytes:
+    out = io.BytesIO()
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, n in classes.items():
+            for i in range(n):
+                png = io.BytesIO()
+                Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(png, "PNG")
+                zf.writestr(f"{name}/{i}.png", png.getvalue())
+    return out.getvalue()
+
+
+def test_an_uploaded_zip_becomes_the_data_and_a_bad_one_is_an_error(page):
+    page.button_group(key="_w_tr_source").set_value("zip").run()
+    page.file_uploader(key="_w_tr_zip").set_value(("notes.zip", b"this is not a zip", "application/zip")).run()
+    assert not page.exception
+    assert any("notes.zip: this file is not a zip archive" in e.value for e in page.error)
+    assert button(page, "Train").disabled
+
+    page.file_uploader(key="_w_tr_zip").set_value(("pets.zip", _zip({"cats": 4, "dogs": 5}), "application/zip")).run()
+    assert not page.exception and not page.error
+    assert any("Your images (pets.zip)" in m.value for m in page.markdown)
+    assert metric(page, "classes") == "2"
+    assert "output: the network gives 10 scores but Your images (pets.zip) has 2 classes" in page.warning[0].value
+
+    page.file_uploader(key="_w_tr_zip").set_value(("one.zip", _zip({"cats": 3}), "application/zip")).run()
+    assert any("only one class folder ('cats')" in e.value for e in page.error)
+
+
+def test_stop_then_resume_continues_the_same_run(page, runs_dir):
+    _dataset(page, "digits")
+    page.number_input(key="_w_tr_epochs").set_value(200).run()
+    button(page, "Train").click().run()
+    job = page.session_state["train_job"]
+    while job.log.snapshot().latest is None and not job.done:
+        time.sleep(0.05)
+    page.run()
+    page.button(key="_w_tr_stop").click().run()
+    _await_job(page)
+    assert job.status == "stopped"
+    assert any(w.value.startswith("Stopped (stopped by the user)") for w in page.warning)
+    store = RunStore(runs_dir)
+    (run,) = store.list()
+    assert run.status == "stopped" and run.epochs < 200
+
+    target = run.epochs + 1
+    page.number_input(key=f"_w_tr_resume_to_{run.id}").set_value(target).run()
+    page.button(key="_w_tr_resume").click().run()
+    resumed = _await_job(page)
+    assert resumed is not job and resumed.status == "finished", resumed.error
+    (again,) = store.list()  # the same run, grown
+    assert (again.id, again.status, again.epochs) == (run.id, "finished", target)
+    assert [e["epoch"] for e in store.get(run.id).history] == list(range(1, target + 1))
+
+
+def test_transfer_from_a_trained_run_to_new_classes(page, runs_dir):
+    _dataset(page, "digits")
+    source = _train(page).result.run_id
+    _dataset(page, "lfw_faces")
+    page.select_slider(key=f"_w_tr_freeze_{source}").set_value(6).run()  # conv, relu, pool, conv, relu, pool
+    assert metric(page, "frozen parameters") == f"{156 + 2416:,}"
+    assert metric(page, "trainable parameters") == f"{48120 + 10164 + 85 * 2 :,}"
+    assert metric(page, "new head") == "linear #12 → 2"
+    button(page, "Fine-tune on Face or not (LFW crops)").click().run()
+    job = _await_job(page)
+    assert job.status == "finished", job.error
+    new = job.result.run_id
+    store = RunStore(runs_dir)
+    assert new != source and store.info(new).dataset == "lfw_faces"
+    assert store.get(new).spec.layers[-1] == Linear(2)
+    state = store.load_checkpoint(new).state
+    assert state["frozen"] == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    assert page.session_state["active_run"] == new
+    assert page.session_state["spec"] == get_preset("lenet5")  # the builder's network is unchanged
+
+
+def test_two_sessions_train_at_once_without_disturbing_each_other(runs_dir):
+    a, b = open_page("training.py"), open_page("training.py")
+    _dataset(a, "digits")
+    _dataset(b, "lfw_faces")
+    button(b, "Set the output to 2 classes").click().run()
+    for at in (a, b):
+        at.number_input(key="_w_tr_epochs").set_value(2).run()
+        button(at, "Train").click().run()
+    job_a, job_b = a.session_state["train_job"], b.session_state["train_job"]
+    assert job_a is not job_b and not job_a.done  # both in flight
+    for at, job, data in ((a, _await_job(a), "digits"), (b, _await_job(b), "lfw_faces")):
+        assert job.status == "finished", job.error
+        history = job.result.result.history
+        assert [e.epoch for e in history] == [1, 2]
+        assert RunStore(runs_dir).info(at.session_state["active_run"]).dataset == data
+    assert job_a.result.result.history != job_b.result.result.history
+    assert job_a.result.evaluation.classes != job_b.result.evaluation.classes
+
+
+def test_a_busy_server_says_so(page, monkeypatch):
+    release = jobs.threading.Event()
+    busy = jobs.JobRunner(max_jobs=1)
+    busy.submit(lambda job: release.wait(TIMEOUT))
+    monkeypatch.setattr(jobs, "_runner", busy)
+    try:
+        _dataset(page, "digits")
+        button(page, "Train").click().run()
+        assert not page.exception
+        assert any(e.value.startswith("The server is busy: 1 job running") for e in page.error)
+        assert page.session_state["train_job"] is None
+    finally:
+        release.set()
+
+
+def test_the_settings_and_the_finished_run_survive_a_page_switch(page):
+    _dataset(page, "digits")
+    job = _train(page, epochs=1)
+    page.select_slider(key="_w_tr_lr").set_value(3e-3).run()
+    page.switch_page("../pages/builder.py").run()
+    page.switch_page("../pages/training.py").run()
+    assert not page.exception
+    assert page.selectbox(key="_w_tr_dataset").value == "digits"
+    assert page.number_input(key="_w_tr_epochs").value == 1
+    assert page.select_slider(key="_w_tr_lr").value == 3e-3
+    assert page.session_state["train_job"] is job and page.session_state["active_run"] == job.result.run_id
+    assert any(s.value.startswith("Finished LeNet-5") for s in page.success)
+    assert metric(page, "validation accuracy").endswith("%")
+
+
+def test_rename_compare_and_delete_runs(page, runs_dir):
+    _dataset(page, "digits")
+    first = _train(page).result.run_id
+    second = _train(page).result.run_id
+    store = RunStore(runs_dir)
+    page.text_input(key=f"_w_tr_name_{second}").set_value("LeNet on digits, again").run()
+    page.button(key="_w_tr_rename").click().run()
+    assert store.info(second).name == "LeNet on digits, again"
+    compare = next(w for w in page.multiselect if w.key.startswith("_w_tr_compare"))
+    assert set(compare.value) == {first, second}  # the active run and the one before, overlaid
+    overlay = next(f for f in _charts(page) if any("solid: validation" in a.get("text", "")
+                                                   for a in f["layout"].get("annotations", [])))
+    assert {t["name"] for t in overlay["data"]} == {"LeNet on digits, again", first}
+
+    page.checkbox(key=f"_w_tr_sure_{second}").check().run()
+    page.button(key="_w_tr_delete").click().run()
+    assert not page.exception
+    assert [r.id for r in store.list()] == [first]
+    assert page.session_state["active_run"] is None
