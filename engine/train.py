@@ -302,6 +302,9 @@ def fit_problems(spec: NetworkSpec | dict | str, card: DatasetCard) -> list[str]
     if len(spec.input) != 3:
         return [f"input: the network takes a {'×'.join(map(str, spec.input))} input; images need C×H×W (e.g. "
                 f"{'×'.join(map(str, card.image_shape))})"]
+    if spec.input[0] not in (1, 3):
+        return [f"input: the network takes {spec.input[0]} channels; images can be given as 1 (gray) or 3 (RGB) — "
+                f"set the builder's input channels to {card.image_shape[0]}"]
     result = summary(spec)
     if result.errors:
         return list(result.errors)
@@ -461,6 +464,12 @@ class _Stopped(Exception):
     """Ends the loop with status "stopped" and this reason."""
 
 
+# Weight initialisation draws from torch's global generator, shared by every thread of the process: seeding and
+# building under one lock keeps each job's initial weights a function of its seed while other jobs train. (Dropout
+# during training still draws from that generator, so concurrent runs' dropout masks interleave.)
+_SEEDED_INIT = threading.Lock()
+
+
 @dataclass
 class _Job:
     model: Network
@@ -507,8 +516,9 @@ class _Job:
             config = config if config is not None else TrainConfig()
             if not isinstance(config, TrainConfig):
                 raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-            torch.manual_seed(config.seed)
-            model = _as_model(model_or_spec)
+            with _SEEDED_INIT:  # another job's thread must not draw from the generator between the seed and the init
+                torch.manual_seed(config.seed)
+                model = _as_model(model_or_spec)
         problems = fit_problems(model.spec, data.card)
         if problems:
             raise ValueError("the network does not fit the data:\n" + "\n".join(problems))

@@ -398,3 +398,12 @@ def test_stop_on_cuda_and_resume_on_the_cpu(small: LoadedData, tmp_path) -> None
     assert resumed.status == "finished" and resumed.device.startswith("cpu")
     assert [e.epoch for e in resumed.history] == [1, 2]
     assert store.info(stopped.run_id).device.startswith("cpu")
+
+
+def test_an_input_of_neither_1_nor_3_channels_is_a_problem_before_training():
+    from engine.data import dataset_card
+    from engine.spec import Conv2d, Flatten, Linear, NetworkSpec
+
+    spec = NetworkSpec((2, 8, 8), (Conv2d(4, 3), Flatten(), Linear(10)))
+    problems = fit_problems(spec, dataset_card("digits"))
+    assert problems and "takes 2 channels" in problems[0] and "set the builder's input channels to 1" in problems[0]
