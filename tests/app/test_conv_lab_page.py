@@ -4,7 +4,6 @@ values, and every chart must be a valid plotly figure (the lab builds them unval
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -175,14 +174,13 @@ def test_every_tab_draws_valid_plotly_figures(lab):
             go.Figure(spec)  # plotly's own validation: raises on any invalid property
 
 
-def test_a_128_pixel_colour_photo_reruns_quickly(lab):
+def test_a_128_pixel_colour_photo_follows_the_stride(lab):
+    """Its speed is measured by bench/bench_conv_lab.py, not here."""
     lab.segmented_control(key="_w_cl_source").set_value("photo").run()
     lab.selectbox(key="_w_cl_photo").set_value("astronaut").run()
     lab.slider(key="_w_cl_n_photo").set_value(128).run()
     lab.segmented_control(key="_w_cl_colour").set_value("RGB").run()
     assert metric(lab, "output size") == "126×126" and metric(lab, "filter") == "3×3×3"
-    start = time.perf_counter()
     lab.slider(key="_w_cl_s").set_value(3).run()
-    elapsed = time.perf_counter() - start
     assert metric(lab, "output size") == "42×42"
-    assert elapsed < 2.0, f"a stride change took {elapsed:.2f} s at n = 128"
+    assert not lab.exception
