@@ -13,6 +13,9 @@ torchvision's exactly and its output is 1000 ImageNet logits for a 3×224×224 i
   "Network In Network" (2013).
 - MobileNetV2: Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks" (2018); depthwise separable
   convolutions after Howard et al., "MobileNets" (2017).
+- EfficientNet-Lite0: Tan & Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks" (2019), in
+  its "Lite" form for mobile (no squeeze-and-excitation, ReLU6); it mirrors the module whose ImageNet weights
+  ``engine.weights`` loads (TensorFlow's "same" padding, batch norm eps 1e-3), not a torchvision builder.
 
 The builders below read like torchvision's ``models/*.py``: one small helper per block.
 """
@@ -35,6 +38,7 @@ from engine.spec import (
     ReLU,
     ReLU6,
     Residual,
+    ZeroPad2d,
 )
 
 Layers = tuple[LayerSpec, ...]
@@ -238,6 +242,62 @@ def mobilenet_v2() -> NetworkSpec:
             layers += _inverted_residual(in_channels, c, s if i == 0 else 1, t)
             in_channels = c
     layers += _conv_bn_relu6(1280, 1)  # (1280, 7, 7)
+    layers += (AdaptiveAvgPool2d(1), Flatten(), Dropout(0.2), Linear(NUM_CLASSES))
+    return NetworkSpec(input=IMAGENET, layers=layers)
+
+
+# --------------------------------------------------------------------------------------------------- EfficientNet-Lite0
+
+# (repeats, kernel, first stride, expansion, output channels) of each stage, as the EfficientNet-Lite0 checkpoint's
+# blocks are laid out (16 MBConv blocks)
+EFFICIENTNET_LITE0_SETTING = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+                              (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+TF_BN_EPS, TF_BN_MOMENTUM = 1e-3, 0.01  # TensorFlow's batch norm: epsilon 1e-3, decay 0.99
+
+
+def _tf_same_conv(out_channels: int, kernel_size: int, stride: int, size: int, groups: int = 1) -> tuple[Layers, int]:
+    """A convolution (no bias) with TensorFlow's "same" padding for a ``size``×``size`` input: ⌈size / stride⌉ out;
+    the padding it needs is split with the extra cell on the right and bottom, which a strided convolution in PyTorch
+    cannot do alone — a zero-padding layer comes first then. Returns the layers and the output size."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel_size - size, 0)
+    before, after = total // 2, total - total // 2
+    conv = Conv2d(out_channels=out_channels, kernel_size=kernel_size, stride=stride, groups=groups, bias=False,
+                  padding=before if before == after else 0)
+    pad = () if before == after else (ZeroPad2d((before, after, before, after)),)
+    return (*pad, conv), out
+
+
+def _tf_conv_bn(out_channels: int, kernel_size: int, stride: int, size: int, groups: int = 1,
+                relu: bool = True) -> tuple[Layers, int]:
+    conv, out = _tf_same_conv(out_channels, kernel_size, stride, size, groups)
+    return (*conv, BatchNorm2d(eps=TF_BN_EPS, momentum=TF_BN_MOMENTUM), *((ReLU6(),) if relu else ())), out
+
+
+def _mbconv(in_channels: int, out_channels: int, kernel_size: int, stride: int, expand_ratio: int,
+            size: int) -> tuple[Layers, int]:
+    """MobileNetV2's inverted residual with a k×k depthwise filter: 1×1 expand (unless the ratio is 1), depthwise,
+    linear 1×1 project; the identity shortcut when stride 1 keeps the channels."""
+    hidden = in_channels * expand_ratio
+    expand = _tf_conv_bn(hidden, 1, 1, size)[0] if expand_ratio != 1 else ()
+    depthwise, out = _tf_conv_bn(hidden, kernel_size, stride, size, groups=hidden)
+    body = expand + depthwise + _tf_conv_bn(out_channels, 1, 1, out, relu=False)[0]
+    if stride == 1 and in_channels == out_channels:
+        return (Residual(body=body, shortcut="identity"),), out
+    return body, out
+
+
+def efficientnet_lite0() -> NetworkSpec:
+    """EfficientNet-Lite0: (3, 224, 224) -> (1280, 7, 7) -> (1000,), 4,652,008 parameters. Inputs are expected as
+    ``(x·255 − 127) / 128`` (``engine.weights.imagenet_stats``)."""
+    layers, size = _tf_conv_bn(32, 3, 2, IMAGENET[1])  # stem: (32, 112, 112)
+    in_channels = 32
+    for repeats, k, s, t, c in EFFICIENTNET_LITE0_SETTING:
+        for i in range(repeats):
+            block, size = _mbconv(in_channels, c, k, s if i == 0 else 1, t, size)
+            layers += block
+            in_channels = c
+    layers += _tf_conv_bn(1280, 1, 1, size)[0]  # (1280, 7, 7)
     layers += (AdaptiveAvgPool2d(1), Flatten(), Dropout(0.2), Linear(NUM_CLASSES))
     return NetworkSpec(input=IMAGENET, layers=layers)
 

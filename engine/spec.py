@@ -543,6 +543,39 @@ class AvgPool2d(LayerSpec):
                             self.divisor_override)
 
 
+PadSpec = Union[int, tuple[int, int, int, int]]  # noqa: UP007 - one number, or (left, right, top, bottom)
+
+
+@register
+@dataclass(frozen=True)
+class ZeroPad2d(LayerSpec):
+    """Zeros around the image: ``padding`` on every side, or ``(left, right, top, bottom)``. Lets a strided
+    convolution pad unevenly, as TensorFlow's "same" padding does (one more on the right and bottom)."""
+
+    kind: ClassVar[str] = "zeropad2d"
+    label: ClassVar[str] = "Zero padding 2D"
+    torch_name: ClassVar[str] = "ZeroPad2d"
+    padding: PadSpec = 1
+
+    def sides(self) -> tuple[int, int, int, int]:
+        """``(left, right, top, bottom)``."""
+        p = self.padding
+        return (p, p, p, p) if _is_int(p) else tuple(p)
+
+    def check(self, in_shape: Shape) -> list[str]:
+        errors = _needs_image(in_shape, "zero padding 2D")
+        p = self.padding
+        if isinstance(p, tuple | list):
+            if len(p) != 4 or not all(_is_int(v) and v >= 0 for v in p):
+                errors.append(f"padding must be one integer ≥ 0 or four, (left, right, top, bottom), got {p!r}")
+        elif not (_is_int(p) and p >= 0):
+            errors.append(f"padding must be an integer ≥ 0 or four of them, (left, right, top, bottom), got {p!r}")
+        return errors
+
+    def build(self, in_shape: Shape) -> nn.Module:
+        return nn.ZeroPad2d(self.padding)
+
+
 @register
 @dataclass(frozen=True)
 class AdaptiveAvgPool2d(LayerSpec):

@@ -136,3 +136,45 @@ def frozen_summary(model: Network) -> Summary:
                             frozen_params=sum(p.numel() for p in params if not p.requires_grad)))
     top = [r for r in rows if r.depth == 0]
     return replace(result, rows=tuple(rows), trainable_params=sum(r.params for r in top))
+
+
+def from_pretrained(name: str, *, path: Path | str | None = None) -> Network:
+    """The pretrained network ``name`` (``engine.weights``: e.g. "efficientnet_lite0", ImageNet weights loaded
+    strictly), in eval mode: a source for ``transfer`` like a finished run."""
+    from engine.weights import pretrained_model
+
+    return pretrained_model(name, path=path)
+
+
+def match_input_stats(model: Network, stats: tuple, expected: tuple) -> Network:
+    """Make ``model``, which expects inputs normalised with ``expected`` (per-channel mean, std), take inputs
+    normalised with ``stats`` instead, in place; returns ``model``.
+
+    ``fit`` normalises with the training data's own statistics (and stores them with the run, for inference); a
+    pretrained network wants the statistics it was trained with. Both are per-channel affine maps, so the change folds
+    into the first convolution: its weights scale by ``std / expected std`` per input channel, and the constant shift
+    goes into its bias, or (no bias) into the running mean of the batch norm right after it. Exact inside the image;
+    the zero padding at the border now stands for the data's mean rather than the pretrained one's.
+    """
+    mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in stats)
+    e_mean, e_std = (torch.as_tensor(v, dtype=torch.float32) for v in expected)
+    layers = list(model)
+    first = next((i for i, m in enumerate(layers) if isinstance(m, torch.nn.Conv2d)), None)
+    if first is None or layers[first].groups != 1:
+        raise ValueError("the network does not start with a plain convolution to fold the input statistics into")
+    conv = layers[first]
+    c = conv.in_channels
+    mean, std, e_mean, e_std = (t.expand(c) if t.numel() == 1 else t for t in (mean, std, e_mean, e_std))
+    scale = std / e_std  # z = scale·u + shift, u the data-normalised input, z what the network expects
+    shift = (mean - e_mean) / e_std
+    with torch.no_grad():
+        delta = (conv.weight.sum(dim=(2, 3)) * shift).sum(dim=1)  # per output channel: conv(z) = conv'(u) + delta
+        conv.weight.mul_(scale.view(1, c, 1, 1).to(conv.weight))
+        if conv.bias is not None:
+            conv.bias.add_(delta.to(conv.bias))
+        else:
+            bn = layers[first + 1] if first + 1 < len(layers) else None
+            if not isinstance(bn, torch.nn.BatchNorm2d) or bn.running_mean is None:
+                raise ValueError("the first convolution has no bias and no batch norm after it to take the shift")
+            bn.running_mean.sub_(delta.to(bn.running_mean))
+    return model

@@ -43,7 +43,9 @@ from engine.runs import Run, RunError, RunInfo, RunStore
 from engine.spec import NetworkSpec, parse_spec
 from engine.summary import Summary, format_count
 from engine.train import TrainConfig, fit_head, fit_problems
-from engine.transfer import ParamReport, head_index, param_report, transfer
+from engine.transfer import ParamReport, from_pretrained, head_index, match_input_stats, param_report, transfer
+from engine.weights import KNOWN, imagenet_stats, known
+from engine.weights import describe as describe_weights
 from playground import builder_ui, state
 from playground import training_figures as figs
 from playground.cache import summary_of
@@ -64,6 +66,8 @@ OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULES = {"constant": "constant", "step": "step decay", "cosine": "cosine annealing", "onecycle": "one-cycle"}
 SOURCES = {"named": "A data set", "zip": "Your images (zip)", "webcam": "Webcam capture"}
 MAX_EVALS = 8  # evaluations kept per session
+PRETRAINED = {f"pretrained:{name}": name for name in KNOWN}  # transfer sources besides runs: key -> weights name
+PRETRAINED_IMG_S = 75  # about how many 224-px images per second EfficientNet-Lite0 trains on 2 CPU cores (50-100)
 
 
 class Picked(NamedTuple):
@@ -755,6 +759,8 @@ def runs_ui(store: RunStore, current: Picked | None, config: TrainConfig | None)
     if not runs:
         st.caption("No runs yet. Every training run is kept here — its settings, curves and weights — to compare, "
                    "resume or fine-tune later.")
+        st.markdown("**Transfer learning**")
+        _transfer_ui(store, [], {}, current, config)
         return
     mine = state.get(state.TRAIN_MY_RUNS, [])
     only_mine = st.toggle("only this session's runs", key="_w_tr_only_mine", persist_state=PERSIST,
@@ -888,25 +894,31 @@ def _resume(store: RunStore, run_id: str, key: str, current: Picked | None) -> N
 
 def _transfer_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str], current: Picked | None,
                  config: TrainConfig | None) -> None:
-    st.caption("Start from a trained run: keep its layers and weights, freeze the first ones (their weights stay "
-               "as they are), give it a new output layer for the classes of the data chosen above, and train the "
-               "rest. Freezing nothing uses the trained weights only as a starting point.")
-    sources = [r for r in runs if r.status in ("finished", "stopped") and r.epochs > 0]
-    if not sources:
-        st.caption("No run has finished an epoch yet.")
-        return
+    st.caption("Start from a trained run, or from a network pretrained on ImageNet: keep its layers and weights, "
+               "freeze the first ones (their weights stay as they are), give it a new output layer for the classes "
+               "of the data chosen above, and train the rest. Freezing nothing uses the trained weights only as a "
+               "starting point.")
     if current is None:
         st.caption("Choose the new data above first.")
         return
-    ids = [r.id for r in sources]
-    src = st.selectbox("Start from", ids, format_func=labels.get, key="_w_tr_transfer_from")
+    sources = [r for r in runs if r.status in ("finished", "stopped") and r.epochs > 0]
+    ids = [*(r.id for r in sources), *PRETRAINED]
+    names = {key: f"ImageNet backbone: {known(name).title}" for key, name in PRETRAINED.items()} | labels
+    # another key while no run is there: once one is, the choice starts from it, as before there were backbones
+    key = "_w_tr_transfer_from" if sources else "_w_tr_transfer_backbone"
+    src = st.selectbox("Start from", ids, format_func=names.get, key=key,
+                       help="One of the runs above that has finished an epoch, or a pretrained backbone.")
+    k = current.data.card.num_classes
     try:
-        run = store.get(src)
-        k = current.data.card.num_classes
-        new_spec = fit_head(run.spec, k)
+        if src in PRETRAINED:
+            spec = known(PRETRAINED[src]).spec()
+            _pretrained_notes(PRETRAINED[src], current.data)
+        else:
+            spec = store.get(src).spec
+        new_spec = fit_head(spec, k)
         head = head_index(new_spec)
-    except ValueError as e:
-        st.error(f"This run cannot be used for transfer: {e}")
+    except (ValueError, FileNotFoundError) as e:
+        st.error(f"This source cannot be used for transfer: {e}")
         return
     rows = [r for r in summary_of(new_spec).rows if r.depth == 0]
     freeze = st.select_slider(
@@ -931,7 +943,38 @@ def _transfer_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str], c
     st.caption("The new run trains with the settings above; the builder's network stays as it is.")
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _weights_line(name: str) -> str:
+    return describe_weights(name)
+
+
+def _pretrained_notes(name: str, data: LoadedData) -> None:
+    """Which weights, what the loader does to the images, and what training will cost on a CPU."""
+    st.caption(f"Weights: {_weights_line(name)}.")
+    c, h, w = known(name).spec().input
+    n = len(data.train) + len(data.val)
+    secs = n / PRETRAINED_IMG_S
+    st.caption(f"Images are resized to {h}×{w}{' and gray repeated to RGB' if data.card.image_shape[0] == 1 else ''} "
+               f"by the loader; the first convolution is adjusted to the data's normalisation, which the run keeps. "
+               f"At {h}×{w} this network trains about 50–100 images a second on two CPU cores: one epoch of these "
+               f"{n:,} images (training and validation) takes roughly {secs / 60:.0f} min — choose fewer training "
+               f"images above, or freeze more layers, for a quick try.")
+
+
 def _start_transfer(store: RunStore, src: str, freeze_upto: int, data: LoadedData, config: TrainConfig) -> None:
+    if src in PRETRAINED:
+        name = PRETRAINED[src]
+        try:
+            model = from_pretrained(name)
+            match_input_stats(model, channel_stats(data.train, channels=model.spec.input[0]), imagenet_stats(name))
+            model = transfer(model, data.card.num_classes, freeze_upto, seed=config.seed)
+        except (ValueError, FileNotFoundError) as e:
+            _message("error", f"Cannot start from {known(name).title}: {e}")
+            return
+        title = known(name).title
+        _submit({"kind": "transfer", "label": f"transfer of {title} (ImageNet) to {data.card.title}",
+                 "epochs": config.epochs}, model, data, config, store=store, name=f"{title} → {data.card.title}")
+        return
     try:
         info = store.info(src)
         model = transfer(store.load_model(src), data.card.num_classes, freeze_upto, seed=config.seed)
