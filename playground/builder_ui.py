@@ -295,7 +295,8 @@ def _wkey(path: S.Path, name: str, part: str = "") -> str:
 
 
 def _is_pair_field(hint: Any) -> bool:
-    return any(typing.get_origin(a) is tuple for a in typing.get_args(hint))
+    """An int-or-(height, width) argument; not zeropad2d's (left, right, top, bottom), which is edited as JSON."""
+    return any(typing.get_origin(a) is tuple and len(typing.get_args(a)) == 2 for a in typing.get_args(hint))
 
 
 def _allows_none(hint: Any) -> bool:

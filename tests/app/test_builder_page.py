@@ -6,7 +6,7 @@ import torchvision
 from apptest_helpers import button, by_key_prefix, metric, open_page
 
 from engine.presets import get_preset
-from engine.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU
+from engine.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU, ZeroPad2d, replace_layer
 
 
 def _table(at):
@@ -150,3 +150,21 @@ def test_one_by_one_lesson_computes_the_course_numbers_and_follows_the_user(buil
 def test_generated_code_is_shown_for_a_valid_network(builder):
     code = [c.value for c in builder.code if "import torch" in c.value]
     assert code and "class" in code[0]
+
+
+def test_zero_padding_layer_takes_four_sides_as_json(builder):
+    _pick(builder, "1 · ")
+    builder.selectbox(key="_w_new_kind").set_value("zeropad2d")
+    button(builder, "Before").click().run()
+    assert not [w for w in builder.checkbox if w.label == "different height and width"]
+    side = [w for w in builder.number_input if w.key and w.key.endswith("_padding")][0]
+    side.set_value(2).run()
+    assert _table(builder)["output"][0] == "1×36×36"
+    assert _table(builder)["output"][1] == "6×32×32"
+    # four sides, as torch's ZeroPad2d takes them: an unfitting value is edited as JSON
+    builder.session_state["spec"] = replace_layer(builder.session_state["spec"], (0,), ZeroPad2d((0, 1, 0, 1)))
+    builder.run()
+    assert _table(builder)["output"][0] == "1×33×33"
+    raw = [w for w in builder.text_input if w.key and w.key.endswith("_paddingraw")]
+    assert raw and raw[0].value == "[0, 1, 0, 1]"
+    assert not builder.exception
