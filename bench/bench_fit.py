@@ -1,4 +1,4 @@
-"""Benchmark: ``engine.train.fit`` against a plain hand-written PyTorch loop, in the same run.
+"""Benchmark: ``engine.training.loop.fit`` against a plain hand-written PyTorch loop, in the same run.
 
 Both train the same network (same initial weights) on the same data, batches, optimiser and device: the plain loop is
 the textbook ``for x, y in loader: loss = criterion(model(x), y); opt.zero_grad(); loss.backward(); opt.step()``;
@@ -23,12 +23,12 @@ import time
 import torch
 from torch import nn
 
-from engine.build import build
 from engine.data import LoadedData, channel_stats, load_dataset, make_loader
 from engine.device import available, describe, resolve
-from engine.presets import get_preset, preset_names
-from engine.spec import NetworkSpec
-from engine.train import TrainConfig, fit, fit_head, fit_problems
+from engine.nets.build import build
+from engine.nets.presets import get_preset, preset_names
+from engine.nets.spec import NetworkSpec
+from engine.training.loop import TrainConfig, fit, fit_head, fit_problems
 
 TARGET = 0.95
 

@@ -1,9 +1,9 @@
-"""Benchmark: summarising ResNet-50 with ``engine.summary`` versus ``torchinfo.summary``, in the same run.
+"""Benchmark: summarising ResNet-50 with ``engine.nets.summary`` versus ``torchinfo.summary``, in the same run.
 
-engine.summary traces the spec on PyTorch's ``meta`` device (shapes only, no arithmetic); torchinfo runs a real
+engine.nets.summary traces the spec on PyTorch's ``meta`` device (shapes only, no arithmetic); torchinfo runs a real
 forward pass of torchvision's ResNet-50 on a 1×3×224×224 input. Each is called once (paying one-off costs: lazy
 imports, allocator warm-up; printed as "first call"), then timed ``--repeats`` times, and the medians are compared.
-The target is engine.summary ≥ 5× faster. Building torchvision's model is not timed (the engine needs no model).
+The target is engine.nets.summary ≥ 5× faster. Building torchvision's model is not timed (the engine needs no model).
 
     python bench/bench_summary.py [--repeats N]
 
@@ -22,8 +22,8 @@ import torch
 import torchinfo
 import torchvision
 
-from engine.presets import get_preset
-from engine.summary import format_count, summary
+from engine.nets.presets import get_preset
+from engine.nets.summary import format_count, summary
 
 TARGET = 5.0
 T = TypeVar("T")
@@ -55,12 +55,12 @@ def main() -> int:
     ratio = torchinfo_s / engine_s
     print(f"ResNet-50 summary, median of {repeats} calls after the first (torch {torch.__version__}, "
           f"{torch.get_num_threads()} CPU threads)")
-    print(f"  engine.summary     {engine_s * 1e3:9.1f} ms   (first call {engine_first * 1e3:.1f} ms)   "
+    print(f"  engine.nets.summary     {engine_s * 1e3:9.1f} ms   (first call {engine_first * 1e3:.1f} ms)   "
           f"params {ours.total_params:,}, MACs {format_count(ours.total_macs)}")
     print(f"  torchinfo.summary  {torchinfo_s * 1e3:9.1f} ms   (first call {torchinfo_first * 1e3:.1f} ms)   "
           f"params {theirs.total_params:,}, MACs {format_count(theirs.total_mult_adds)}")
     verdict = "meets" if ratio >= TARGET else "misses"
-    print(f"  engine.summary is {ratio:.1f}× faster ({verdict} the ≥ {TARGET:.0f}× target)")
+    print(f"  engine.nets.summary is {ratio:.1f}× faster ({verdict} the ≥ {TARGET:.0f}× target)")
     return 0
 
 

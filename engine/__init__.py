@@ -1,2 +1,2 @@
 """The CNN Playground engine: pure PyTorch and numpy, no Streamlit. Import submodules directly
-(``engine.spec``, ``engine.build``, ``engine.summary`` ...); nothing heavy happens at import time."""
+(``engine.nets.spec``, ``engine.nets.build``, ``engine.nets.summary`` ...); nothing heavy happens at import time."""

@@ -18,10 +18,10 @@ import math
 import sys
 from pathlib import Path
 
-from engine.codegen import codegen
-from engine.presets import get_preset, preset_names
-from engine.spec import NetworkSpec, Shape, SpecError
-from engine.summary import Summary, format_bytes, format_count, summary
+from engine.nets.codegen import codegen
+from engine.nets.presets import get_preset, preset_names
+from engine.nets.spec import NetworkSpec, Shape, SpecError
+from engine.nets.summary import Summary, format_bytes, format_count, summary
 
 EXIT_BAD_INPUT = 2  # argparse's own status for a bad command line
 
@@ -98,7 +98,7 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     from engine.device import CHOICES
-    from engine.train import OPTIMIZERS, SCHEDULES
+    from engine.training.loop import OPTIMIZERS, SCHEDULES
 
     train = commands.add_parser(
         "train", help="train a network on a data set and keep the run",
@@ -134,8 +134,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import threading
 
     from engine.data import load_dataset
-    from engine.runs import RunStore
-    from engine.train import Callback, EpochEvent, TrainConfig, fit, fit_head, fit_problems, input_notes
+    from engine.training.loop import Callback, EpochEvent, TrainConfig, fit, fit_head, fit_problems, input_notes
+    from engine.training.runs import RunStore
 
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print  # noqa: E731 - one-line sink
     spec = _load_spec(args.spec, args.input)

@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-from engine.codegen import codegen
-from engine.lessons import bottleneck_lesson
-from engine.spec import NetworkSpec, SpecError
-from playground import builder_ui, figures, share, state
+from engine.nets.codegen import codegen
+from engine.nets.lessons import bottleneck_lesson
+from engine.nets.spec import NetworkSpec, SpecError
+from playground import share, state
+from playground.builder import editor as builder_ui
 from playground.cache import summary_of
+from playground.figures import network as figures
 
 st.title("CNN builder")
 st.caption("Build a network from layer blocks. Input channels and in-features are inferred; shapes come from PyTorch "

@@ -4,21 +4,13 @@ one CNN layer, pooling, and convolution vs cross-correlation — step by step, o
 import numpy as np
 import streamlit as st
 
-from engine.conv import (
-    conv_steps,
-    coverage,
-    explain_same_padding,
-    layer_params,
-    layer_params_formula,
-    make_filter,
-    output_size_formula,
-    pool_reference,
-    random_filter,
-)
-from engine.images import to_chw
-from playground import conv_figures as cf
-from playground import conv_lab_ui as ui
+from engine.conv.arithmetic import explain_same_padding, layer_params, layer_params_formula, output_size_formula
+from engine.conv.filters import make_filter, random_filter
+from engine.conv.reference import conv_steps, coverage, pool_reference
+from engine.media.images import to_chw
 from playground import state
+from playground.conv_lab import ui
+from playground.figures import conv as cf
 
 CONFIG = cf.plotly_config()
 TABS = ["Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?"]

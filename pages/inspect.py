@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from playground import inspect_ui
+from playground.inspect import ui as inspect_ui
 
 st.title("Look inside")
 st.caption("What a network has learned, layer by layer: its first filters, the maps every convolution makes of one "

@@ -4,7 +4,7 @@ fine-tune and download it."""
 import streamlit as st
 
 from playground import state
-from playground import training_ui as ui
+from playground.training import ui
 
 st.title("Training")
 st.caption("The network you built becomes a trained model: choose data, augmentation and an optimiser, watch it learn "

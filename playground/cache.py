@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.spec import NetworkSpec
-from engine.summary import Summary, summary
+from engine.nets.spec import NetworkSpec
+from engine.nets.summary import Summary, summary
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -14,5 +14,5 @@ def _summary_of_json(spec_json: str) -> Summary:
 
 
 def summary_of(spec: NetworkSpec) -> Summary:
-    """``engine.summary.summary`` of ``spec``, computed once per distinct spec (shared by sessions: it is pure)."""
+    """``engine.nets.summary.summary`` of ``spec``, computed once per distinct spec (shared by sessions: it is pure)."""
     return _summary_of_json(spec.to_json(indent=None))

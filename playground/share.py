@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.spec import NetworkSpec, SpecError
-from playground import builder_ui, state
+from engine.nets.spec import NetworkSpec, SpecError
+from playground import state
+from playground.builder import editor as builder_ui
 
 MAX_SPEC_BYTES = 1 << 20  # 1 MB: far above any real architecture's JSON
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from engine.spec import NetworkSpec
+from engine.nets.spec import NetworkSpec
 
 DEVICE = "device"  # "auto" | "cuda" | "mps" | "xpu" | "cpu"
 SEED = "seed"  # int
@@ -36,7 +36,7 @@ def put(key: str, value: Any) -> None:
 def spec() -> NetworkSpec:
     """The session's network (LeNet-5 until the user builds something else)."""
     if SPEC not in st.session_state:
-        from engine.presets import get_preset
+        from engine.nets.presets import get_preset
 
         st.session_state[SPEC] = get_preset("lenet5")
     return st.session_state[SPEC]
@@ -79,7 +79,7 @@ INSPECT_RUN = "inspect_run"  # str: the run the "Look inside" page shows ("" = t
 INSPECT_SEEN_ACTIVE = "inspect_seen_active"  # str | None: ACTIVE_RUN when that page last looked, to follow a new run
 INSPECT_SOURCE = "inspect_source"  # str: where that page's input comes from (sample, upload, drawing, webcam)
 INSPECT_SAMPLE = "inspect_sample"  # int: the validation sample shown there
-INSPECT_PHOTO = "inspect_photo"  # str: the bundled photo shown there (engine.images.SAMPLE_IMAGES)
+INSPECT_PHOTO = "inspect_photo"  # str: the bundled photo shown there (engine.media.images.SAMPLE_IMAGES)
 INSPECT_DRAWING = "inspect_drawing"  # dict | None: the canvas drawing (Fabric.js JSON), redrawn after a page switch
 INSPECT_UPLOAD = "inspect_upload"  # (file name, bytes) | None: the image last uploaded there
 INSPECT_SNAPSHOT = "inspect_snapshot"  # np.ndarray | None: the webcam frame last taken there, (H, W, 3) uint8
@@ -87,7 +87,7 @@ INSPECT_MODEL = "inspect_model"  # (token, Network): the network loaded for that
 INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its feature maps for the current input
 
 # --------------------------------------------------------------------------------------------------- webcam
-# playground/webcam.py keeps, per component key, the captured samples (durable: they must survive reruns and page
+# playground/webcam/ keeps, per component key, the captured samples (durable: they must survive reruns and page
 # switches) and the live prediction's frame counter. The webcam worker thread writes into these objects under their
 # own locks; nothing else in session state is touched from that thread.
 WEBCAM = "webcam"  # dict[str, webcam.Capture | webcam.FrameMeter]
@@ -96,11 +96,11 @@ WEBCAM = "webcam"  # dict[str, webcam.Capture | webcam.FrameMeter]
 # --------------------------------------------------------------------------------------------------- training
 # pages/training.py (it also sets ACTIVE_RUN above). The job handle survives reruns and page switches here; the run
 # store on disk has the rest.
-TRAIN_JOB = "train_job"  # engine.jobs.Job | None: this session's training job, running or done
+TRAIN_JOB = "train_job"  # engine.jobs.runner.Job | None: this session's training job, running or done
 TRAIN_JOB_TASK = "train_job_task"  # dict: what the job trains ("kind": new/resume/transfer, "data": card name, ...)
 TRAIN_COLLECTED = "train_collected"  # str | None: id of the finished job whose outcome was taken into the session
 TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resume/Transfer click did not start a job
 TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
-TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.evaluate.Evaluation]: evaluations already computed
+TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_MY_RUNS = "train_my_runs"  # list[str]: ids of the runs this session started
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" and engine.images.to_gray
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" and engine.media.images.to_gray
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ webcam, Teachable Machine style. Both become a LoadedData with a stratified, see
 A zip is untrusted: it is read in memory, member by member — nothing is ever extracted to a path taken from the zip
 (so a "zip-slip" name such as ``../../etc/passwd`` can do no harm; it is refused anyway, with the other problems).
 Its size, its number of images and their total uncompressed size are capped before anything is decoded, and each
-image is decoded by ``engine.images.decode_upload`` (format whitelist, pixel cap before decoding). Every problem is a
-``ValueError`` naming the file or class and saying what would be valid.
+image is decoded by ``engine.media.images.decode_upload`` (format whitelist, pixel cap before decoding). Every problem
+is a ``ValueError`` naming the file or class and saying what would be valid.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from engine.data.types import DatasetCard, ImageSet, LoadedData, split_set
-from engine.images import decode_upload, resize_square
+from engine.media.images import decode_upload, resize_square
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_ZIP_BYTES = 50 * 1024 * 1024

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torchvision
 from apptest_helpers import button, by_key_prefix, metric, open_page
 
-from engine.presets import get_preset
-from engine.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU, ZeroPad2d, replace_layer
+from engine.nets.presets import get_preset
+from engine.nets.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU, ZeroPad2d, replace_layer
 
 
 def _table(at):

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from apptest_helpers import button, metric, open_page
 
-from engine.conv import example_image, make_filter
+from engine.conv.filters import example_image, make_filter
 
 TABS = ["Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?"]
 

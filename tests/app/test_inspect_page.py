@@ -15,10 +15,10 @@ from apptest_helpers import button, open_page
 from streamlit.testing.v1 import AppTest
 
 from engine.data import load_dataset
-from engine.evaluate import predict
-from engine.runs import RunStore
-from engine.spec import NetworkSpec
-from engine.train import TrainConfig, fit
+from engine.nets.spec import NetworkSpec
+from engine.training.evaluate import predict
+from engine.training.loop import TrainConfig, fit
+from engine.training.runs import RunStore
 
 SPEC = NetworkSpec.from_dict({"input": [1, 16, 16], "layers": [
     {"kind": "conv2d", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"kind": "relu"},
@@ -161,7 +161,7 @@ def test_capture_dataset_ui_records_and_returns_a_data_set(streamer):
     def page():
         import streamlit as st
 
-        from playground.webcam import capture_dataset_ui
+        from playground.webcam.glue import capture_dataset_ui
 
         data = capture_dataset_ui("cap")
         if data is not None:

@@ -1,6 +1,6 @@
 """The training page, run headless through the real entry with real training on the digits set.
 
-Training runs in a background thread (engine.jobs): a test clicks Train, then waits on the job and reruns the app
+Training runs in a background thread (engine.jobs.runner): a test clicks Train, then waits on the job and reruns the app
 until it is done, as the page's live fragment would. Runs go to a temporary run store.
 """
 
@@ -17,10 +17,10 @@ import pytest
 from apptest_helpers import button, metric, open_page
 from PIL import Image
 
-from engine import jobs
-from engine.presets import get_preset
-from engine.runs import RunStore
-from engine.spec import Linear
+from engine.jobs import runner as jobs
+from engine.nets.presets import get_preset
+from engine.nets.spec import Linear
+from engine.training.runs import RunStore
 
 TIMEOUT = 120  # seconds a job may take on a loaded 2-core machine
 

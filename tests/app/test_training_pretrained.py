@@ -9,8 +9,8 @@ import time
 import pytest
 from apptest_helpers import button, metric, open_page
 
-from engine.runs import RunStore
-from engine.spec import Linear
+from engine.nets.spec import Linear
+from engine.training.runs import RunStore
 
 SOURCE = "pretrained:efficientnet_lite0"
 TIMEOUT = 240  # seconds: 200 images at 224 px through EfficientNet-Lite0 on a loaded 2-core machine

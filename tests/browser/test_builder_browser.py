@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from engine.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU
+from engine.nets.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU
 
 
 def _metric(app, label: str):

@@ -3,7 +3,7 @@ output size as the formula says, and every tab draws its charts — with no exce
 
 from __future__ import annotations
 
-from engine.conv import output_size
+from engine.conv.arithmetic import output_size
 
 TABS = ["Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?"]
 CHART = ".js-plotly-plot .main-svg"

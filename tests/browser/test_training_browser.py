@@ -7,8 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from engine.export import read_bundle
-from engine.presets import get_preset
+from engine.nets.presets import get_preset
+from engine.training.export import read_bundle
 
 TRAIN_TIMEOUT = 120_000  # ms: one digits epoch takes a second or two, but the machine may be busy
 

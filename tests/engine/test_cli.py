@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from engine.__main__ import main
-from engine.codegen import codegen
-from engine.presets import get_preset, preset_names
-from engine.summary import summary
+from engine.nets.codegen import codegen
+from engine.nets.presets import get_preset, preset_names
+from engine.nets.summary import summary
 
 _RUNS = {
     "table": ["summary", "lenet5"],

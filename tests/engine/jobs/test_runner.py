@@ -1,0 +1,193 @@
+"""``engine.jobs.runner``: background jobs that keep to themselves, stop between batches, refuse past the cap and say
+why they failed.
+
+Oracle for "two jobs at once don't disturb each other": the same two jobs run one after the other.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+
+import pytest
+import torch
+
+from engine.data import LoadedData, load_dataset
+from engine.jobs.runner import (
+    MAX_BATCH_POINTS,
+    Job,
+    JobLog,
+    JobRunner,
+    ServerBusyError,
+    max_jobs_from_env,
+    train_job,
+)
+from engine.nets.build import build
+from engine.nets.spec import NetworkSpec
+from engine.training.loop import BatchEvent, Callback, TrainConfig, fit
+from engine.training.runs import RunStore
+
+SMALL_CNN = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
+    {"kind": "conv2d", "out_channels": 8, "padding": 1}, {"kind": "relu"}, {"kind": "maxpool2d"},  # (8, 4, 4)
+    {"kind": "flatten"}, {"kind": "linear", "out_features": 10},
+]})
+WAIT = 60  # seconds: generous, for a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def digits() -> LoadedData:
+    return load_dataset("digits")
+
+
+def _part(data: LoadedData, start: int, n: int) -> LoadedData:
+    train = data.train.subset(range(start, start + n))
+    return LoadedData(dataclasses.replace(data.card, train_size=n), train, data.val)
+
+
+def _model(seed: int):
+    torch.manual_seed(seed)
+    return build(SMALL_CNN)
+
+
+def _done(job: Job) -> Job:
+    assert job.wait(WAIT), f"job {job.id} still {job.status} after {WAIT} s"
+    return job
+
+
+def test_two_jobs_at_once_keep_separate_histories(digits):
+    config = TrainConfig(epochs=2, batch_size=32, lr=3e-3)
+    parts = [_part(digits, 0, 400), _part(digits, 400, 400)]
+    models = [_model(1), _model(2)]
+    runner = JobRunner(max_jobs=2)
+    oracle = [_done(runner.submit(train_job, copy.deepcopy(m), d, config)).result.result.history
+              for m, d in zip(models, parts, strict=True)]  # one at a time
+    assert oracle[0][-1].train_loss != pytest.approx(oracle[1][-1].train_loss)  # the two really differ
+
+    a = runner.submit(train_job, copy.deepcopy(models[0]), parts[0], config)
+    b = runner.submit(train_job, copy.deepcopy(models[1]), parts[1], config)
+    assert not a.done  # both were in flight together
+    for job, expected in zip((_done(a), _done(b)), oracle, strict=True):
+        assert job.status == "finished", job.error
+        history = job.result.result.history
+        assert [e.epoch for e in history] == [1, 2]
+        assert [e.train_loss for e in history] == pytest.approx([e.train_loss for e in expected], rel=1e-4)
+        assert [e.val_acc for e in history] == pytest.approx([e.val_acc for e in expected], abs=1e-9)
+        snap = job.log.snapshot()
+        assert snap.epochs == tuple(history)  # the log saw exactly its own epochs
+        assert snap.latest.epoch == 2 and snap.latest.batch == snap.latest.batches == 13
+        assert snap.fraction == 1.0
+        assert job.result.evaluation.accuracy == pytest.approx(history[-1].val_acc)
+
+
+class _StopAt(Callback):
+    """Sets the job's stop event after batch ``n`` of the first epoch, as the page's Stop button would."""
+
+    def __init__(self, job: Job, n: int):
+        self.job, self.n = job, n
+
+    def on_batch_end(self, event: BatchEvent) -> None:
+        if event.epoch == 1 and event.batch == self.n:
+            self.job.request_stop()
+
+
+def test_stop_ends_the_job_between_batches(digits):
+    def work(job: Job, data: LoadedData):
+        return fit(_model(0), data, TrainConfig(epochs=3, batch_size=16), callbacks=[job.log, _StopAt(job, 3)],
+                   stop=job.stop)
+
+    job = _done(JobRunner(max_jobs=1).submit(work, digits))
+    assert job.status == "stopped" and job.reason == "stopped by the user" and job.error == ""
+    snap = job.log.snapshot()
+    assert (snap.latest.epoch, snap.latest.batch) == (1, 3)  # the batch after the stop never ran
+    assert snap.epochs == () and len(snap.batch_losses) == 3
+    assert snap.fraction == pytest.approx(3 / (3 * 90))
+
+
+def test_a_stop_from_another_thread_and_resume_continue_the_same_run(digits, tmp_path):
+    store = RunStore(tmp_path)
+    runner = JobRunner(max_jobs=1)
+    data = _part(digits, 0, 320)
+    job = runner.submit(train_job, SMALL_CNN, data, TrainConfig(epochs=200, batch_size=16), store=store)
+    deadline = threading.Event()
+    while job.log.snapshot().latest is None and not job.done:  # wait for the first batch
+        deadline.wait(0.01)
+    job.request_stop()
+    _done(job)
+    assert job.status == "stopped", job.error
+    run_id = job.result.run_id
+    trained = len(job.result.result.history)
+    assert trained < 200 and store.info(run_id).status == "stopped"
+
+    again = _done(runner.submit(train_job, None, data, TrainConfig(epochs=trained + 1, batch_size=16), store=store,
+                                run_id=run_id))
+    assert again.status == "finished", again.error
+    snap = again.log.snapshot()
+    assert snap.prior == trained and len(snap.epochs) == trained + 1  # the earlier epochs, then the new one
+    assert [e.epoch for e in snap.epochs] == list(range(1, trained + 2))
+    assert store.info(run_id).epochs == trained + 1
+
+
+def test_the_cap_refuses_with_a_clear_message_and_frees_up():
+    release = threading.Event()
+    runner = JobRunner(max_jobs=1)
+    first = runner.submit(lambda job: release.wait(WAIT))
+    with pytest.raises(ServerBusyError, match=r"the server is busy: 1 job running .*try again in a moment"):
+        runner.submit(lambda job: None)
+    assert runner.active() == [first]
+    release.set()
+    _done(first)
+    assert first.status == "finished" and first.result is True
+    assert _done(runner.submit(lambda job, x, *, y: x + y, 2, y=3)).result == 5
+
+
+def test_the_cap_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("CNNPG_MAX_JOBS", raising=False)
+    assert max_jobs_from_env() == 2
+    monkeypatch.setenv("CNNPG_MAX_JOBS", "3")
+    assert JobRunner().max_jobs == 3
+    monkeypatch.setenv("CNNPG_MAX_JOBS", "many")
+    with pytest.raises(ValueError, match="CNNPG_MAX_JOBS must be a positive integer .* got 'many'"):
+        JobRunner()
+    with pytest.raises(ValueError, match="max_jobs must be a positive integer, got 0"):
+        JobRunner(max_jobs=0)
+
+
+def test_a_failing_job_records_its_message(digits):
+    runner = JobRunner(max_jobs=4)
+
+    def bad_value(job):
+        raise ValueError("lr must be a number > 0, got -1")
+
+    def crash(job):
+        raise RuntimeError("boom")
+
+    failed = _done(runner.submit(bad_value))
+    assert (failed.status, failed.error, failed.result) == ("failed", "lr must be a number > 0, got -1", None)
+    crashed = _done(runner.submit(crash))
+    assert crashed.error == "RuntimeError: boom" and "Traceback" in crashed.traceback
+
+    # the engine's own refusal (the output does not match the classes) arrives as the job's error
+    wrong_head = NetworkSpec.from_dict({**SMALL_CNN.to_dict(), "layers": [*SMALL_CNN.to_dict()["layers"][:-1],
+                                                                           {"kind": "linear", "out_features": 3}]})
+    refused = _done(runner.submit(train_job, wrong_head, digits, TrainConfig(epochs=1)))
+    assert refused.status == "failed"
+    assert "the network gives 3 scores but Handwritten digits 8×8 has 10 classes" in refused.error
+
+    # a loss that blows up fails the fit itself: the job takes its status and reason
+    nan = _done(runner.submit(train_job, SMALL_CNN, _part(digits, 0, 256),
+                              TrainConfig(optimizer="sgd", lr=1e12, epochs=2, batch_size=32)))
+    assert nan.status == "failed" and nan.error.startswith("loss became")
+    assert "try a lower learning rate" in nan.error and nan.result.evaluation is None
+
+
+def test_the_log_thins_batch_losses_and_keeps_order():
+    log = JobLog()
+    n = 3 * MAX_BATCH_POINTS + 7
+    for i in range(1, n + 1):
+        log.on_batch_end(BatchEvent(1, i, n, float(i), 100.0, 0.0, 0.1))
+    snap = log.snapshot()
+    assert len(snap.batch_losses) <= MAX_BATCH_POINTS
+    xs = [x for x, _ in snap.batch_losses]
+    assert xs == sorted(xs) and snap.latest.batch == n
+    assert snap.batch_losses[-1][1] > 0.9 * n  # recent batches are still there

@@ -1,0 +1,316 @@
+"""engine.nets.spec: the registry, lossless JSON and share tokens, and path-based editing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.nets.build import errors
+from engine.nets.spec import (
+    LAYERS,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Inception,
+    LayerSpec,
+    Linear,
+    MaxPool2d,
+    NetworkSpec,
+    ReLU,
+    Residual,
+    SpecError,
+    Tanh,
+    default_layer,
+    duplicate_layer,
+    get_layer,
+    insert_layer,
+    layer_from_dict,
+    move_layer,
+    parse_spec,
+    register,
+    remove_layer,
+    replace_layer,
+    walk,
+)
+
+# --------------------------------------------------------------------------------------------------- strategies
+
+# any value a hand-edited JSON file could put in an argument: right, wrong, and wrong in type
+scalars = st.one_of(
+    st.integers(-3, 40), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(),
+    st.sampled_from(["same", "valid", "zeros", "reflect", "identity", "projection", "abc", "ü 3×3"]),
+)
+values = st.one_of(scalars, st.tuples(st.integers(0, 9), st.integers(0, 9)), st.lists(scalars, max_size=3).map(tuple))
+LEAF_KINDS = sorted(k for k, cls in LAYERS.items() if not cls().children())
+
+
+@st.composite
+def leaf_layers(draw) -> LayerSpec:
+    cls = LAYERS[draw(st.sampled_from(LEAF_KINDS))]
+    names = [f.name for f in fields(cls)]
+    chosen = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
+    return cls(**{name: draw(values) for name in chosen})
+
+
+def _composite(children):
+    sequences = st.lists(children, max_size=3).map(tuple)
+    return st.one_of(
+        st.builds(Residual, sequences, st.sampled_from(["identity", "projection", "other"])),
+        st.builds(Inception, st.lists(sequences, max_size=3).map(tuple)),
+    )
+
+
+layers = st.recursive(leaf_layers(), _composite, max_leaves=8)
+specs = st.builds(NetworkSpec, st.lists(st.integers(1, 64), min_size=1, max_size=4).map(tuple),
+                  st.lists(layers, max_size=5).map(tuple))
+
+
+def strict(obj):
+    """``repr`` tells 1 from 1.0 and True, and a tuple from a list, where dataclass ``==`` does not."""
+    return repr(obj)
+
+
+# --------------------------------------------------------------------------------------------------- JSON
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs)
+def test_json_round_trip_is_lossless(spec):
+    for full in (False, True):
+        text = spec.to_json(full=full)
+        back = NetworkSpec.from_json(text)
+        assert strict(back) == strict(spec)
+        assert hash(back) == hash(spec)
+        assert NetworkSpec.from_json(back.to_json(indent=None, full=full)).to_json(full=full) == text
+    assert strict(NetworkSpec.from_token(spec.to_token())) == strict(spec)
+    assert set(spec.to_token()) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def test_compact_json_writes_only_what_differs_from_torch():
+    spec = NetworkSpec((3, 32, 32), (Conv2d(16, padding=1), MaxPool2d(), Linear(10, bias=False)))
+    assert spec.to_dict() == {"input": [3, 32, 32], "layers": [
+        {"kind": "conv2d", "out_channels": 16, "padding": 1}, {"kind": "maxpool2d"},
+        {"kind": "linear", "bias": False}]}
+    full = spec.to_dict(full=True)["layers"][0]
+    assert full == {"kind": "conv2d", "out_channels": 16, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1,
+                    "groups": 1, "bias": True, "padding_mode": "zeros"}
+
+
+@pytest.mark.parametrize("layer", [Conv2d(stride=1.0), Conv2d(bias=1), Conv2d(dilation=True), Conv2d(padding=(0,)),
+                                   MaxPool2d(kernel_size=2.0), Dropout(p=True)])
+def test_a_value_equal_to_the_default_but_not_valid_survives_json(layer):
+    # 1.0 == 1 and True == 1 in Python: dropping such a value as "the default" would silently repair the spec
+    spec = NetworkSpec((1, 8, 8), (layer,))
+    back = NetworkSpec.from_json(spec.to_json())
+    assert strict(back) == strict(spec)
+    assert errors(back) == errors(spec) != []
+
+
+def test_tuples_come_back_as_tuples():
+    spec = NetworkSpec((3, 9, 9), (Conv2d(4, (3, 1), (1, 2), (1, 0), (2, 1)),
+                                   Inception(((Conv2d(2, (1, 3)),), ())), Residual((AvgPool2d((3, 3), 1, (1, 1)),))))
+    back = NetworkSpec.from_json(spec.to_json())
+    assert back == spec and hash(back) == hash(spec)
+    assert back.input == (3, 9, 9) and isinstance(back.input, tuple)
+    conv = back.layers[0]
+    assert all(type(v) is tuple for v in (conv.kernel_size, conv.stride, conv.padding, conv.dilation))
+    assert type(back.layers[1].branches) is tuple and all(type(b) is tuple for b in back.layers[1].branches)
+    assert type(back.layers[2].body) is tuple and back.layers[2].body[0].padding == (1, 1)
+
+
+FROM_JSON_ERRORS = [
+    ('{"layers": [{"kind": "conv2d"}, {"kind": "conv3d"}]}', "layer #2: unknown kind 'conv3d'"),
+    ('{"layers": [{"out_channels": 3}]}', "layer #1: unknown kind None"),
+    ('{"layers": [{"kind": ["conv2d"]}]}', "layer #1: unknown kind ['conv2d']"),
+    ('{"layers": [{"kind": "relu"}, {"kind": "conv2d", "channels": 3}]}',
+     "layer #2 (conv2d): unknown argument 'channels'; valid: out_channels, kernel_size"),
+    ('{"layers": [{"kind": "residual", "body": [{"kind": "relu"}, {"kind": "relu", "slope": 1}]}]}',
+     "layer #1 (residual).body[1] (relu): unknown argument 'slope'"),
+    ('{"layers": [{"kind": "inception", "branches": [[], [{"kind": "pool"}]]}]}',
+     "layer #1 (inception).branches[1][0]: unknown kind 'pool'"),
+    ('{"layers": [{"kind": "inception", "branches": {"a": 1}}]}', "layer #1 (inception).branches: expected a list"),
+    ('{"layers": [{"kind": "residual", "body": {"kind": "relu"}}]}', "layer #1 (residual).body: expected a list"),
+    ('{"layers": [{"kind": "conv2d", "padding": {"h": 1}}]}', "layer #1 (conv2d).padding: expected a number"),
+    ('{"layers": ["conv2d"]}', "layer #1: expected an object"),
+    ('{"layers": {"kind": "relu"}}', "layers: expected a list"),
+    ('{"input": [3, 0, 8]}', "input: expected a list of positive integers"),
+    ('{"input": [true, 8, 8]}', "input: expected a list of positive integers"),
+    ('{"input": "3x8x8"}', "input: expected a list of positive integers"),
+    ('{"input": [3, 8, 8], "layer": []}', "unknown top-level key(s) ['layer']"),
+    ("[1, 2]", "a spec is an object"),
+    ('{"layers": [', "not valid JSON"),
+    ("", "not valid JSON"),
+    (b"\xff\xfe\x00garbage", "not valid JSON"),
+    ("[" * 100_000, "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), FROM_JSON_ERRORS)
+def test_from_json_errors_name_the_layer(text, message):
+    with pytest.raises(SpecError) as info:
+        NetworkSpec.from_json(text)
+    assert message in str(info.value)
+
+
+def test_missing_required_argument_is_named():
+    # every built-in argument has a default; a block kind added later may not
+    @register
+    @dataclass(frozen=True)
+    class _Needs(LayerSpec):
+        kind: ClassVar[str] = "_needs_test"
+        size: int
+
+    try:
+        with pytest.raises(SpecError, match=r"layer #1 \(_needs_test\): missing argument 'size'"):
+            NetworkSpec.from_json('{"layers": [{"kind": "_needs_test"}]}')
+        assert NetworkSpec.from_json('{"layers": [{"kind": "_needs_test", "size": 2}]}').layers[0].size == 2
+    finally:
+        del LAYERS["_needs_test"]
+
+
+@pytest.mark.parametrize("token", ["", "!!!!", "abc", "é", "AAAA", base64.urlsafe_b64encode(b"not zlib").decode(),
+                                   NetworkSpec((1, 8, 8), (ReLU(),)).to_token()[:-4],
+                                   base64.urlsafe_b64encode(zlib.compress(b"{not json")).decode(),
+                                   base64.urlsafe_b64encode(zlib.compress(b'{"layers": [{"kind": 1}]}')).decode(),
+                                   base64.urlsafe_b64encode(zlib.compress(b"[" * 200_000)).decode(),
+                                   base64.urlsafe_b64encode(zlib.compress(b" " * (3 << 20))).decode()])
+def test_from_token_of_garbage_is_a_spec_error(token):
+    with pytest.raises(SpecError):
+        NetworkSpec.from_token(token)
+
+
+def test_token_is_compact_and_padding_free():
+    spec = NetworkSpec((3, 32, 32), tuple(default_layer(k) for k in LAYERS))
+    token = spec.to_token()
+    assert "=" not in token and len(token) < len(spec.to_json(indent=None))
+    assert NetworkSpec.from_token(token) == spec
+
+
+def test_parse_spec_accepts_a_spec_a_dict_or_text():
+    spec = NetworkSpec((1, 8, 8), (Conv2d(2), Tanh()))
+    assert parse_spec(spec) is spec
+    assert parse_spec(spec.to_dict()) == parse_spec(spec.to_json()) == parse_spec(json.loads(spec.to_json())) == spec
+    assert NetworkSpec.from_dict({}) == NetworkSpec()
+
+
+# --------------------------------------------------------------------------------------------------- registry
+
+
+def test_registry_refuses_a_second_class_for_a_kind():
+    class Again(LayerSpec):
+        kind = "conv2d"
+
+    with pytest.raises(ValueError, match="'conv2d' is already registered"):
+        register(Again)
+    assert LAYERS["conv2d"] is Conv2d
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_every_kind_has_a_usable_default(kind):
+    layer = default_layer(kind)
+    assert layer.kind == kind and LAYERS[kind].label and LAYERS[kind].torch_name
+    tail = (Flatten(),) if kind not in ("flatten", "linear") else ()
+    head = (Flatten(),) if kind == "linear" else ()
+    assert errors(NetworkSpec((3, 16, 16), (*head, layer, *tail))) == []
+    assert layer_from_dict({"kind": kind}) == LAYERS[kind]()
+
+
+# --------------------------------------------------------------------------------------------------- editing
+
+NET = NetworkSpec((3, 16, 16), (
+    Conv2d(8, padding=1),                                                   # (0,)
+    Residual((Conv2d(8, padding=1), BatchNorm2d(), ReLU())),                # (1,) body (1, "body", 0..2)
+    Inception(((Conv2d(4, 1),), (), (MaxPool2d(3, 1, 1), Conv2d(2, 1)))),  # (2,) branches (2, "branches", b, j)
+    Flatten(),                                                              # (3,)
+))
+
+
+def kinds(layers) -> list[str]:
+    return [layer.kind for layer in layers]
+
+
+def test_walk_lists_every_layer_depth_first():
+    assert [p for p, _ in walk(NET.layers)] == [
+        (0,), (1,), (1, "body", 0), (1, "body", 1), (1, "body", 2), (2,), (2, "branches", 0, 0),
+        (2, "branches", 2, 0), (2, "branches", 2, 1), (3,)]
+    assert all(get_layer(NET, p) is layer for p, layer in walk(NET.layers))
+
+
+def test_top_level_editing():
+    assert kinds(insert_layer(NET, (1,), ReLU()).layers) == ["conv2d", "relu", "residual", "inception", "flatten"]
+    assert kinds(insert_layer(NET, (4,), Linear()).layers)[-2:] == ["flatten", "linear"]
+    assert kinds(remove_layer(NET, (0,)).layers) == ["residual", "inception", "flatten"]
+    assert kinds(move_layer(NET, (3,), -2).layers) == ["conv2d", "flatten", "residual", "inception"]
+    assert kinds(move_layer(NET, (0,), -5).layers) == kinds(NET.layers)  # clamped at the ends
+    assert kinds(move_layer(NET, (0,), 99).layers) == ["residual", "inception", "flatten", "conv2d"]
+    dup = duplicate_layer(NET, (0,))
+    assert dup.layers[0] == dup.layers[1] == NET.layers[0] and dup.layers[2:] == NET.layers[1:]
+    assert replace_layer(NET, (3,), Tanh()).layers == (*NET.layers[:3], Tanh())
+    assert NET.input == (3, 16, 16) and len(NET.layers) == 4  # specs are values: the original is untouched
+
+
+def test_editing_inside_a_residual_body():
+    new = insert_layer(NET, (1, "body", 3), Conv2d(8, 1))
+    assert kinds(new.layers[1].body) == ["conv2d", "batchnorm2d", "relu", "conv2d"]
+    assert new.layers[0] == NET.layers[0] and new.layers[2:] == NET.layers[2:]
+    assert new.layers[1].shortcut == NET.layers[1].shortcut
+    assert kinds(remove_layer(NET, (1, "body", 1)).layers[1].body) == ["conv2d", "relu"]
+    assert kinds(move_layer(NET, (1, "body", 2), -2).layers[1].body) == ["relu", "conv2d", "batchnorm2d"]
+    assert kinds(duplicate_layer(NET, (1, "body", 2)).layers[1].body) == ["conv2d", "batchnorm2d", "relu", "relu"]
+    assert replace_layer(NET, (1, "body", 0), Conv2d(8, 5, padding=2)).layers[1].body[0].kernel_size == 5
+    emptied = NET
+    for _ in range(3):
+        emptied = remove_layer(emptied, (1, "body", 0))
+    assert emptied.layers[1].body == () and errors(emptied) == []
+
+
+def test_editing_inside_inception_branches():
+    new = insert_layer(NET, (2, "branches", 1, 0), AvgPool2d(3, 1, 1))
+    assert [kinds(b) for b in new.layers[2].branches] == [["conv2d"], ["avgpool2d"], ["maxpool2d", "conv2d"]]
+    assert new.layers[:2] == NET.layers[:2] and new.layers[3:] == NET.layers[3:]
+    moved = move_layer(NET, (2, "branches", 2, 1), -1)
+    assert [kinds(b) for b in moved.layers[2].branches] == [["conv2d"], [], ["conv2d", "maxpool2d"]]
+    removed = remove_layer(NET, (2, "branches", 0, 0))
+    assert [kinds(b) for b in removed.layers[2].branches] == [[], [], ["maxpool2d", "conv2d"]]
+    dup = duplicate_layer(NET, (2, "branches", 0, 0))
+    assert [kinds(b) for b in dup.layers[2].branches] == [["conv2d", "conv2d"], [], ["maxpool2d", "conv2d"]]
+    replaced = replace_layer(NET, (2, "branches", 2, 0), ReLU())
+    assert replaced.layers[2].branches[2] == (ReLU(), Conv2d(2, 1))
+    assert replaced.layers[2].branches[:2] == NET.layers[2].branches[:2]
+
+
+def test_editing_nested_composites():
+    spec = NetworkSpec((2, 8, 8), (Residual((Inception(((ReLU(),), (Tanh(),))),)),))
+    path = (0, "body", 0, "branches", 1, 0)
+    assert get_layer(spec, path) == Tanh()
+    new = replace_layer(spec, path, Dropout())
+    assert new.layers[0].body[0].branches == ((ReLU(),), (Dropout(),))
+    assert get_layer(insert_layer(spec, (0, "body", 0, "branches", 0, 1), Tanh()), (0, "body", 0, "branches", 0, 1))
+
+
+@pytest.mark.parametrize("path", [(), (9,), (-1,), (0, "body", 0), (1, "body"), (1, "branches", 0, 0), (2, "body", 0),
+                                  (2, "branches", 5, 0), (2, "branches", -1, 0), (1, "body", 7), (1, "body", -1),
+                                  ("0",), (0.0,)])
+def test_a_path_that_addresses_no_layer_is_a_value_error(path):
+    # a negative index would splice the wrong layers: remove (-1,) used to duplicate the whole network
+    edits = (lambda: get_layer(NET, path), lambda: remove_layer(NET, path), lambda: replace_layer(NET, path, ReLU()),
+             lambda: move_layer(NET, path, 1), lambda: duplicate_layer(NET, path))
+    for edit in edits:
+        with pytest.raises(ValueError, match="does not address a layer|cannot insert"):
+            edit()
+
+
+def test_insert_position_may_be_one_past_the_end_only():
+    assert kinds(insert_layer(NET, (1, "body", 3), Tanh()).layers[1].body)[-1] == "tanh"
+    for bad in [(5,), (-1,), (1, "body", 4)]:
+        with pytest.raises(ValueError):
+            insert_layer(NET, bad, Tanh())
