@@ -23,7 +23,8 @@ import torchinfo
 import torchvision
 
 from engine.nets.presets import get_preset
-from engine.nets.summary import format_count, summary
+from engine.nets.summary import summary
+from engine.units import format_count
 
 TARGET = 5.0
 T = TypeVar("T")

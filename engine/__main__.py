@@ -21,7 +21,8 @@ from pathlib import Path
 from engine.nets.codegen import codegen
 from engine.nets.presets import get_preset, preset_names
 from engine.nets.spec import NetworkSpec, Shape, SpecError
-from engine.nets.summary import Summary, format_bytes, format_count, summary
+from engine.nets.summary import Summary, summary
+from engine.units import format_bytes, format_count, format_shape
 
 EXIT_BAD_INPUT = 2  # argparse's own status for a bad command line
 
@@ -267,7 +268,7 @@ def _table(result: Summary) -> str:
     """A torchinfo-style table: nested layers indented under their block, then the totals."""
     header = ("Layer", "Output shape", "Params", "MACs", "Memory", "Receptive field")
     rows = [(f"{'  ' * r.depth}{r.name}", r.shape_text, f"{r.params + r.frozen_params:,}", f"{r.macs:,}",
-             format_bytes(r.memory), "×".join(map(str, r.receptive_field)) if r.receptive_field else "—")
+             format_bytes(r.memory), format_shape(r.receptive_field))
             for r in result.rows]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
@@ -276,9 +277,9 @@ def _table(result: Summary) -> str:
         return "  ".join(padded).rstrip()
 
     rule = "=" * len(line(header))
-    out_shape = "×".join(map(str, result.output_shape)) if result.output_shape else "—"
+    out_shape = format_shape(result.output_shape)
     totals = [
-        f"Input: {'×'.join(map(str, result.spec.input))}    Output: {out_shape}",
+        f"Input: {format_shape(result.spec.input)}    Output: {out_shape}",
         f"Total params: {result.total_params:,} ({format_count(result.total_params)})",
         f"Trainable params: {result.trainable_params:,}",
         f"Non-trainable params: {result.total_params - result.trainable_params:,}",

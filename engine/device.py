@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 CHOICES = ("auto", "cuda", "mps", "xpu", "cpu")
@@ -45,3 +47,9 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return None
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's parameters (else its buffers) live on; the CPU for a model with neither."""
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return tensor.device if tensor is not None else torch.device("cpu")

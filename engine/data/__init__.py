@@ -10,13 +10,13 @@ asked). Nothing here touches the network unless ``load_dataset(..., download=Tru
 from engine.data.augment import AugmentConfig, augment_batch, pca_basis
 from engine.data.loader import (
     BatchDataset,
-    Stats,
     adapt_batch,
     channel_stats,
     describe_adaptation,
     make_loader,
     preview_augmentations,
 )
+from engine.data.normalization import Normalization
 from engine.data.registry import availability, dataset_card, dataset_names, load_dataset
 from engine.data.types import DatasetCard, DatasetUnavailableError, ImageSet, LoadedData
 from engine.data.uploads import from_samples, from_zip
@@ -29,8 +29,8 @@ __all__ = [
     "DatasetUnavailableError",
     "ImageSet",
     "LoadedData",
+    "Normalization",
     "Progress",
-    "Stats",
     "adapt_batch",
     "augment_batch",
     "availability",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" and engine.media.images.to_gray
+from engine.data.normalization import LUMA
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, 1, H, W) luma."""
     if x.shape[1] == 1:
         return x
-    w = torch.tensor(_LUMA, dtype=x.dtype)[None, :, None, None]
+    w = torch.tensor(LUMA, dtype=x.dtype)[None, :, None, None]
     return (x * w).sum(1, keepdim=True)
 
 

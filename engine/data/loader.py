@@ -17,13 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
-from engine.data.augment import _LUMA, AugmentConfig, augment_batch, pca_basis
+from engine.data.augment import AugmentConfig, augment_batch, pca_basis
+from engine.data.normalization import LUMA, Normalization
 from engine.data.types import ImageSet
 
-Stats = tuple[tuple[float, ...], tuple[float, ...]]
+StatsLike = Normalization | tuple | dict | None  # what the public functions accept (Normalization.coerce)
 
 
-def channel_stats(data: ImageSet, channels: int | None = None) -> Stats:
+def channel_stats(data: ImageSet, channels: int | None = None) -> Normalization:
     """Per-channel mean and standard deviation of all pixels of ``data``, in [0, 1] units (population std).
     ``channels`` (1 or 3) computes them after the same channel conversion the loader applies."""
     x = data.images
@@ -41,10 +42,10 @@ def channel_stats(data: ImageSet, channels: int | None = None) -> Stats:
         raise ValueError("channel_stats needs at least one image")
     mean = total / count
     std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-6)  # a constant channel: no 0 division
-    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+    return Normalization(tuple(float(m) for m in mean), tuple(float(s) for s in std))
 
 
-def adapt_batch(x: torch.Tensor, input_shape: tuple[int, int, int], stats: Stats | None) -> torch.Tensor:
+def adapt_batch(x: torch.Tensor, input_shape: tuple[int, int, int], stats: StatsLike) -> torch.Tensor:
     """Adapt images to a network's input: ``x`` ``(B, C, H, W)`` uint8 (or float in [0, 1]) → float32
     ``(B, *input_shape)``: channels converted, resized, normalised with ``stats`` (None: left in [0, 1])."""
     c_in, h_in, w_in = _check_input_shape(input_shape)
@@ -55,14 +56,14 @@ def adapt_batch(x: torch.Tensor, input_shape: tuple[int, int, int], stats: Stats
     if tuple(x.shape[2:]) != (h_in, w_in):
         shrink = h_in < x.shape[2] or w_in < x.shape[3]
         x = F.interpolate(x, size=(h_in, w_in), mode="bilinear", align_corners=False, antialias=shrink)
+    stats = Normalization.coerce(stats)
     if stats is not None:
-        mean, std = _stats_tensors(stats, x.shape[1])
-        x = (x - mean) / std
+        x = stats.normalize(x)
     return x.contiguous()
 
 
 def describe_adaptation(image_shape: tuple[int, int, int], input_shape: tuple[int, int, int],
-                        stats: Stats | None) -> str:
+                        stats: StatsLike) -> str:
     """In words, what ``adapt_batch`` does: "28×28 gray → resized to 32×32, 1 channel; normalised with mean 0.286,
     std 0.353"."""
     c, h, w = image_shape
@@ -77,13 +78,11 @@ def describe_adaptation(image_shape: tuple[int, int, int], input_shape: tuple[in
         steps.append(f"{c_in} channel{'s' * (c_in != 1)}")
     changed = (h, w) != (h_in, w_in) or c != c_in
     text = f"{h}×{w} {kind} → " + ", ".join(steps) if changed else f"{h}×{w} {kind}, as stored"
+    stats = Normalization.coerce(stats)
     if stats is None:
         return f"{text}; not normalised (values in [0, 1])"
-    mean, std = (t.flatten().tolist() for t in _stats_tensors(stats, c_in))
-    if c_in == 1:
-        return f"{text}; normalised with mean {mean[0]:.3f}, std {std[0]:.3f}"
-    return (f"{text}; normalised per channel with mean ({', '.join(f'{m:.3f}' for m in mean)}), "
-            f"std ({', '.join(f'{s:.3f}' for s in std)})")
+    per = "" if c_in == 1 else " per channel"
+    return f"{text}; normalised{per} with {stats.describe(c_in)}"
 
 
 class BatchDataset(Dataset):
@@ -92,14 +91,15 @@ class BatchDataset(Dataset):
     worker process, by the worker's seed, which the DataLoader derives from its own seeded generator)."""
 
     def __init__(self, data: ImageSet, input_shape: tuple[int, int, int], augment: AugmentConfig | None,
-                 stats: Stats | None, seed: int) -> None:
+                 stats: StatsLike, seed: int) -> None:
+        stats = Normalization.coerce(stats)
         self.data, self.input_shape, self.stats, self.seed = data, _check_input_shape(input_shape), stats, seed
         self.augment = augment if augment is not None and augment.active else None
         need_pca = self.augment is not None and self.augment.pca_color and data.images.shape[1] == 3
         self.pca = pca_basis(data.images) if need_pca else None
         self._gen: torch.Generator | None = None
         if stats is not None:
-            _stats_tensors(stats, self.input_shape[0])  # fail now, not in the first batch
+            stats.for_channels(self.input_shape[0])  # fail now, not in the first batch
 
     def __len__(self) -> int:
         return len(self.data)
@@ -129,7 +129,7 @@ class BatchDataset(Dataset):
 
 
 def make_loader(data: ImageSet, input_shape: tuple[int, int, int], *, batch_size: int, shuffle: bool, seed: int,
-                augment: AugmentConfig | None = None, stats: Stats | None = None, num_workers: int = 0,
+                augment: AugmentConfig | None = None, stats: StatsLike = None, num_workers: int = 0,
                 drop_last: bool = False, pin_memory: bool = False) -> DataLoader:
     """Batches of ``(x float32 (B, *input_shape), y int64 (B,))``, adapted (``adapt_batch``) and normalised with
     ``stats`` (give the *training* set's ``channel_stats`` to the training and the validation loader alike), augmented
@@ -198,25 +198,6 @@ def _convert_channels(x: torch.Tensor, c_out: int) -> torch.Tensor:
     if c == 1 and c_out == 3:
         return x.expand(-1, 3, -1, -1)
     if c == 3 and c_out == 1:
-        w = torch.tensor(_LUMA, dtype=x.dtype)[None, :, None, None]
+        w = torch.tensor(LUMA, dtype=x.dtype)[None, :, None, None]
         return (x * w).sum(1, keepdim=True)
     raise ValueError(f"cannot convert {c} channels to {c_out}")
-
-
-def _stats_tensors(stats: Stats, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std as (1, channels, 1, 1) tensors. Stats of the stored images are converted when the network has
-    other channels: gray stats repeated for RGB; RGB stats to gray with the luma weights (exact for the mean; for the
-    std exact when the channels move together, as they nearly do in photos — pass ``channel_stats(data, channels=1)``
-    to be exact)."""
-    if len(stats) != 2 or len(stats[0]) != len(stats[1]) or len(stats[0]) not in (1, 3):
-        raise ValueError(f"stats must be (mean, std), each with 1 or 3 numbers, got {stats!r}")
-    mean = torch.tensor(stats[0], dtype=torch.float32)
-    std = torch.tensor(stats[1], dtype=torch.float32)
-    if (std <= 0).any():
-        raise ValueError(f"every std must be positive, got {tuple(stats[1])}")
-    if len(mean) == 1 and channels == 3:
-        mean, std = mean.expand(3), std.expand(3)
-    elif len(mean) == 3 and channels == 1:
-        w = torch.tensor(_LUMA)
-        mean, std = (mean * w).sum(0, keepdim=True), (std * w).sum(0, keepdim=True)
-    return mean[None, :, None, None], std[None, :, None, None]

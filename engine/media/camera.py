@@ -20,6 +20,8 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from engine.data import adapt_batch
+from engine.data.normalization import Normalization
+from engine.device import model_device
 from engine.nets.spec import Shape
 
 TopKList = list[tuple[str, float]]  # (class name, probability), most probable first
@@ -55,7 +57,7 @@ def frame_input(frame: np.ndarray, input_shape: Shape, stats: Any) -> torch.Tens
         crop = np.array(Image.fromarray(crop).resize((reduced, reduced), Image.Resampling.BILINEAR,
                                                      reducing_gap=2.0))
     x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None]  # (1, 3, s, s) uint8
-    return adapt_batch(x, tuple(input_shape), _stats(stats))
+    return adapt_batch(x, tuple(input_shape), stats)
 
 
 @torch.inference_mode()
@@ -71,8 +73,7 @@ def classify_frame(model: nn.Module, frame: np.ndarray, stats: Any, input_shape:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     x = frame_input(frame, input_shape, stats)  # (1, C, h, w)
-    p = next(model.parameters(), None)
-    logits = model(x.to(p.device if p is not None else "cpu")).float()  # (1, K)
+    logits = model(x.to(model_device(model))).float()  # (1, K)
     if logits.ndim != 2 or logits.shape[1] != len(classes):
         raise ValueError(f"the network gives scores of shape {tuple(logits.shape[1:])} but there are "
                          f"{len(classes)} classes")
@@ -181,24 +182,13 @@ def mark_recording(frame: np.ndarray, label: str) -> np.ndarray:
 def _inset(seen: torch.Tensor, stats: Any, side: int) -> Image.Image:
     """The network's input as a picture: normalisation undone, gray or RGB, enlarged to ``side`` pixels."""
     x = seen.detach().float().cpu()  # (C, h, w)
-    s = _stats(stats)
-    if s is not None:
-        mean = torch.as_tensor(s[0], dtype=torch.float32).flatten()
-        std = torch.as_tensor(s[1], dtype=torch.float32).flatten()
-        if mean.numel() == 1 and x.shape[0] != 1:
-            mean, std = mean.expand(x.shape[0]), std.expand(x.shape[0])
-        x = x * std[: x.shape[0], None, None] + mean[: x.shape[0], None, None]
+    stats = Normalization.coerce(stats)
+    if stats is not None:
+        x = stats.denormalize(x[None])[0]
     a = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (h, w, C)
     im = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).convert("RGB")
     ratio = side / max(im.size)
     return im.resize((max(1, round(im.width * ratio)), max(1, round(im.height * ratio))), Image.Resampling.NEAREST)
-
-
-def _stats(stats: Any) -> Any:
-    """Accept ``(mean, std)`` or a run config's ``{"mean": [...], "std": [...]}``."""
-    if isinstance(stats, dict):
-        return tuple(stats["mean"]), tuple(stats["std"])
-    return stats
 
 
 def _check_frame(frame: Any) -> None:

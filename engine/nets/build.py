@@ -28,6 +28,7 @@ from engine.nets.spec import (
     SpecError,
     parse_spec,
 )
+from engine.units import format_shape
 
 NOT_REACHED = "not reached: an earlier layer is invalid"
 TRACE_BATCH = 2  # batch norm in training mode refuses a batch of one sample whose maps are 1×1; a real batch would not
@@ -199,10 +200,10 @@ def _meta_forward(node: Node, in_shape: Shape) -> Shape | None:
         with torch.no_grad():
             y = node.module(x)
     except (RuntimeError, ValueError, TypeError, IndexError, OverflowError) as e:
-        node.errors.append(f"PyTorch rejects its {'×'.join(map(str, in_shape))} input: {_first_line(e)}")
+        node.errors.append(f"PyTorch rejects its {format_shape(in_shape)} input: {_first_line(e)}")
         return None
     if any(d < 1 for d in y.shape[1:]):
-        node.errors.append(f"its output {'×'.join(map(str, y.shape[1:]))} is empty")
+        node.errors.append(f"its output {format_shape(y.shape[1:])} is empty")
         return None
     return tuple(int(d) for d in y.shape[1:])
 

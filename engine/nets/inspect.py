@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from engine.device import model_device
 from engine.nets.build import Node, path_index, trace
 
 KINDS_CONV = ("conv2d",)  # layers whose maps "feature_maps" records by default
@@ -80,7 +81,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, kinds: Iterable[str] | None 
     try:
         model.eval()
         with torch.inference_mode():
-            model(x.to(_device(model)))
+            model(x.to(model_device(model)))
     finally:
         for h in handles:
             h.remove()
@@ -162,7 +163,3 @@ def _forward_order(model: nn.Module, layers: list[tuple[str, nn.Module]]) -> lis
     rank = {id(m): i for i, (_, m) in enumerate(model.named_modules(remove_duplicate=False))}
     return sorted(layers, key=lambda nm: rank.get(id(nm[1]), len(rank)))
 
-
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Union
 from torch import nn
 
 from engine.conv.arithmetic import sliding_output
+from engine.units import format_shape
 
 Shape = tuple[int, ...]  # one sample's shape, without the batch dimension: (C, H, W) or (F,)
 IntOrPair = Union[int, tuple[int, int]]  # noqa: UP007 - kept as Union so the JSON coercion can read it
@@ -378,7 +379,7 @@ def _needs_image(in_shape: Shape, what: str) -> list[str]:
         return [f"{what} needs an image-shaped input C×H×W, but gets a flat vector of {in_shape[0]} (is it after a "
                 f"flatten?)"]
     if len(in_shape) != 3:
-        return [f"{what} needs an image-shaped input C×H×W, but gets {_fmt(in_shape)}"]
+        return [f"{what} needs an image-shaped input C×H×W, but gets {format_shape(in_shape)}"]
     return []
 
 
@@ -744,7 +745,7 @@ class Linear(LayerSpec):
     def check(self, in_shape: Shape) -> list[str]:
         errors: list[str] = []
         if len(in_shape) != 1:
-            dims = "×".join(map(str, in_shape))
+            dims = format_shape(in_shape)
             errors.append(f"a fully connected layer needs a flat input, but gets {dims}; add a flatten layer before "
                           f"it (it would then get {_prod(in_shape)} features)")
         _check_ints("out_features", self.out_features, 1, errors, allow_pair=False)
@@ -824,8 +825,8 @@ class Residual(LayerSpec):
         """Whether the body's output can be added to the shortcut's."""
         if self.shortcut == "identity":
             if body_shape != in_shape:
-                return [f"the body turns {_fmt(in_shape)} into {_fmt(body_shape)}, so it cannot be added to the "
-                        f"identity shortcut; use shortcut 'projection' or keep the shape"]
+                return [f"the body turns {format_shape(in_shape)} into {format_shape(body_shape)}, so it cannot be "
+                        f"added to the identity shortcut; use shortcut 'projection' or keep the shape"]
             return []
         if len(in_shape) != 3 or len(body_shape) != 3:
             return ["a projection shortcut needs image-shaped input and body output"]
@@ -881,15 +882,6 @@ class Inception(LayerSpec):
             return [f"branches end at different sizes ({sizes}); to concatenate on channels they must agree — "
                     f"use 'same' padding and stride 1"]
         return []
-
-
-def _fmt(shape: Shape) -> str:
-    return "×".join(map(str, shape))
-
-
-def format_shape(shape: Shape) -> str:
-    """``(64, 56, 56)`` -> ``"64×56×56"``."""
-    return _fmt(shape)
 
 
 def default_layer(kind: str) -> LayerSpec:

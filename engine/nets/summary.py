@@ -28,10 +28,10 @@ from engine.nets.spec import (
     NetworkSpec,
     Residual,
     Shape,
-    format_shape,
     pair,
     parse_spec,
 )
+from engine.units import format_shape
 
 BYTES_PER_VALUE = 4  # float32 activations
 
@@ -335,19 +335,3 @@ def formulas(node: Node) -> list[str]:
         ends = [seq[-1].out_shape[0] if seq else i[0] for seq in node.children.values()]
         return [f"channels {' + '.join(map(str, ends))} = {o[0]} (branches concatenated)"]
     return ["elementwise: shape unchanged, params 0"]
-
-
-def format_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
-def format_count(n: int) -> str:
-    """``61706`` -> ``"61.7K"``, ``4089184256`` -> ``"4.09G"``."""
-    for value, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if n >= value:
-            return f"{n / value:.3g}{suffix}"
-    return str(n)

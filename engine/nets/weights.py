@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from engine.data.normalization import Normalization
 from engine.nets.presets import efficientnet_lite0
 from engine.nets.spec import NetworkSpec
 from engine.training.runs import load_state_dict
@@ -36,7 +37,7 @@ ORIGINS = {"path": "the file given", "env": f"${ENV_DIR}", "torch_cache": "torch
            "package": "the installed PyPI package"}
 
 # (x·255 − 127) / 128 = (x − 127/255) / (128/255): the input EfficientNet-Lite's TensorFlow weights were trained on
-IMAGENET_LITE_STATS = ((127 / 255,) * 3, (128 / 255,) * 3)
+IMAGENET_LITE_STATS = Normalization((127 / 255,) * 3, (128 / 255,) * 3)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Known:
     requirement: str  # the PyPI requirement, for messages
     dataset: str
     spec: Callable[[], NetworkSpec]
-    stats: tuple[tuple[float, ...], tuple[float, ...]]
+    stats: Normalization
     licence: str
 
 
@@ -169,8 +170,8 @@ def pretrained_model(name: str, *, path: str | Path | None = None) -> torch.nn.M
     return model.eval()
 
 
-def imagenet_stats(name: str = "efficientnet_lite0") -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The per-channel ``(mean, std)`` (in [0, 1] units) the network's inputs are normalised with."""
+def imagenet_stats(name: str = "efficientnet_lite0") -> Normalization:
+    """The per-channel statistics (in [0, 1] units) the network's inputs are normalised with."""
     return known(name).stats
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from engine.data import ImageSet, adapt_batch
+from engine.device import model_device
 from engine.nets.spec import Shape
 
 EVAL_BATCH = 256
@@ -103,7 +104,7 @@ def predict_probs(model: nn.Module, images: torch.Tensor, stats: Any, input_shap
                   batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """Softmax probabilities ``(N, K)`` float32 (on the CPU) for ``uint8`` images ``(N, C, H, W)``."""
     input_shape = _input_shape(model, input_shape)
-    device = _device(model)
+    device = model_device(model)
     training = model.training
     model.eval()
     try:
@@ -176,7 +177,3 @@ def _input_shape(model: nn.Module, input_shape: Shape | None) -> Shape:
         raise ValueError("give input_shape: the model has no spec to read it from")
     return tuple(spec.input)
 
-
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")

@@ -24,6 +24,7 @@ import torch
 from safetensors.torch import save as st_save
 from torch import nn
 
+from engine.data.normalization import Normalization
 from engine.nets.build import Network, build
 from engine.nets.spec import NetworkSpec, SpecError
 from engine.training.runs import CheckpointError, read_safetensors
@@ -53,7 +54,7 @@ def bundle(model: Network, *, classes: list[str] | tuple[str, ...] | None = None
         "format": BUNDLE_FORMAT,
         "input_shape": list(spec.input),
         "classes": list(classes) if classes is not None else None,
-        "stats": _stats_dict(stats),
+        "stats": stats.to_dict() if (stats := Normalization.coerce(stats)) is not None else None,
     }
     weights = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
     out = io.BytesIO()
@@ -134,14 +135,3 @@ def _spec(model: Network) -> NetworkSpec:
     if not isinstance(spec, NetworkSpec):
         raise ValueError(f"export needs an engine.nets.build.Network (it knows its spec), got {type(model).__name__}")
     return spec
-
-
-def _stats_dict(stats: Any) -> dict[str, list[float]] | None:
-    if stats is None:
-        return None
-    if isinstance(stats, dict):
-        mean, std = stats["mean"], stats["std"]
-    else:
-        mean, std = stats
-    return {"mean": [float(v) for v in torch.as_tensor(mean).flatten().tolist()],
-            "std": [float(v) for v in torch.as_tensor(std).flatten().tolist()]}

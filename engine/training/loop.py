@@ -33,13 +33,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.data import AugmentConfig, DatasetCard, LoadedData, channel_stats, make_loader
+from engine.data import AugmentConfig, DatasetCard, LoadedData, Normalization, channel_stats, make_loader
 from engine.device import CHOICES as DEVICE_CHOICES
 from engine.device import amp_dtype, describe, resolve
 from engine.nets.build import Network, build
 from engine.nets.spec import Flatten, Linear, NetworkSpec, parse_spec
 from engine.nets.summary import summary
 from engine.training.runs import RunStore, load_state_dict
+from engine.units import format_shape
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -198,7 +199,7 @@ class FitResult:
     run_id: str | None
     device: str
     notes: list[str] = field(default_factory=list)
-    stats: tuple[list[float], list[float]] | None = None  # per-channel (mean, std) the inputs were normalised with
+    stats: Normalization | None = None  # what the inputs were normalised with
     images_per_second: float = 0.0  # training throughput over this call's epochs
 
     @property
@@ -300,8 +301,8 @@ def fit_problems(spec: NetworkSpec | dict | str, card: DatasetCard) -> list[str]
     input that is not an image, an output that is not one score per class (``fit_head`` fixes that)."""
     spec = parse_spec(spec)
     if len(spec.input) != 3:
-        return [f"input: the network takes a {'×'.join(map(str, spec.input))} input; images need C×H×W (e.g. "
-                f"{'×'.join(map(str, card.image_shape))})"]
+        return [f"input: the network takes a {format_shape(spec.input)} input; images need C×H×W (e.g. "
+                f"{format_shape(card.image_shape)})"]
     if spec.input[0] not in (1, 3):
         return [f"input: the network takes {spec.input[0]} channels; images can be given as 1 (gray) or 3 (RGB) — "
                 f"set the builder's input channels to {card.image_shape[0]}"]
@@ -310,7 +311,7 @@ def fit_problems(spec: NetworkSpec | dict | str, card: DatasetCard) -> list[str]
         return list(result.errors)
     out, k = result.output_shape, card.num_classes
     if out is None or len(out) != 1:
-        shape = "×".join(map(str, out or ()))
+        shape = format_shape(out or ())
         return [f"output: the network ends with a {shape} volume, not one score per class; end it with a flatten and "
                 f"a linear layer of {k} outputs (fit_head does this)"]
     if out[0] != k:
@@ -479,7 +480,7 @@ class _Job:
     store: RunStore | None
     run_id: str | None
     notes: list[str]
-    stats: tuple[Any, Any]
+    stats: Normalization
     history: list[EpochEvent]
     progress: _Progress
     optimizer: torch.optim.Optimizer
@@ -543,8 +544,8 @@ class _Job:
         optimizer = _optimizer(config, params, device)
         scheduler = _scheduler(config, optimizer, batches)
         scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
-        mean, std = channel_stats(data.train, channels=model.spec.input[0])  # after the loader's channel conversion
-        job = cls(model, data, config, device, store, run_id, notes, (mean, std), [], _Progress(), optimizer,
+        stats = channel_stats(data.train, channels=model.spec.input[0])  # after the loader's channel conversion
+        job = cls(model, data, config, device, store, run_id, notes, stats, [], _Progress(), optimizer,
                   scheduler, scaler, dtype, batches, drop_last)
         if checkpoint is not None:
             job._restore(checkpoint.state, store.get(run_id).history)
@@ -561,7 +562,7 @@ class _Job:
                         "image_shape": list(card.image_shape), "train_size": len(self.data.train),
                         "val_size": len(self.data.val)},
             "input_shape": list(self.model.spec.input),
-            "stats": {"mean": _floats(self.stats[0]), "std": _floats(self.stats[1])},
+            "stats": self.stats.to_dict(),
             "notes": list(self.notes),
             "init_from": _describe_source(init_from),
         }
@@ -614,7 +615,7 @@ class _Job:
         self.model.eval()
         images, seconds = self.trained.images, self.trained.seconds
         result = FitResult(status, reason, list(self.history), self.model, self.run_id, describe(self.device),
-                           list(self.notes), (_floats(self.stats[0]), _floats(self.stats[1])),
+                           list(self.notes), self.stats,
                            images_per_second=images / seconds if seconds else 0.0)
         for cb in callbacks:
             cb.on_fit_end(result)
@@ -886,9 +887,3 @@ def _describe_source(source: Any) -> str | None:
     if source is None or isinstance(source, str | Path):
         return None if source is None else str(source)
     return "a state dict"
-
-
-def _floats(v: Any) -> list[float]:
-    return [float(x) for x in torch.as_tensor(v).flatten().tolist()]
-
-

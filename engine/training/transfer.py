@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from engine.data.normalization import Normalization
+from engine.device import model_device
 from engine.nets.build import Network, build, trace
 from engine.nets.spec import Linear, NetworkSpec, parse_spec, walk
 from engine.nets.summary import Summary, summary
@@ -87,7 +89,7 @@ def replace_head(model: Network, num_classes: int, *, seed: int = 0) -> Network:
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     for n, p in new.named_parameters():
         p.requires_grad_(not (n in frozen and n in keep))
-    device = next(model.parameters()).device
+    device = model_device(model)
     return new.to(device)
 
 
@@ -146,7 +148,7 @@ def from_pretrained(name: str, *, path: Path | str | None = None) -> Network:
     return pretrained_model(name, path=path)
 
 
-def match_input_stats(model: Network, stats: tuple, expected: tuple) -> Network:
+def match_input_stats(model: Network, stats: Normalization | tuple, expected: Normalization | tuple) -> Network:
     """Make ``model``, which expects inputs normalised with ``expected`` (per-channel mean, std), take inputs
     normalised with ``stats`` instead, in place; returns ``model``.
 
@@ -156,8 +158,9 @@ def match_input_stats(model: Network, stats: tuple, expected: tuple) -> Network:
     goes into its bias, or (no bias) into the running mean of the batch norm right after it. Exact inside the image;
     the zero padding at the border now stands for the data's mean rather than the pretrained one's.
     """
-    mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in stats)
-    e_mean, e_std = (torch.as_tensor(v, dtype=torch.float32) for v in expected)
+    stats, expected = Normalization.coerce(stats), Normalization.coerce(expected)
+    mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in (stats.mean, stats.std))
+    e_mean, e_std = (torch.as_tensor(v, dtype=torch.float32) for v in (expected.mean, expected.std))
     layers = list(model)
     first = next((i for i, m in enumerate(layers) if isinstance(m, torch.nn.Conv2d)), None)
     if first is None or layers[first].groups != 1:

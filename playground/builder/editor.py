@@ -15,6 +15,7 @@ from engine.nets import spec as S
 from engine.nets.build import path_index
 from engine.nets.presets import PRESETS, get_preset
 from engine.nets.summary import Summary
+from engine.units import format_shape
 from playground import state
 
 # Fields that are a choice among strings.
@@ -281,7 +282,7 @@ def layer_details_ui(path: S.Path, s: Summary) -> None:
         for e in row.errors:
             st.error(f"{row.name}: {e}", icon=":material/error:")
         return
-    i = S.format_shape(row.in_shape) if row.in_shape else "—"
+    i = format_shape(row.in_shape) if row.in_shape else "—"
     lines = [f"**{row.name}**: {i} → **{row.shape_text}**, {row.params:,} parameters"]
     lines += [f"- {f}" for f in row.formulas]
     st.info("\n".join(lines))

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.units import format_shape
 from playground.theme import COLORS
 
 DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
@@ -114,7 +115,7 @@ def overview_figure(image: np.ndarray, layers: Sequence[tuple[str, np.ndarray, S
                   go.Image(z=np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8),
                            hovertemplate="input<extra></extra>"), row=1, col=1)
     _pixel_axes(fig, 1, 1, cols)
-    annotations = [_caption("input", "×".join(map(str, image.shape[:2])), 1, cols, per_layer)]
+    annotations = [_caption("input", format_shape(image.shape[:2]), 1, cols, per_layer)]
     for j, (name, maps, order, shape) in enumerate(layers, start=2):
         bound = float(np.abs(maps).max()) or 1.0
         for i, ch in enumerate(order[:per_layer], start=1):
@@ -122,7 +123,7 @@ def overview_figure(image: np.ndarray, layers: Sequence[tuple[str, np.ndarray, S
                                      hovertemplate=f"{name} · channel {ch} · %{{z:.3f}}<extra></extra>"),
                           row=i, col=j)
             _pixel_axes(fig, i, j, cols)
-        annotations.append(_caption(name, "×".join(map(str, shape)), j, cols, per_layer))
+        annotations.append(_caption(name, format_shape(shape), j, cols, per_layer))
     for i in range(per_layer * cols):  # hide the axes of empty cells
         suffix = "" if i == 0 else str(i + 1)
         fig.layout[f"xaxis{suffix}"].visible = False

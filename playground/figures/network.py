@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine.nets.summary import Row, Summary, format_bytes, format_count
+from engine.nets.summary import Row, Summary
+from engine.units import format_bytes, format_count, format_shape
 from playground.theme import COLORS, KIND_COLORS
 
 # --------------------------------------------------------------------------------------------------- table
@@ -39,7 +40,7 @@ def totals(s: Summary) -> dict[str, str]:
         "multiply-accumulates": format_count(s.total_macs),
         "activations / sample": format_bytes(s.activation_memory),
         "weights (float32)": format_bytes(s.param_memory),
-        "output": "×".join(map(str, s.output_shape)) if s.output_shape else "—",
+        "output": format_shape(s.output_shape),
     }
 
 
@@ -91,7 +92,7 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
             pts = xs.setdefault(key, [[], []])
             pts[0] += [p[0] for p in face] + [face[0][0], None]
             pts[1] += [p[1] for p in face] + [face[0][1], None]
-        text = "×".join(map(str, shape)) if shape else "invalid"
+        text = format_shape(shape) if shape else "invalid"
         labels_x.append(x + dx / 2)
         labels_y.append(-0.3 - 1.5 * (len(labels_y) % 2))  # staggered, so thin neighbours' labels don't collide
         labels.append(f"{kind}<br>{text}" if kind != "input" else f"input<br>{text}")

@@ -239,13 +239,3 @@ def param_table(report: ParamReport, head: int | None = None) -> pd.DataFrame:
         "frozen": layer.frozen,
         "": "❄ frozen" if layer.frozen and not layer.trainable else ("trains" if layer.trainable else ""),
     } for layer in report.layers], columns=["layer", "trainable", "frozen", ""])
-
-
-def format_seconds(seconds: float) -> str:
-    """``75`` → "1:15", ``3725`` → "1:02:05"; "—" for an unknown time."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "—"
-    s = round(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine.data import ImageSet, Stats, adapt_batch, describe_adaptation, load_dataset
+from engine.data import ImageSet, Normalization, adapt_batch, describe_adaptation, load_dataset
 from engine.media.camera import centre_square, fit_drawing
 from engine.media.images import SAMPLE_IMAGES, decode_upload, sample_image
 from engine.nets.build import Network, build
@@ -33,6 +33,7 @@ from engine.nets.inspect import (
 from engine.nets.spec import SpecError
 from engine.training.evaluate import predict
 from engine.training.runs import RunError, RunInfo, RunStore
+from engine.units import format_shape
 from playground import state
 from playground.cache import summary_of
 from playground.figures import inspect as inspect_figures
@@ -59,7 +60,7 @@ class Subject:
 
     title: str
     model: Network
-    stats: Stats | None
+    stats: Normalization | None
     input_shape: tuple[int, int, int]
     classes: tuple[str, ...] | None
     trained: bool
@@ -156,7 +157,7 @@ def _run_subject(info: RunInfo) -> Subject:
     dataset = run.config.get("dataset", {})
     return Subject(
         title=info.name, model=model,
-        stats=(tuple(stats["mean"]), tuple(stats["std"])) if stats else None,
+        stats=Normalization.coerce(stats),
         input_shape=tuple(run.config.get("input_shape") or run.spec.input),
         classes=tuple(dataset.get("classes", ())) or None, trained=True, token=token,
         dataset=dataset.get("name"), data_seed=int(run.config.get("train", {}).get("seed", 0)),
@@ -170,7 +171,7 @@ def _builder_subject(seed: int) -> Subject | None:
         st.error("The builder's network has invalid layers; fix them on the CNN builder page first.")
         return None
     if len(spec.input) != 3:
-        st.error(f"The builder's network takes a {'×'.join(map(str, spec.input))} input, not an image (C×H×W).")
+        st.error(f"The builder's network takes a {format_shape(spec.input)} input, not an image (C×H×W).")
         return None
 
     def make() -> Network:

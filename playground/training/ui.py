@@ -23,7 +23,7 @@ from engine.data import (
     AugmentConfig,
     DatasetCard,
     LoadedData,
-    Stats,
+    Normalization,
     availability,
     channel_stats,
     dataset_card,
@@ -39,7 +39,7 @@ from engine.jobs.runner import ServerBusyError, TrainOutcome, train_job
 from engine.nets.build import build
 from engine.nets.presets import PRESETS
 from engine.nets.spec import NetworkSpec, parse_spec
-from engine.nets.summary import Summary, format_count
+from engine.nets.summary import Summary
 from engine.nets.weights import KNOWN, imagenet_stats, known
 from engine.nets.weights import describe as describe_weights
 from engine.training import export
@@ -47,6 +47,7 @@ from engine.training.evaluate import Evaluation, evaluate
 from engine.training.loop import TrainConfig, fit_head, fit_problems
 from engine.training.runs import Run, RunError, RunInfo, RunStore
 from engine.training.transfer import ParamReport, from_pretrained, head_index, match_input_stats, param_report, transfer
+from engine.units import format_count, format_seconds, format_shape
 from playground import state
 from playground.builder import editor as builder_ui
 from playground.cache import summary_of
@@ -76,7 +77,7 @@ class Picked(NamedTuple):
     """The data the user chose and its per-channel statistics (as stored, in [0, 1] units)."""
 
     data: LoadedData
-    stats: Stats
+    stats: Normalization
 
 
 # --------------------------------------------------------------------------------------------------- resources
@@ -127,8 +128,8 @@ def network_title(spec: NetworkSpec) -> str:
 def network_ui(spec: NetworkSpec) -> Summary:
     """One line about the builder's network, with a link to edit it; returns its summary."""
     s = summary_of(spec)
-    shape_in = "×".join(map(str, spec.input))
-    shape_out = "×".join(map(str, s.output_shape)) if s.output_shape else "—"
+    shape_in = format_shape(spec.input)
+    shape_out = format_shape(s.output_shape)
     with st.container(border=True):
         text, link = st.columns([4, 1], vertical_alignment="center")
         text.markdown(f"**Network: {network_title(spec)}** (from the builder) — {len(spec.layers)} layers, input "
@@ -555,7 +556,7 @@ def _progress_ui(job: jobs.Job, snap: jobs.LogSnapshot, task: dict[str, Any]) ->
         text = f"Starting epoch {start.start_epoch + 1} of {start.epochs} on {start.device}…"
     else:
         text = (f"epoch {b.epoch}/{start.epochs} · batch {b.batch}/{b.batches} · loss {b.loss:.3f} · "
-                f"{b.images_per_second:,.0f} images/s · about {figs.format_seconds(b.eta_s)} left")
+                f"{b.images_per_second:,.0f} images/s · about {format_seconds(b.eta_s)} left")
     st.progress(snap.fraction, text=text)
     stop, about = st.columns([1, 5], vertical_alignment="center")
     stopping = job.stop.is_set()
@@ -573,7 +574,7 @@ def _outcome_ui(job: jobs.Job, snap: jobs.LogSnapshot, task: dict[str, Any]) -> 
         r = outcome.result
         acc = f"{r.val_acc:.1%}" if r.val_acc is not None and r.val_acc == r.val_acc else "—"
         st.success(f"Finished {label}: validation accuracy **{acc}** after {r.epochs} epoch{'s' * (r.epochs != 1)} "
-                   f"on {r.device} — {r.images_per_second:,.0f} images/s, {figs.format_seconds(job.seconds)} in all.",
+                   f"on {r.device} — {r.images_per_second:,.0f} images/s, {format_seconds(job.seconds)} in all.",
                    icon=":material/check_circle:")
     elif job.status == "stopped":
         b = snap.latest
@@ -602,9 +603,8 @@ def _remember_eval(key: tuple, evaluation: Evaluation) -> None:
         del evals[old]
 
 
-def _stats(run: Run) -> Stats:
-    stats = run.config["stats"]
-    return tuple(stats["mean"]), tuple(stats["std"])
+def _stats(run: Run) -> Normalization:
+    return Normalization.coerce(run.config["stats"])
 
 
 def run_data(run: Run, current: Picked | None) -> tuple[LoadedData | None, str]:
@@ -739,7 +739,7 @@ def downloads_ui(store: RunStore, run: Run) -> None:
         "TorchScript", data=lambda: export.to_torchscript(store.load_model(run_id)), file_name=f"{slug}.pt",
         mime="application/octet-stream", on_click="ignore", icon=":material/download:", key="_w_tr_dl_script",
         width="stretch", help="torch.jit.load(...) runs it without this project's code.")
-    st.caption(f"Inputs are normalised per channel with mean {_numbers(stats[0])} and std {_numbers(stats[1])} "
+    st.caption(f"Inputs are normalised per channel with mean {_numbers(stats.mean)} and std {_numbers(stats.std)} "
                f"after scaling pixels to [0, 1]; meta.json in the zip says so too.")
 
 

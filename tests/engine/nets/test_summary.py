@@ -40,7 +40,7 @@ from engine.nets.spec import (
     Tanh,
     walk,
 )
-from engine.nets.summary import BYTES_PER_VALUE, format_bytes, format_count, summary
+from engine.nets.summary import BYTES_PER_VALUE, summary
 
 
 def module_at(net: nn.Module, path: Path) -> nn.Module:
@@ -365,7 +365,7 @@ def test_any_arguments_are_summarised_never_raised(shape, layers):
         assert tuple(out.shape[1:]) == s.output_shape
 
 
-def test_totals_and_formats():
+def test_totals():
     spec = NetworkSpec((3, 8, 8), (Conv2d(4, 3, padding=1, bias=False), BatchNorm2d(), ReLU(), Flatten(), Linear(5)))
     s = summary(spec)
     assert s.total_params == 3 * 3 * 3 * 4 + 2 * 4 + 256 * 5 + 5
@@ -374,6 +374,4 @@ def test_totals_and_formats():
     d = s.to_dict()
     assert d["totals"]["params"] == s.total_params and d["output_shape"] == [5]
     assert d["rows"][0]["out_shape"] == [4, 8, 8] and d["rows"][0]["receptive_field"] == [3, 3]
-    assert format_count(61706) == "61.7K" and format_count(4089184256) == "4.09G" and format_count(12) == "12"
-    assert format_bytes(1023) == "1023 B" and format_bytes(2048) == "2.0 KB" and format_bytes(3 * 1024**3) == "3.0 GB"
     assert summary(NetworkSpec((3, 8, 8), ())).output_shape == (3, 8, 8)

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 from skimage import data
 
+from engine.data import Normalization
 from engine.nets import weights as W
 from engine.nets.build import build
 from engine.nets.presets import efficientnet_lite0
@@ -43,7 +44,7 @@ def _photo(name: str) -> torch.Tensor:
 
 
 def _normalise(x: torch.Tensor, stats) -> torch.Tensor:
-    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in stats)
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (stats.mean, stats.std))
     return (x - mean) / std
 
 
@@ -180,7 +181,7 @@ def test_folding_the_data_stats_into_the_stem_keeps_the_prediction(model):
     with torch.no_grad():
         expected = model(_normalise(x, W.imagenet_stats(NAME)))
     folded = from_pretrained(NAME)
-    data_stats = ((0.3, 0.4, 0.5), (0.2, 0.25, 0.3))
+    data_stats = Normalization((0.3, 0.4, 0.5), (0.2, 0.25, 0.3))
     match_input_stats(folded, data_stats, W.imagenet_stats(NAME))
     with torch.no_grad():
         got = folded(_normalise(x, data_stats))

@@ -176,7 +176,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(small: LoadedData, tmp_pa
     x = adapt_batch(small.val.images[:50], BN_CNN.input, result.stats).to(result.model[0].weight.device)
     with torch.no_grad():
         assert torch.equal(loaded(x), result.model(x))
-    assert store.get(result.run_id).config["stats"] == {"mean": result.stats[0], "std": result.stats[1]}
+    assert store.get(result.run_id).config["stats"] == {"mean": list(result.stats.mean), "std": list(result.stats.std)}
 
 
 def test_a_callback_can_stop_the_fit(small: LoadedData) -> None:
