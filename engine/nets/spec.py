@@ -703,7 +703,9 @@ class Dropout(LayerSpec):
         return errors
 
     def build(self, in_shape: Shape) -> nn.Module:
-        return nn.Dropout(self.p, self.inplace)
+        from engine.nets.build import SeededDropout  # build imports this module
+
+        return SeededDropout(self.p, self.inplace)
 
 
 @register

@@ -27,6 +27,8 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
@@ -45,6 +47,7 @@ from engine.nets.spec import NetworkSpec, SpecError
 ENV_VAR = "CNNPG_RUNS_DIR"
 STATUSES = ("running", "finished", "stopped", "failed")
 CHECKPOINT_FORMAT = "cnnpg-checkpoint-1"
+_SCHEMA_LOCK = threading.Lock()
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -121,9 +124,7 @@ class RunStore:
         self.root = Path(root) if root is not None else default_root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.db = self.root / "runs.sqlite"
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute(_SCHEMA)
+        self._create_schema()
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
@@ -253,6 +254,22 @@ class RunStore:
         return self._folder(run_id)
 
     # ----------------------------------------------------------------------------------------------- helpers
+
+    def _create_schema(self) -> None:
+        """WAL mode and the table. Switching the journal mode takes the database exclusively and SQLite answers
+        "database is locked" at once (without waiting) when another connection has it open: two sessions opening a
+        new store together would fail, so this is serialised in the process and retried across processes."""
+        with _SCHEMA_LOCK:
+            for attempt in range(50):
+                try:
+                    with self._connect() as con:
+                        con.execute("PRAGMA journal_mode=WAL")
+                        con.execute(_SCHEMA)
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or attempt == 49:
+                        raise
+                    time.sleep(0.1)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

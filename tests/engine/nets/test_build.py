@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from engine.nets.build import NOT_REACHED, Network, build, errors, trace
+from engine.nets.presets import get_preset
 from engine.nets.spec import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -353,3 +354,48 @@ def test_errors_and_build_agree_on_an_invalid_nested_layer():
     assert len(problems) == 2  # relu #2 is only "not reached", which is no problem of its own
     with pytest.raises(SpecError, match="conv2d #1.2: kernel 9"):
         build(spec)
+
+
+# --------------------------------------------------------------------------------------------------- seeded builds
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_seeded_build_equals_torch_s_own_initialisation_and_leaves_the_global_generator_alone(seed):
+    spec = random_spec(random.Random(seed))
+    torch.manual_seed(seed)
+    expected = build(spec).state_dict()
+    before = torch.get_rng_state()
+    got = build(spec, seed=seed).state_dict()
+    assert torch.equal(torch.get_rng_state(), before)
+    assert expected.keys() == got.keys()
+    for k in expected:
+        assert torch.equal(expected[k], got[k]), k
+
+
+def test_seeded_builds_of_the_presets_with_composites_equal_torch_s():
+    spec = get_preset("resnet18")
+    torch.manual_seed(3)
+    expected = build(spec).state_dict()
+    got = build(spec, seed=3).state_dict()
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert not torch.equal(got["0.weight"], build(spec, seed=4).state_dict()["0.weight"])
+
+
+def test_dropout_draws_its_masks_from_the_network_s_generator():
+    spec = NetworkSpec((16,), (Dropout(p=0.5),))
+    net = build(spec).train()
+    x = torch.ones(4, 16)
+    a = net.use_generator(torch.Generator().manual_seed(1))(x)
+    torch.manual_seed(123)  # the global generator plays no part
+    b = net.use_generator(torch.Generator().manual_seed(1))(x)
+    c = net.use_generator(torch.Generator().manual_seed(2))(x)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert set(a.unique().tolist()) <= {0.0, 2.0}  # kept values scaled by 1/(1 − p), as nn.Dropout does
+    big = net(torch.ones(200, 1000)).eq(0).float().mean()
+    assert abs(float(big) - 0.5) < 0.01
+    assert torch.equal(net.eval()(x), x)  # evaluation: identity
+    inplace = build(NetworkSpec((16,), (Dropout(p=0.25, inplace=True),))).train()
+    inplace.use_generator(torch.Generator().manual_seed(1))
+    y = torch.ones(4, 16)
+    out = inplace(y)
+    assert out.data_ptr() == y.data_ptr() and set(out.unique().tolist()) <= {0.0, float(torch.tensor(4 / 3))}
