@@ -12,7 +12,7 @@ st.markdown(
     "every page."
 )
 st.subheader("Where to start")
-for page in PAGES[1:]:
+for page in PAGES.values()[1:]:
     with st.container(border=True):
         st.page_link(str(page.path), label=page.title, icon=page.icon)
         st.caption(page.blurb)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.navigation import PAGES
+from playground.navigation import grouped
 from playground.sidebar import sidebar_ui
 
 
 def main() -> None:
     st.set_page_config(page_title="CNN Playground", page_icon=":material/grid_on:", layout="wide")
-    pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=(i == 0))
-             for i, p in enumerate(PAGES)]
-    page = st.navigation(pages)
+    sections = {group: [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=p.name == "home")
+                        for p in pages] for group, pages in grouped().items()}
+    page = st.navigation(sections)
     sidebar_ui()
     page.run()
 

@@ -1,11 +1,18 @@
-"""The app's pages, in menu order: one entry per page that exists and works (no placeholders)."""
+"""The app's pages, in menu order and grouped by topic: one entry per page that exists and works (no placeholders).
+
+Pages are registered in ``PAGES`` (an ``engine.registry.Registry``) under a short name; ``GROUPS`` gives the
+navigation's sections in order. Link to a page with ``page_path(name)``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.registry import Registry
+
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+GROUPS = ("", "Basics", "Networks", "Training", "Detection", "Faces", "Style", "Classroom")  # "": no header
 
 
 @dataclass(frozen=True)
@@ -15,13 +22,40 @@ class PageInfo:
     icon: str
     url: str
     blurb: str  # what the user does there, for the home page
+    group: str = ""  # one of GROUPS
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUPS:
+            raise ValueError(f"page group must be one of {GROUPS}, got {self.group!r}")
 
     @property
     def path(self) -> Path:
         return PAGES_DIR / self.file
 
+    @property
+    def name(self) -> str:
+        return self.file.removesuffix(".py")
 
-PAGES = [
+
+PAGES: Registry[PageInfo] = Registry("page")
+
+
+def page_path(name: str) -> str:
+    """The path of page ``name`` (e.g. "builder") for ``st.page_link`` and ``st.switch_page``."""
+    return str(PAGES.get(name).path)
+
+
+def grouped() -> dict[str, list[PageInfo]]:
+    """The pages by section, in ``GROUPS`` order, empty sections left out."""
+    out: dict[str, list[PageInfo]] = {}
+    for group in GROUPS:
+        members = [p for p in PAGES.values() if p.group == group]
+        if members:
+            out[group] = members
+    return out
+
+
+for _page in [
     PageInfo("home.py", "Home", ":material/home:", "home", "What the playground covers and where to start."),
     PageInfo(
         "conv_lab.py", "Convolution lab", ":material/blur_on:", "conv-lab",
@@ -30,6 +64,7 @@ PAGES = [
         "dilation and watch the output size follow ⌊(n + 2p − f)/s⌋ + 1 with your numbers; see which pixels are "
         "never read; filters over RGB volumes, one CNN layer with its (f·f·n_c + 1)·K parameters, max and average "
         "pooling, and convolution vs cross-correlation.",
+        "Basics",
     ),
     PageInfo(
         "builder.py", "CNN builder", ":material/account_tree:", "builder",
@@ -37,6 +72,7 @@ PAGES = [
         "blocks, or start from LeNet-5, AlexNet, VGG-16, ResNet, GoogLeNet or MobileNetV2. Every layer's output "
         "shape, parameters, multiply-accumulates and receptive field update as you edit, with the formula and your "
         "numbers in it; the 1×1-convolution bottleneck lesson; export JSON or PyTorch code, or share a link.",
+        "Networks",
     ),
     PageInfo(
         "training.py", "Training", ":material/model_training:", "training",
@@ -44,11 +80,14 @@ PAGES = [
         "your own zip of class folders — with augmentation and your choice of optimiser, learning-rate schedule and "
         "batch size. Watch the loss and accuracy curves live, stop and resume, compare runs, fine-tune a trained run "
         "on new classes (transfer learning), read the confusion matrix and the mistakes, download the model.",
+        "Training",
     ),
     PageInfo(
         "inspect.py", "Look inside", ":material/visibility:", "inspect",
         "Look inside a trained network — or the builder's, untrained: its first-layer filters as images, the feature "
         "maps every convolution makes of one input (an overview across layers, then any layer's channels as a grid), "
         "and its top-5 prediction for a validation sample, your uploaded image, your drawing or live webcam frames.",
+        "Training",
     ),
-]
+]:
+    PAGES.add(_page.name, _page)

@@ -128,15 +128,14 @@ def _run_label(r: RunInfo, active: bool) -> str:
 
 
 def _no_runs_message() -> None:
-    page = next((p for p in PAGES if p.file == "training.py"), None)
+    page = PAGES.get("training")
     text = ("No trained network yet. Train one on the **Training** page and it appears here; meanwhile you can look "
             "inside the builder's network as it starts: untrained, with random weights.")
     st.info(text, icon=":material/info:")
-    if page is not None:
-        try:
-            st.page_link(str(page.path), label="Go to the Training page", icon=page.icon)
-        except st.errors.StreamlitAPIException:  # the page runs outside the app's navigation
-            pass
+    try:
+        st.page_link(str(page.path), label="Go to the Training page", icon=page.icon)
+    except st.errors.StreamlitAPIException:  # the page runs outside the app's navigation
+        pass
 
 
 def _session_model(token: tuple, make: Callable[[], Network]) -> Network:

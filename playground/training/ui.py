@@ -52,12 +52,12 @@ from playground import state
 from playground.builder import editor as builder_ui
 from playground.cache import summary_of
 from playground.figures import training as figs
-from playground.navigation import PAGES_DIR
+from playground.navigation import page_path
 
 PERSIST = "session"
 PROGRESS_S = 0.5  # seconds between two redraws of the progress bar while a job runs
 CURVES_S = 2.0  # ... and of the live curves
-BUILDER_PAGE = str(PAGES_DIR / "builder.py")
+BUILDER_PAGE = page_path("builder")
 LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 BATCH_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 WD_CHOICES = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2, 5e-2, 0.1)

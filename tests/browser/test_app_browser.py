@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from playground.navigation import PAGES
+from engine.device import available
+from playground.navigation import PAGES, grouped
 
 
 def test_home_loads_with_sidebar(app):
@@ -13,7 +14,7 @@ def test_home_loads_with_sidebar(app):
     expect(app.main()).to_contain_text("CNN Playground")
     sidebar = app.page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_test_id("stSelectbox")).to_contain_text("Compute device")
-    expect(sidebar).to_contain_text("available here: cpu")
+    expect(sidebar).to_contain_text(f"available here: {', '.join(available())}")
     app.assert_no_exception()
 
 
@@ -21,10 +22,13 @@ def test_navigation_lists_every_page(app):
     app.goto("/")
     links = app.page.get_by_test_id("stSidebarNavLink")
     expect(links).to_have_count(len(PAGES))
-    assert [t.strip().splitlines()[-1] for t in links.all_inner_texts()] == [p.title for p in PAGES]  # icon, title
+    assert [t.strip().splitlines()[-1] for t in links.all_inner_texts()] == [p.title for p in PAGES.values()]
+    headers = app.page.get_by_test_id("stNavSectionHeader")
+    expect(headers).to_have_count(len([g for g in grouped() if g]))
+    assert [t.strip() for t in headers.all_inner_texts()] == [g for g in grouped() if g]
 
 
-@pytest.mark.parametrize("url", [p.url for p in PAGES])
+@pytest.mark.parametrize("url", [p.url for p in PAGES.values()])
 def test_every_page_loads_by_deep_link(app, url):
     app.goto(f"/{url}")
     # A deep link runs through the entry script: the shared sidebar is there, and the page's own title.
