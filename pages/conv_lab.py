@@ -5,8 +5,10 @@ import numpy as np
 import streamlit as st
 
 from engine.conv.arithmetic import explain_same_padding, layer_params, layer_params_formula, output_size_formula
+from engine.conv.coverage import coverage
 from engine.conv.filters import make_filter, random_filter
-from engine.conv.reference import conv_steps, coverage, pool_reference
+from engine.conv.pooling import pool_reference
+from engine.conv.reference import conv_steps
 from engine.media.images import to_chw
 from playground import state
 from playground.conv_lab import ui

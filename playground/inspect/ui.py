@@ -19,8 +19,8 @@ import streamlit as st
 import torch
 
 from engine.data import ImageSet, Normalization, adapt_batch, describe_adaptation, load_dataset
-from engine.media.camera import centre_square, fit_drawing
-from engine.media.images import SAMPLE_IMAGES, decode_upload, sample_image
+from engine.media.camera import fit_drawing
+from engine.media.images import SAMPLE_IMAGES, centre_square, decode_upload, sample_image
 from engine.nets.build import Network, build
 from engine.nets.inspect import (
     KINDS_CONV,
