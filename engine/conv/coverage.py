@@ -39,6 +39,7 @@ def coverage(n: int, f: int, p: Padding = 0, s: int = 1, d: int = 1) -> np.ndarr
 class CoverageFacts:
     """What a coverage map tells, in numbers: how often the corner and the centre are read, and what is never read."""
 
+    counts: np.ndarray  # (n, n) int64, the map itself
     corner: int  # windows reading the top-left pixel
     centre: int  # windows reading the central pixel
     never: np.ndarray  # (n, n) bool, pixels no window reads
@@ -57,4 +58,4 @@ def coverage_facts(counts: np.ndarray) -> CoverageFacts:
         raise ValueError(f"a coverage map must be a non-empty (n, n) grid, got shape {c.shape}")
     never = c == 0
     h, w = c.shape
-    return CoverageFacts(int(c[0, 0]), int(c[h // 2, w // 2]), never, int(never.sum()), int(c.size))
+    return CoverageFacts(c, int(c[0, 0]), int(c[h // 2, w // 2]), never, int(never.sum()), int(c.size))

@@ -177,6 +177,14 @@ def to_chw(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
+def to_hwc(img: np.ndarray) -> np.ndarray:
+    """The inverse of ``to_chw``: (1, H, W) -> (H, W); (C, H, W) -> (H, W, C), the layout pictures are drawn in."""
+    a = np.asarray(img)
+    if a.ndim != 3:
+        raise ValueError(f"image must have shape (C, H, W), got shape {a.shape}")
+    return a[0] if a.shape[0] == 1 else np.ascontiguousarray(a.transpose(1, 2, 0))
+
+
 def resize_square(img: Any, size: int) -> np.ndarray:
     """Centre-crop to a square, then resize to (size, size) with Lanczos; (H, W) or (H, W, C), float32 [0, 1]."""
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:

@@ -84,7 +84,7 @@ def test_without_runs_the_builders_network_is_inspected(monkeypatch, tmp_path, s
     titles = _titles(at)
     assert any(t.startswith("conv2d #1: 6 filters of 1×5×5") for t in titles), titles  # LeNet-5's first layer
     # no data set of its own: a bundled photo is the input; prediction and maps follow
-    assert at.radio(key="_w_inspect_source").value == "Photo"
+    assert at.segmented_control(key="_w_inspect_source").value == "photo"
     assert "Top predictions" in titles
     layers = at.selectbox(key="_w_inspect_layer")
     assert layers.options == ["conv2d #1", "conv2d #4"]
@@ -99,8 +99,8 @@ def test_without_runs_the_builders_network_is_inspected(monkeypatch, tmp_path, s
 def test_an_unreadable_upload_is_an_error_message(monkeypatch, tmp_path, streamer):
     monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path / "empty"))
     at = open_page("inspect.py")
-    at.session_state["inspect_upload"] = ("notes.png", b"this is not an image")
-    at.radio(key="_w_inspect_source").set_value("Upload an image").run()
+    at.segmented_control(key="_w_inspect_source").set_value("upload").run()
+    at.file_uploader(key="_w_inspect_upload").set_value(("notes.png", b"this is not an image", "image/png")).run()
     assert not at.exception
     assert [e.value for e in at.error] == ["notes.png: this file is not an image that can be read (accepted: PNG, "
                                            "JPEG, GIF, BMP, WEBP, TIFF)"]
@@ -116,7 +116,7 @@ def test_with_a_trained_run(monkeypatch, digits_run, streamer):
     assert not at.warning  # trained
     titles = _titles(at)
     assert any(t.startswith("conv2d #1: 6 filters of 1×3×3") for t in titles), titles
-    assert at.radio(key="_w_inspect_source").value == "Validation sample"
+    assert at.segmented_control(key="_w_inspect_source").value == "sample"
 
     # prediction on validation sample 7: the chart's bars are the engine's top-5 on the stored model
     at.number_input(key="_w_inspect_sample").set_value(7).run()
@@ -143,7 +143,7 @@ def test_with_a_trained_run(monkeypatch, digits_run, streamer):
     assert any(t.startswith("conv2d #1: 6 channels of 16×16") for t in _titles(at))
 
     # the webcam: the live callback classifies real frames; a frame taken from it becomes the input
-    at.radio(key="_w_inspect_source").set_value("Webcam").run()
+    at.segmented_control(key="_w_inspect_source").set_value("webcam").run()
     _ok(at)
     call = streamer.calls[-1]
     assert call["rtc_configuration"] == {"iceServers": []} and call["async_processing"] is True
@@ -161,7 +161,7 @@ def test_capture_dataset_ui_records_and_returns_a_data_set(streamer):
     def page():
         import streamlit as st
 
-        from playground.webcam.glue import capture_dataset_ui
+        from playground.webcam.capture import capture_dataset_ui
 
         data = capture_dataset_ui("cap")
         if data is not None:

@@ -137,6 +137,8 @@ def test_conversions():
     rgb = np.random.default_rng(0).random((5, 7, 3)).astype(np.float32)
     assert images.to_chw(rgb).shape == (3, 5, 7) and images.to_chw(rgb[..., 0]).shape == (1, 5, 7)
     np.testing.assert_array_equal(images.to_chw(rgb)[1], rgb[..., 1])
+    np.testing.assert_array_equal(images.to_hwc(images.to_chw(rgb)), rgb)  # the inverse
+    np.testing.assert_array_equal(images.to_hwc(images.to_chw(rgb[..., 0])), rgb[..., 0])
     assert images.to_rgb(rgb[..., 0]).shape == (5, 7, 3)
     # PIL's own grayscale conversion is the oracle for the luma weights
     u8 = (rgb * 255).round().astype(np.uint8)
