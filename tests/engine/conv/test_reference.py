@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import signal  # installed with scikit-image: never skipped
 from torch_oracle import as_tensor, torch_conv
 
 from engine.conv import arithmetic, coverage, filters, pooling, reference
@@ -77,7 +78,6 @@ def test_flip_is_conv2d_with_the_flipped_kernel(case):
 
 @pytest.mark.parametrize(("mode", "padding"), [("valid", 0), ("full", "full")])
 def test_flip_is_signal_processing_convolution(mode, padding):
-    signal = pytest.importorskip("scipy.signal")
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((7, 9)), rng.standard_normal((3, 4))
     p = (2, 3) if padding == "full" else padding  # "full" = pad f − 1 on every side
