@@ -15,7 +15,7 @@ from playground.conv_lab.controls import PERSIST, bump_version, number_grid, res
 from playground.widgets import image_source
 
 KEY = "cl"  # the image source's key: its widgets are _w_cl_source, _w_cl_photo, _w_cl_upload, ...
-OWN_SOURCES = {"example": "course example", "grid": "your numbers"}
+OWN_SOURCES = {"example": "Course example", "grid": "Your numbers"}
 PICTURES = image_source.Options(photo="camera", max_bytes=20 * 1024 * 1024, max_pixels=25_000_000,
                                 snapshot_label="Use the current frame")
 
@@ -49,25 +49,25 @@ def _at_size(key: str, _image: np.ndarray, n: int, gray: bool) -> np.ndarray:
 def input_ui() -> LabInput | None:
     """Choose the input and its size n (and, for pictures, gray or colour). None (with the reason shown) until a
     picture source has a picture."""
-    top = st.columns([6, 3, 2.2, 1.8], vertical_alignment="bottom")
     source = image_source.source_ui(
-        KEY, OWN_SOURCES, where=top[0], help="The course's picture of an edge (bright left half, dark right half), a "
-                                            "grid of numbers you type, or a picture: a bundled photo, an image file "
-                                            "of your own, a drawing or a webcam snapshot.")
+        KEY, OWN_SOURCES, help="The course's picture of an edge (bright left half, dark right half), a grid of numbers "
+                              "you type, or a picture: a bundled photo, an image file of your own, a drawing or a "
+                              "webcam snapshot.")
+    row = st.columns([4, 3, 2], vertical_alignment="bottom")
     if source == "example":
-        n = top[1].slider("size n", 4, 16, 6, key="_w_cl_n_example", persist_state=PERSIST)
+        n = row[0].slider("size n", 4, 16, 6, key="_w_cl_n_example", persist_state=PERSIST)
         img = example_image(n).astype(np.float32)
         return LabInput(img, to_rgb(img), f"the course's {n}×{n} example", False)
     if source == "grid":
-        n = top[1].slider("size n", 2, 16, 6, key="_w_cl_n_grid", persist_state=PERSIST)
+        n = row[0].slider("size n", 2, 16, 6, key="_w_cl_n_grid", persist_state=PERSIST)
         img = _grid_ui(n).astype(np.float32)
         return LabInput(img, to_rgb(img), f"your {n}×{n} grid", False)
-    n = top[2].slider("size n", 8, 128, 64, key="_w_cl_n_photo", persist_state=PERSIST,
+    n = row[1].slider("size n", 8, 128, 64, key="_w_cl_n_photo", persist_state=PERSIST,
                       help="The picture is cropped to a square and resized to n×n.")
-    colour = top[3].segmented_control("colour", ["gray", "RGB"], default="gray", required=True, key="_w_cl_colour",
+    colour = row[2].segmented_control("colour", ["gray", "RGB"], default="gray", required=True, key="_w_cl_colour",
                                       persist_state=PERSIST, help="Gray: one channel. RGB: three, and the filter "
                                                                   "becomes f×f×3.")
-    picture = image_source.picture_ui(KEY, source, PICTURES, where=top[1])
+    picture = image_source.picture_ui(KEY, source, PICTURES, where=row[0])
     if picture is None:
         return None
     rgb = _at_size(picture.key, picture.image, n, False)

@@ -3,12 +3,11 @@ Explainer), then one chosen layer's channels as a grid of heatmaps (``engine.net
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 import torch
 
 from engine.data import adapt_batch
-from engine.nets.inspect import KINDS_CONV, feature_maps, shrink, strongest_channels
+from engine.nets.inspect import KINDS_CONV, feature_maps, shrink, spread, strongest_channels
 from playground import state
 from playground.figures import inspect as inspect_figures
 from playground.figures.primitives import plotly_config
@@ -41,7 +40,7 @@ def feature_maps_ui(subject: Subject, inp: InputImage) -> None:
     if not maps:
         st.info("This network has no convolutional layer, so it has no feature maps to show.")
         return
-    picks = np.unique(np.linspace(0, len(maps) - 1, min(MAX_OVERVIEW, len(maps))).round().astype(int))
+    picks = spread(len(maps), MAX_OVERVIEW)
     strip = [(maps[i][0], shrink(maps[i][1], MAP_SIDE // 2).numpy(), strongest_channels(maps[i][1], 4),
               tuple(maps[i][1].shape)) for i in picks]
     st.plotly_chart(inspect_figures.overview_figure(seen(subject, inp), strip), width="stretch",

@@ -11,10 +11,13 @@ import av
 import numpy as np
 import pytest
 import streamlit_webrtc
-from apptest_helpers import button, open_page
+import torch
+from apptest_helpers import ENTRY, button, open_page
 from streamlit.testing.v1 import AppTest
 
 from engine.data import load_dataset
+from engine.nets.build import build
+from engine.nets.presets import get_preset
 from engine.nets.spec import NetworkSpec
 from engine.training.evaluate import predict
 from engine.training.loop import TrainConfig, fit
@@ -94,6 +97,27 @@ def test_without_runs_the_builders_network_is_inspected(monkeypatch, tmp_path, s
     at.toggle(key="_w_inspect_every").set_value(True).run()
     _ok(at)
     assert "relu #2" in at.selectbox(key="_w_inspect_layer").options
+
+
+def test_the_builders_network_has_its_seeds_weights_and_leaves_the_global_generator_alone(monkeypatch, tmp_path,
+                                                                                          streamer):
+    """Built from a private generator: the weights ``torch.manual_seed(seed); build(spec)`` gives, while torch's global
+    generator — shared by every session's thread — is neither read nor moved."""
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(ENTRY, default_timeout=120)
+    at.session_state["seed"] = 7
+    at.run()
+    torch.manual_seed(12345)
+    before = torch.get_rng_state()
+    at.switch_page("../pages/inspect.py").run()
+    _ok(at)
+    assert torch.equal(torch.get_rng_state(), before)
+    token, model = at.session_state["inspect_model"]
+    assert token[0] == "builder" and token[2] == 7
+    torch.manual_seed(7)
+    oracle = build(get_preset("lenet5"))
+    for (name, got), (_, want) in zip(model.state_dict().items(), oracle.state_dict().items(), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0, msg=name)
 
 
 def test_an_unreadable_upload_is_an_error_message(monkeypatch, tmp_path, streamer):
