@@ -36,8 +36,7 @@ def input_ui(subject: Subject, live: Callable[[str], None] | None = None) -> Inp
     """Choose an input: a validation sample of the run's data (the first choice when the run has data), a bundled
     photo, an uploaded image, a drawing, or the webcam (drawn by ``live``: a live prediction; a frame taken from it is
     the input). None until there is one."""
-    source = image_source.source_ui(KEY, SAMPLE, default="sample" if subject.dataset else "photo",
-                                    label="Input", help="Where the input comes from.")
+    source = image_source.source_ui(KEY, SAMPLE, default="sample" if subject.dataset else "photo")
     if source == "sample":
         return _sample_ui(subject)
     options = image_source.Options(
