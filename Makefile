@@ -37,8 +37,10 @@ lint: setup-dev
 test: setup-dev system-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# Every benchmark runs, even after one misses its target; then the misses are listed and the exit status says so.
 bench: setup-dev
-	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@missed=""; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || missed="$$missed $$f"; done; \
+	if [ -n "$$missed" ]; then echo "== missed their targets:$$missed"; exit 1; else echo "== every benchmark met its target"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

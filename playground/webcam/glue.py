@@ -7,7 +7,7 @@ callback writes into under the object's own lock and the script reads under it. 
 function from ``engine.media.camera`` (``(H, W, 3) uint8 -> (H, W, 3) uint8``), wrapped here once (``_frame_callback``).
 
 Offline and on loopback no STUN/TURN server is needed; ``RTC_CONFIGURATION`` says so explicitly, because the
-component's default asks public STUN servers (see TESTING.md). A hosted deployment needs a TURN server.
+component's default asks public STUN servers (see docs/testing.md). A hosted deployment needs a TURN server.
 """
 
 from __future__ import annotations
