@@ -8,10 +8,11 @@ PORT   ?= 8501
 
 .PHONY: run test bench lint setup setup-dev system-deps clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
@@ -37,8 +38,10 @@ lint: setup-dev
 test: setup-dev system-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# Every benchmark runs, even after one misses its target; then the misses are listed and the exit status says so.
 bench: setup-dev
-	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@missed=""; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || missed="$$missed $$f"; done; \
+	if [ -n "$$missed" ]; then echo "== missed their targets:$$missed"; exit 1; else echo "== every benchmark met its target"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 """Entry point: ``streamlit run playground/app.py``. Routes to the pages in ../pages and draws the shared sidebar.
 
 The entry sits in playground/, not beside pages/, so Streamlit never falls into its legacy multipage mode (see
-TESTING.md): deep links such as /builder run through this script and its sidebar.
+docs/testing.md): deep links such as /builder run through this script and its sidebar.
 """
 
 from __future__ import annotations

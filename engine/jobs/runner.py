@@ -10,7 +10,7 @@ the validation set).
 
 The cap (``$CNNPG_MAX_JOBS``, default 2) counts the jobs not yet done: past it ``submit`` raises ``ServerBusyError``
 instead of queueing, so a full server says so at once. A deployment that sends jobs elsewhere replaces this runner
-behind the same ``submit`` / ``Job`` interface (DESIGN.md, "Scale").
+behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
 """
 
 from __future__ import annotations

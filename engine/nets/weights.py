@@ -1,4 +1,4 @@
-"""Pretrained weights, resolved by name, offline first (DESIGN.md, "Weights and data: offline first").
+"""Pretrained weights, resolved by name, offline first (docs/assets.md).
 
 ``resolve(name)`` finds the weights file of a known network, in this order:
 

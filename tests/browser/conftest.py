@@ -1,6 +1,6 @@
 """Real-browser fixtures: one `streamlit run` server and one Debian Chromium per test session, a fresh page per test.
 
-See ../shared/TESTING.md: Playwright's own browser download fails here, so Debian's Chromium is launched through it;
+See docs/testing.md: Playwright's own browser download fails here, so Debian's Chromium is launched through it;
 a rerun is known to be finished by counting `script_finished` messages on the app's websocket.
 """
 

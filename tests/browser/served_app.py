@@ -1,4 +1,4 @@
-"""Serve a Streamlit script with `streamlit run` on a free loopback port, as the browser tests need (TESTING.md)."""
+"""Serve a Streamlit script with `streamlit run` on a free loopback port for the browser tests (docs/testing.md)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""``engine.detection.scenes`` and ``engine.detection.landmarks``: deterministic, balanced, and labelled by what was
+actually drawn (oracles: the pixels themselves, and an independent box measured with torchvision's masks_to_boxes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import masks_to_boxes
+
+from engine.data import shapes
+from engine.detection import landmarks, scenes
+
+
+def test_scenes_are_deterministic_and_parts_differ():
+    a, b = scenes.generate(20, 48, seed=3), scenes.generate(20, 48, seed=3)
+    assert torch.equal(a.images, b.images) and torch.equal(a.boxes, b.boxes) and torch.equal(a.labels, b.labels)
+    c = scenes.generate(20, 48, seed=3, part=1)
+    assert not torch.equal(a.images, c.images)
+    assert a.images.shape == (20, 3, 48, 48) and a.images.dtype == torch.uint8 and a.classes == shapes.CLASSES
+
+
+def test_boxes_hold_the_drawn_object_and_empty_scenes_hold_none():
+    s = scenes.generate(200, 64, seed=0)
+    assert 0.1 < (~s.present).float().mean() < 0.3  # about EMPTY_FRACTION
+    assert (s.labels[~s.present] == -1).all() and (s.boxes[~s.present] == 0).all()
+    assert set(s.labels[s.present].tolist()) == set(range(len(shapes.CLASSES)))
+    # An independent oracle: the object's pixels are far from the background colour (the scene's median colour);
+    # a 3×3 median of that distance removes isolated noise pixels.
+    for i in torch.nonzero(s.present).flatten()[:40].tolist():
+        img = s.images[i].float()
+        bg = img.flatten(1).median(dim=1).values[:, None, None]
+        dist = (img - bg).norm(dim=0)[None, None]  # (1, 1, H, W)
+        smooth = torch.nn.functional.unfold(dist, 3, padding=1).median(dim=1).values.reshape(dist.shape[-2:])
+        ys, xs = torch.nonzero(smooth > 90, as_tuple=True)
+        x0, y0, x1, y1 = s.boxes[i].tolist()
+        assert len(xs) > 0, i
+        seen = (xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1)
+        assert seen == pytest.approx((x0, y0, x1, y1), abs=2), i
+        assert x1 - x0 >= 4 and y1 - y0 >= 4
+
+
+def test_mask_boxes_agree_with_torchvision():
+    rng = np.random.default_rng(0)
+    masks = rng.random((30, 17, 23)) > 0.97
+    masks[0] = False
+    ours = scenes.mask_boxes(masks)
+    has = masks.reshape(30, -1).any(1)
+    theirs = masks_to_boxes(torch.from_numpy(masks[has]))  # inclusive end: the last pixel's index
+    assert np.array_equal(ours[has], (theirs + torch.tensor([0, 0, 1, 1])).numpy())
+    assert (ours[~has] == 0).all()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"n": 0}, "n must be a positive integer"),
+    ({"n": 2, "size": 8}, "size must be an integer of at least 16"),
+    ({"n": 2, "empty": 1.0}, r"empty must be a fraction in \[0, 1\)"),
+    ({"n": 2, "classes": ("circle", "hexagon")}, "classes must be distinct names among circle"),
+])
+def test_bad_arguments_say_what_is_valid(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        scenes.generate(**kwargs)
+
+
+def test_subsets_of_classes_are_balanced():
+    s = scenes.generate(60, 32, seed=1, empty=0.0, classes=("circle", "cross"))
+    assert s.present.all() and sorted(set(s.labels.tolist())) == [0, 1] and (s.labels == 0).sum() == 30
+
+
+def test_faces_put_each_landmark_on_its_feature():
+    f = landmarks.generate(64, 48, seed=2)
+    assert f.images.shape == (64, 3, 48, 48) and f.points.shape == (64, 5, 2)
+    assert torch.equal(f.images, landmarks.generate(64, 48, seed=2).images)
+    p = f.points
+    assert (p[:, 0, 0] < p[:, 1, 0]).all() and (p[:, 3, 0] < p[:, 4, 0]).all()  # left before right, as seen
+    assert ((p >= 0) & (p <= 48)).all()
+    # Oracle: the eyes and the nose are dark ink drawn on the lighter skin: the pixel under each of those points is
+    # darker than the face around it.
+    img = f.images.float().mean(1)  # (N, H, W)
+    for i in range(64):
+        for k in (0, 1, 2):
+            x, y = (int(v) for v in p[i, k])
+            ring = img[i, max(0, y - 6):y + 7, max(0, x - 6):x + 7]
+            assert img[i, y, x] < ring.median(), (i, landmarks.NAMES[k])
