@@ -2,23 +2,23 @@
 
 import streamlit as st
 
-from playground.inspect import ui as inspect_ui
+from playground.inspect import filters, inputs, maps, prediction, subject
 
 st.title("Look inside")
 st.caption("What a network has learned, layer by layer: its first filters, the maps every convolution makes of one "
            "input, and what it predicts — for a validation sample, your image, your drawing or your webcam.")
 
-subject = inspect_ui.model_ui()
-if subject is None:
+net = subject.model_ui()
+if net is None:
     st.stop()
-inspect_ui.subject_caption(subject)
+subject.subject_caption(net)
 
 st.subheader("First-layer filters")
-inspect_ui.filters_ui(subject)
+filters.filters_ui(net)
 
 st.subheader("An input and the prediction")
-image = inspect_ui.input_ui(subject)
+image = inputs.input_ui(net, live=prediction.live_view(net))
 if image is not None:
-    inspect_ui.prediction_ui(subject, image)
+    prediction.prediction_ui(net, image)
     st.subheader("Feature maps")
-    inspect_ui.feature_maps_ui(subject, image)
+    maps.feature_maps_ui(net, image)

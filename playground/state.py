@@ -63,13 +63,13 @@ def widget_default(widget_key: str, state_key: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------- convolution lab
-# Durable values of pages/conv_lab.py that no widget can keep: data editors and uploads lose their content when they
-# are not drawn (another tab of the lab, another page). The lab's sliders keep theirs with ``persist_state``.
+# Durable values of pages/conv_lab.py that no widget can keep: data editors lose their content when they are not drawn
+# (another tab of the lab, another page). The lab's sliders keep theirs with ``persist_state``; its picture is the
+# image source's (IMAGE_SOURCE below).
 CONV_GRID = "conv_lab_grid"  # np.ndarray (n, n) float64: the user's own input numbers
 CONV_KERNEL = "conv_lab_kernel"  # np.ndarray (f, f) float64: the user's own filter
-CONV_BANK = "conv_lab_bank"  # list[dict]: the one-layer tab's filters, {"filter": name, "channels": ..., "bias": b}
+CONV_BANK = "conv_lab_bank"  # list[engine.conv.bank.BankRow]: the one-layer tab's filters
 CONV_EDIT_VERSION = "conv_lab_edit_version"  # int, bumped by a reset so the lab's data editors start fresh
-CONV_UPLOAD = "conv_lab_upload"  # (file name, bytes) | None: the last uploaded image, kept across page switches
 CONV_PLAYING = "conv_lab_playing"  # str | None: the key of the step-through that is animating
 
 
@@ -77,20 +77,17 @@ CONV_PLAYING = "conv_lab_playing"  # str | None: the key of the step-through tha
 ACTIVE_RUN = "active_run"  # str | None: id of the run (in the run store) the training page trained last
 INSPECT_RUN = "inspect_run"  # str: the run the "Look inside" page shows ("" = the builder's untrained network)
 INSPECT_SEEN_ACTIVE = "inspect_seen_active"  # str | None: ACTIVE_RUN when that page last looked, to follow a new run
-INSPECT_SOURCE = "inspect_source"  # str: where that page's input comes from (sample, upload, drawing, webcam)
 INSPECT_SAMPLE = "inspect_sample"  # int: the validation sample shown there
-INSPECT_PHOTO = "inspect_photo"  # str: the bundled photo shown there (engine.media.images.SAMPLE_IMAGES)
-INSPECT_DRAWING = "inspect_drawing"  # dict | None: the canvas drawing (Fabric.js JSON), redrawn after a page switch
-INSPECT_UPLOAD = "inspect_upload"  # (file name, bytes) | None: the image last uploaded there
-INSPECT_SNAPSHOT = "inspect_snapshot"  # np.ndarray | None: the webcam frame last taken there, (H, W, 3) uint8
 INSPECT_MODEL = "inspect_model"  # (token, Network): the network loaded for that page, kept for this session only
 INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its feature maps for the current input
 
-# --------------------------------------------------------------------------------------------------- webcam
-# playground/webcam/ keeps, per component key, the captured samples (durable: they must survive reruns and page
-# switches) and the live prediction's frame counter. The webcam worker thread writes into these objects under their
-# own locks; nothing else in session state is touched from that thread.
-WEBCAM = "webcam"  # dict[str, webcam.Capture | webcam.FrameMeter]
+# --------------------------------------------------------------------------------------------------- images and webcam
+# playground/widgets/image_source.py keeps, per widget key, what its widgets cannot: the source chosen, the uploaded
+# file, the drawing, the webcam snapshot. playground/webcam/ keeps, per component key, the last frame, the captured
+# samples (durable: they must survive reruns and page switches) and the live prediction's frame counter. The webcam
+# worker thread writes into those objects under their own locks; nothing else in session state is touched from it.
+IMAGE_SOURCE = "image_source"  # dict[str, image_source.SourceState]
+WEBCAM = "webcam"  # dict[str, stream.LatestFrame | capture.Capture | live.FrameMeter]
 
 
 # --------------------------------------------------------------------------------------------------- training

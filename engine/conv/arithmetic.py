@@ -22,6 +22,12 @@ Padding2d = int | tuple[int, int] | str  # also (ph, pw)
 IntPair = int | tuple[int, int]
 
 OUTPUT_SIZE_FORMULA = "⌊(n + 2p − d(f − 1) − 1)/s⌋ + 1"
+OUTPUT_SIZE_FORMULA_UNDILATED = "⌊(n + 2p − f)/s⌋ + 1"  # the same with d = 1, as the course writes it
+
+
+def output_size_rule(d: int = 1) -> str:
+    """The output-size formula in letters, as simple as dilation ``d`` allows."""
+    return OUTPUT_SIZE_FORMULA_UNDILATED if _int("dilation d", d, 1) == 1 else OUTPUT_SIZE_FORMULA
 
 
 def _int(name: str, value: Any, minimum: int) -> int:

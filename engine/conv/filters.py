@@ -1,5 +1,6 @@
 """Classic filters for the lab: edges (Prewitt-style, Sobel, Scharr), blurs, sharpen, Laplacian, identity, random,
-and the course's 6×6 edge picture. Each is a float32 ``(f, f)`` numpy array; ``FILTERS`` is the menu.
+and the course's 6×6 edge picture. Each is a float32 ``(f, f)`` numpy array; ``FILTERS`` (an
+``engine.registry.Registry``) is the menu, in the order it shows them.
 Sign convention (the course's): an edge filter responds positively to bright-on-the-left (or top) edges.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.conv.arithmetic import _int
+from engine.registry import Registry
 
 
 def _check_f(name: str, f: int, fixed: int | None = None, odd: bool = False, minimum: int = 1) -> int:
@@ -107,17 +109,22 @@ def random_filter(f: int = 3, seed: int = 0) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NamedFilter:
-    """A menu entry: the builder ``build(f)`` and which sizes it accepts."""
+    """A menu entry: the builder ``build(f)`` (``build(f, seed=...)`` when ``seeded``) and which sizes it accepts."""
 
-    build: Callable[[int], np.ndarray]
+    build: Callable[..., np.ndarray]
     fixed_size: int | None = None  # only this f
     odd_only: bool = False
     min_size: int = 1
+    seeded: bool = False  # random weights: drawn from a seed
 
     def allows(self, f: int) -> bool:
         if self.fixed_size is not None:
             return f == self.fixed_size
         return f >= self.min_size and not (self.odd_only and f % 2 == 0)
+
+    def make(self, f: int, seed: int = 0) -> np.ndarray:
+        """The filter at size f (the seed only matters to a seeded filter)."""
+        return self.build(f, seed=seed) if self.seeded else self.build(f)
 
     @property
     def about(self) -> str:
@@ -125,27 +132,30 @@ class NamedFilter:
         return " ".join((self.build.__doc__ or "").split())
 
 
-FILTERS: dict[str, NamedFilter] = {
-    "vertical edge": NamedFilter(vertical_edge, min_size=2),
-    "horizontal edge": NamedFilter(horizontal_edge, min_size=2),
-    "sobel x": NamedFilter(sobel_x, fixed_size=3),
-    "sobel y": NamedFilter(sobel_y, fixed_size=3),
-    "scharr x": NamedFilter(scharr_x, fixed_size=3),
-    "scharr y": NamedFilter(scharr_y, fixed_size=3),
-    "box blur": NamedFilter(box_blur),
-    "gaussian blur": NamedFilter(gaussian_blur, odd_only=True),
-    "sharpen": NamedFilter(sharpen, fixed_size=3),
-    "laplacian": NamedFilter(laplacian, fixed_size=3),
-    "identity": NamedFilter(identity, odd_only=True),
-    "random": NamedFilter(random_filter),
-}
+FILTERS: Registry[NamedFilter] = Registry("filter")
+FILTERS.add("vertical edge", NamedFilter(vertical_edge, min_size=2))
+FILTERS.add("horizontal edge", NamedFilter(horizontal_edge, min_size=2))
+FILTERS.add("sobel x", NamedFilter(sobel_x, fixed_size=3))
+FILTERS.add("sobel y", NamedFilter(sobel_y, fixed_size=3))
+FILTERS.add("scharr x", NamedFilter(scharr_x, fixed_size=3))
+FILTERS.add("scharr y", NamedFilter(scharr_y, fixed_size=3))
+FILTERS.add("box blur", NamedFilter(box_blur))
+FILTERS.add("gaussian blur", NamedFilter(gaussian_blur, odd_only=True))
+FILTERS.add("sharpen", NamedFilter(sharpen, fixed_size=3))
+FILTERS.add("laplacian", NamedFilter(laplacian, fixed_size=3))
+FILTERS.add("identity", NamedFilter(identity, odd_only=True))
+FILTERS.add("random", NamedFilter(random_filter, seeded=True))
 
 
-def make_filter(name: str, f: int = 3) -> np.ndarray:
-    """``FILTERS[name]`` at size f: float32 (f, f). ValueError for an unknown name or a size it does not allow."""
-    if name not in FILTERS:
-        raise ValueError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")
-    return FILTERS[name].build(f)
+def filter_names(f: int | None = None) -> list[str]:
+    """The filters' names in menu order; with ``f``, only those defined at that size."""
+    return FILTERS.names(where=None if f is None else lambda entry: entry.allows(f))
+
+
+def make_filter(name: str, f: int = 3, seed: int = 0) -> np.ndarray:
+    """Filter ``name`` at size f: float32 (f, f); ``seed`` draws the "random" one. ValueError for an unknown name
+    (listing the known ones) or a size the filter does not have."""
+    return FILTERS.get(name).make(f, seed)
 
 
 def example_image(n: int = 6) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A step-by-step reference convolution, pooling with where each maximum came from, and coverage maps.
+"""A step-by-step reference convolution, and convolution compared with cross-correlation.
 
 What the lesson shows. A filter is a small grid of weights (f×f, and as deep as the input has channels). It is laid
 on the input at one position, every weight is multiplied with the value under it, the products are summed, a bias is
@@ -10,12 +10,13 @@ dilation ``d`` the filter's taps are spread ``d`` pixels apart, so it spans ``d(
     n_out = ⌊(n + 2p − d(f − 1) − 1) / s⌋ + 1        (with d = 1: ⌊(n + 2p − f) / s⌋ + 1)
 
 What deep-learning libraries call convolution is cross-correlation: the filter is not flipped. Learned filters make
-the difference moot, but ``flip=True`` computes the true (flipped) convolution of signal processing for comparison.
-Pooling slides a window the same way but takes the maximum or the mean per channel, and has nothing to learn.
+the difference moot, but ``flip=True`` computes the true (flipped) convolution of signal processing for comparison
+(``compare_flip``). Pooling (``engine.conv.pooling``) slides a window the same way; ``engine.conv.coverage`` counts
+how often each pixel is read.
 
-Conventions follow PyTorch (``torch.nn.functional.conv2d`` / ``max_pool2d`` / ``avg_pool2d``): arrays are
-channels-first, ``(C, H, W)`` inputs and ``(K, C, fh, fw)`` filters; ``padding="same"`` pads an odd total with the
-extra pixel on the right/bottom and is refused for strides above 1. The arithmetic is that of V. Dumoulin and
+Conventions follow PyTorch (``torch.nn.functional.conv2d``): arrays are channels-first, ``(C, H, W)`` inputs and
+``(K, C, fh, fw)`` filters; ``padding="same"`` pads an odd total with the extra pixel on the right/bottom and is
+refused for strides above 1. The arithmetic is that of V. Dumoulin and
 F. Visin, "A guide to convolution arithmetic for deep learning", arXiv:1603.07285 (2016).
 
 Everything here is numpy (float64 for the convolution, so the lesson's numbers are exact); torch is the test oracle.
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.conv.arithmetic import IntPair, Padding, Padding2d, _int, _pads, _pair, output_size
+from engine.conv.arithmetic import IntPair, Padding2d, _int, _pads, _pair, output_size
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda z: np.maximum(z, 0.0),
@@ -90,6 +91,18 @@ class ConvStep:
     value: float  # activation(z); equals the output at (k, i, j)
     activation: str | None = None
 
+    @property
+    def channel_sums(self) -> np.ndarray:
+        """(C,) the products summed per input channel; together they make ``total``."""
+        return self.products.sum(axis=(1, 2))
+
+    def where(self) -> str:
+        """Where the window lies, in the input's coordinates: ``"input rows 0…2, columns 1…3"``, and how many of its
+        taps fall on the zero padding."""
+        on_pad = int((~self.in_input).sum())
+        text = f"input rows {self.rows.min()}…{self.rows.max()}, columns {self.cols.min()}…{self.cols.max()}"
+        return text + (f" ({on_pad} of its taps on the zero padding)" if on_pad else "")
+
     def expression(self, max_terms: int = 9) -> str:
         """The sum written out: ``"10·1 + 10·0 + 0·(−1) + … + 0 = 30"`` (at most ``max_terms`` products)."""
         pairs = list(zip(self.window.ravel(), self.kernel.ravel(), strict=True))
@@ -135,6 +148,12 @@ class ConvSteps:
         """(K, H', W')."""
         n_k, h_out, w_out = self.output.shape
         return n_k, h_out, w_out
+
+    @property
+    def taps(self) -> int:
+        """Multiplications per output value: C·fh·fw."""
+        _, c, fh, fw = self.kernel.shape
+        return c * fh * fw
 
     def step(self, k: int, i: int, j: int) -> ConvStep:
         """Output value (k, i, j) taken apart: window, products, sum, bias, activation."""
@@ -282,62 +301,37 @@ def conv_steps(
     )  # fmt: skip
 
 
-# --------------------------------------------------------------------------------------------------- pooling
+# --------------------------------------------------------------------------------------------------- flip
 
 
-def pool_reference(
-    x: Any, f: IntPair, s: IntPair | None = None, mode: str = "max", padding: IntPair = 0
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Max or average pooling of each channel separately, and for max where each maximum came from.
+@dataclass(frozen=True, eq=False)
+class FlipComparison:
+    """One filter applied both ways to the same input: as deep-learning libraries do (cross-correlation) and as
+    signal processing does (true convolution, the filter rotated by 180°)."""
 
-    ``x`` (C, H, W) or (H, W); ``f`` window, ``s`` stride (default ``f``, as in PyTorch), ``padding`` at most half the
-    window (PyTorch's rule). Max pooling pads with −inf, average pooling with zeros that count in the mean
-    (``count_include_pad=True``, PyTorch's default). Returns ``(out, where)``: ``out`` float64 (C, H', W') or
-    (H', W'); ``where`` int64 (C, H', W', 2) or (H', W', 2), the (row, col) in ``x`` of each maximum (the first one in
-    raster order on ties, as PyTorch's ``return_indices``), or None for average pooling.
-    """
-    if mode not in ("max", "avg"):
-        raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
-    xa, single = _as_input(x)
-    fh, fw = _pair("pool size f", f, 1)
-    sh, sw = (fh, fw) if s is None else _pair("stride s", s, 1)
-    ph, pw = _pair("padding", padding, 0)
-    if 2 * ph > fh or 2 * pw > fw:
-        raise ValueError(f"pooling padding must be at most half the window: padding {(ph, pw)} for window {(fh, fw)}")
-    h_out, w_out = output_size(xa.shape[1], fh, ph, sh), output_size(xa.shape[2], fw, pw, sw)
-    fill = -np.inf if mode == "max" else 0.0
-    xp = np.pad(xa, ((0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    windows = sliding_window_view(xp, (fh, fw), axis=(1, 2))[:, ::sh, ::sw][:, :h_out, :w_out]  # (C, H', W', fh, fw)
-    flat = windows.reshape(*windows.shape[:3], fh * fw)  # (C, H', W', fh·fw)
-    if mode == "avg":
-        out = flat.mean(axis=-1)
-        return (out[0] if single else out), None
-    best = flat.argmax(axis=-1)  # first maximum in raster order
-    out = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
-    rows = np.arange(h_out)[:, None] * sh + best // fw - ph  # (C, H', W'), back in x's coordinates
-    cols = np.arange(w_out)[None, :] * sw + best % fw - pw
-    where = np.stack([rows, cols], axis=-1).astype(np.int64)
-    return (out[0], where[0]) if single else (out, where)
+    cross_correlation: ConvSteps
+    convolution: ConvSteps
+
+    @property
+    def difference(self) -> np.ndarray:
+        """(H', W') convolution − cross-correlation."""
+        return self.convolution.output[0] - self.cross_correlation.output[0]
+
+    @property
+    def largest_difference(self) -> float:
+        """max |convolution − cross-correlation|: 0 exactly when the filter is the same after a 180° turn (on this
+        input)."""
+        return float(np.abs(self.difference).max())
+
+    @property
+    def centre(self) -> tuple[int, int]:
+        """An output position near the middle, (i, i), to take apart."""
+        _, h_out, w_out = self.cross_correlation.out_shape
+        i = min(h_out, w_out) // 2
+        return i, i
 
 
-# --------------------------------------------------------------------------------------------------- coverage
-
-
-def _coverage_1d(n: int, f: int, p: Padding, s: int, d: int) -> np.ndarray:
-    n_out = output_size(n, f, p, s, d)
-    before, after = _pads(f, p, d)
-    counts = np.zeros(n + before + after, dtype=np.int64)
-    for o in range(n_out):
-        counts[o * s + d * np.arange(f)] += 1  # the taps of window o (dilation gaps are not seen)
-    return counts[before : before + n]
-
-
-def coverage(n: int, f: int, p: Padding = 0, s: int = 1, d: int = 1) -> np.ndarray:
-    """How many filter windows read each pixel of an n×n input: int64 (n, n).
-
-    Zeros are pixels no window ever reads (a stride larger than the filter, or the leftover after the last
-    window): their information is thrown away. Without padding the borders are read less often than the centre.
-    Only the filter's taps count; with dilation the pixels between taps are not read.
-    """
-    line = _coverage_1d(n, f, p, s, d)
-    return np.outer(line, line)
+def compare_flip(x: Any, kernel: Any, padding: Padding2d = "same") -> FlipComparison:
+    """``x`` (H, W) or (C, H, W) with one filter ``kernel`` (fh, fw) or (C, fh, fw), cross-correlated and convolved
+    (``conv_steps`` with ``flip`` False and True), both with ``padding``."""
+    return FlipComparison(conv_steps(x, kernel, padding=padding), conv_steps(x, kernel, padding=padding, flip=True))

@@ -22,6 +22,7 @@ from torch import nn
 from engine.data import adapt_batch
 from engine.data.normalization import Normalization
 from engine.device import model_device
+from engine.media.images import centre_square
 from engine.nets.spec import Shape
 
 TopKList = list[tuple[str, float]]  # (class name, probability), most probable first
@@ -34,13 +35,6 @@ _CROP = (255, 210, 0, 255)
 _RED = (220, 30, 30)
 _REDUCE_FACTOR = 2  # frames are reduced to this many times the input's side before adapt_batch
 _MIN_REDUCED = 64
-
-
-def centre_square(frame: np.ndarray) -> tuple[int, int, int]:
-    """``(top, left, side)`` of the largest centred square of a ``(H, W, ...)`` frame."""
-    h, w = frame.shape[:2]
-    side = min(h, w)
-    return (h - side) // 2, (w - side) // 2, side
 
 
 def frame_input(frame: np.ndarray, input_shape: Shape, stats: Any) -> torch.Tensor:

@@ -1,8 +1,9 @@
-"""Images in and out of the engine: bundled demo photos, safe decoding of uploads, and small conversions.
+"""Images in and out of the engine: bundled demo photos (a registry), safe decoding of uploads, small conversions.
 
-Every function returns float32 arrays in [0, 1], channels-last like a photo: ``(H, W)`` grayscale or ``(H, W, 3)``
-RGB (``to_chw`` gives the ``(C, H, W)`` layout that convolutions take). The demo photos ship inside the
-scikit-image wheel (``skimage.data``), so they load offline; skimage is imported only when a photo is asked for.
+Images are channels-last like a photo: ``(H, W)`` grayscale or ``(H, W, 3)`` RGB, float32 in [0, 1] (``to_uint8``
+and ``as_float`` convert to and from 0..255; ``to_chw`` gives the ``(C, H, W)`` layout that convolutions take). The
+demo photos ship inside the scikit-image wheel (``skimage.data``), so they load offline; skimage is imported only when
+a photo is asked for.
 
 Uploads are untrusted bytes: ``decode_upload`` caps the file size, accepts only common formats, reads the image's
 dimensions from its header and refuses too many pixels *before* decoding (a small file can declare a huge image: a
@@ -12,24 +13,38 @@ dimensions from its header and refuses too many pixels *before* decoding (a smal
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# name -> what it shows; all are in skimage.data and need no download.
-SAMPLE_IMAGES: dict[str, str] = {
-    "camera": "a cameraman (grayscale)",
-    "astronaut": "astronaut Eileen Collins, a face",
-    "chelsea": "Chelsea the cat",
-    "coffee": "a cup of coffee",
-    "rocket": "a rocket on its launch pad",
-    "coins": "Greek coins (grayscale)",
-    "brick": "a brick wall texture (grayscale)",
-    "checkerboard": "a checkerboard (grayscale)",
-    "text": "printed text (grayscale)",
-    "moon": "the moon's surface (grayscale)",
-}
+from engine.registry import Registry
+
+
+@dataclass(frozen=True)
+class SampleImage:
+    """A bundled photo: what it shows and whether it is in colour (the others have three equal channels)."""
+
+    about: str
+    colour: bool
+
+
+# All are in skimage.data and need no download; tagged "colour" or "gray".
+SAMPLE_IMAGES: Registry[SampleImage] = Registry("sample image")
+for _name, _about, _colour in [
+    ("camera", "a cameraman (grayscale)", False),
+    ("astronaut", "astronaut Eileen Collins, a face", True),
+    ("chelsea", "Chelsea the cat", True),
+    ("coffee", "a cup of coffee", True),
+    ("rocket", "a rocket on its launch pad", True),
+    ("coins", "Greek coins (grayscale)", False),
+    ("brick", "a brick wall texture (grayscale)", False),
+    ("checkerboard", "a checkerboard (grayscale)", False),
+    ("text", "printed text (grayscale)", False),
+    ("moon", "the moon's surface (grayscale)", False),
+]:
+    SAMPLE_IMAGES.add(_name, SampleImage(_about, _colour), tags=("colour" if _colour else "gray",))
 
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MiB
@@ -42,11 +57,10 @@ def sample_image(name: str = "camera", size: int | None = 128, gray: bool = True
     The photo is centre-cropped to a square and resized to ``size`` (``None`` keeps the original, uncropped).
     Grayscale photos asked for in colour have three equal channels.
     """
-    if name not in SAMPLE_IMAGES:
-        raise ValueError(f"unknown sample image {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}")
+    SAMPLE_IMAGES.get(name)  # ValueError naming the photos there are
     from skimage import data  # imported here: nothing heavy at import time
 
-    img = _to_float(np.asarray(getattr(data, name)()))
+    img = as_float(np.asarray(getattr(data, name)()))
     img = to_gray(img) if gray else to_rgb(img)
     return img if size is None else resize_square(img, size)
 
@@ -113,16 +127,17 @@ def _pil_to_array(im: Image.Image, gray: bool) -> np.ndarray:
     elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = _to_float(np.asarray(Image.alpha_composite(white, rgba).convert("RGB")))
+        img = as_float(np.asarray(Image.alpha_composite(white, rgba).convert("RGB")))
     elif im.mode in ("L", "1"):
-        img = _to_float(np.asarray(im.convert("L")))
+        img = as_float(np.asarray(im.convert("L")))
     else:
-        img = _to_float(np.asarray(im.convert("RGB")))  # RGB, P, CMYK, YCbCr, ...
+        img = as_float(np.asarray(im.convert("RGB")))  # RGB, P, CMYK, YCbCr, ...
     return to_gray(img) if gray else to_rgb(img)
 
 
-def _to_float(a: np.ndarray) -> np.ndarray:
-    """uint8/bool/float image -> float32 [0, 1]."""
+def as_float(a: np.ndarray) -> np.ndarray:
+    """A uint8, uint16, bool or float image -> float32 in [0, 1] (floats are clipped), same shape."""
+    a = np.asarray(a)
     if a.dtype == np.bool_:
         return a.astype(np.float32)
     if a.dtype == np.uint8:
@@ -162,17 +177,20 @@ def to_chw(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
+def to_hwc(img: np.ndarray) -> np.ndarray:
+    """The inverse of ``to_chw``: (1, H, W) -> (H, W); (C, H, W) -> (H, W, C), the layout pictures are drawn in."""
+    a = np.asarray(img)
+    if a.ndim != 3:
+        raise ValueError(f"image must have shape (C, H, W), got shape {a.shape}")
+    return a[0] if a.shape[0] == 1 else np.ascontiguousarray(a.transpose(1, 2, 0))
+
+
 def resize_square(img: Any, size: int) -> np.ndarray:
     """Centre-crop to a square, then resize to (size, size) with Lanczos; (H, W) or (H, W, C), float32 [0, 1]."""
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
-    a = np.asarray(img, dtype=np.float32)
-    if a.ndim not in (2, 3):
-        raise ValueError(f"image must have shape (H, W) or (H, W, C), got shape {a.shape}")
-    h, w = a.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    a = a[top : top + side, left : left + side]
+    a = crop_square(np.asarray(img, dtype=np.float32))
+    side = a.shape[0]
     if side == size:
         return np.ascontiguousarray(a)
     channels = [a] if a.ndim == 2 else [a[..., c] for c in range(a.shape[2])]
@@ -182,3 +200,38 @@ def resize_square(img: Any, size: int) -> np.ndarray:
     ]
     out = resized[0] if a.ndim == 2 else np.stack(resized, axis=2)
     return np.clip(out, 0.0, 1.0).astype(np.float32)  # Lanczos can overshoot a little
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """A float image in [0, 1] (clipped) -> uint8 0..255, rounded; same shape. uint8 passes through."""
+    a = np.asarray(img)
+    if a.dtype == np.uint8:
+        return a
+    return np.rint(np.clip(a.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def has_colour(img: np.ndarray) -> bool:
+    """Whether an (H, W, 3) image's channels differ anywhere (False for gray, and for gray stored as RGB)."""
+    a = np.asarray(img)
+    if a.ndim == 2:
+        return False
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    r, g, b = (a[..., c].astype(np.float32) for c in range(3))
+    return not (np.allclose(r, g) and np.allclose(g, b))
+
+
+def centre_square(img: np.ndarray) -> tuple[int, int, int]:
+    """``(top, left, side)`` of the largest centred square of an ``(H, W, ...)`` image or frame."""
+    h, w = np.shape(img)[:2]
+    side = min(h, w)
+    return (h - side) // 2, (w - side) // 2, side
+
+
+def crop_square(img: np.ndarray) -> np.ndarray:
+    """The largest centred square of an (H, W) or (H, W, C) image (a view)."""
+    a = np.asarray(img)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, C), got shape {a.shape}")
+    top, left, side = centre_square(a)
+    return a[top : top + side, left : left + side]

@@ -133,6 +133,18 @@ def shrink(maps: torch.Tensor, max_side: int) -> torch.Tensor:
     return torch.nn.functional.interpolate(flat, size=size, mode="area").reshape(*maps.shape[:-2], *size)
 
 
+def spread(n: int, k: int) -> list[int]:
+    """At most ``k`` of the indices ``0..n−1``, evenly spread, the first and the last included (which layers an
+    overview across ``n`` layers shows)."""
+    if n < 0 or k < 1:
+        raise ValueError(f"need n ≥ 0 and k ≥ 1, got n={n}, k={k}")
+    if n <= k:
+        return list(range(n))
+    if k == 1:
+        return [0]
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
 # --------------------------------------------------------------------------------------------------- helpers
 
 

@@ -3,6 +3,8 @@ values, and every chart must be a valid plotly figure (the lab builds them unval
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 
 import numpy as np
@@ -11,7 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from apptest_helpers import button, metric, open_page
+from PIL import Image
 
+from engine.conv.bank import BankRow, bank_weights
 from engine.conv.filters import example_image, make_filter
 
 TABS = ["Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?"]
@@ -40,6 +44,10 @@ def _torch_out(x: np.ndarray, w: np.ndarray, stride: int, padding) -> np.ndarray
 
 def _charts(at) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _titles(at) -> list[str]:
+    return [c["layout"].get("title", {}).get("text", "") for c in _charts(at)]
 
 
 def test_opens_on_the_course_example_with_its_formula(lab):
@@ -129,6 +137,29 @@ def test_a_bad_upload_gets_a_message(lab):
     assert any("notes.png" in e.value and "not an image" in e.value for e in lab.error)
 
 
+def test_an_upload_is_convolved_and_survives_a_page_switch(lab):
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, 30:] = 255  # a vertical edge in the middle of the centred 40×40 square
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    lab.segmented_control(key="_w_cl_source").set_value("upload").run()
+    lab.file_uploader(key="_w_cl_upload").set_value(("edge.png", buf.getvalue(), "image/png")).run()
+    lab.slider(key="_w_cl_n_photo").set_value(40).run()
+    assert not lab.exception and not lab.error
+    title = "input: your image edge.png (centre square) at 40×40"
+    assert title in _titles(lab)
+    out = next(c for c in _charts(lab) if c["layout"].get("title", {}).get("text") == "output 38×38")
+    z = out["data"][0]["z"]  # plotly's typed array: base64 bytes, their dtype and shape
+    shape = [int(v) for v in str(z["shape"]).split(",")]  # "38, 38"
+    drawn = np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape(shape)
+    expected = _torch_out(rgb[:, 10:50, 0] / 255.0, make_filter("vertical edge", 3), 1, 0)  # gray = R = G = B
+    np.testing.assert_allclose(drawn, expected, atol=1e-5)
+    assert np.abs(expected).max() == 3  # the edge: three bright columns of one
+    lab.switch_page("../pages/builder.py").run()
+    lab.switch_page("../pages/conv_lab.py").run()
+    assert not lab.exception and title in _titles(lab)
+
+
 def test_volume_tab_counts_the_course_layers_280_parameters(lab):
     _tab(lab, TABS[1])
     assert metric(lab, "parameters of this layer") == "56"  # two 3×3×3 filters
@@ -136,9 +167,27 @@ def test_volume_tab_counts_the_course_layers_280_parameters(lab):
     assert metric(lab, "parameters of this layer") == "280"
     assert "(3·3·3 + 1)·10 = 280" in _text(lab)
     assert "4×4×10" in _text(lab)
-    # one output value: the sum over the three channels, plus the bias, through the ReLU
-    z = float(metric(lab, "z = Σ + b").replace("−", "-"))
-    assert float(metric(lab, "Σ over R, G, B").replace("−", "-")) == pytest.approx(z)
+
+
+def test_volume_tab_adds_each_filters_bias_before_the_relu(lab):
+    """The displayed Σ, z and ReLU(z) against torch's conv2d of the same bank, with biases that change the answer:
+    a bias of −100 turns filter 1's 90 into z = −10, which the ReLU clips to 0."""
+    lab.session_state["conv_lab_bank"] = [BankRow("vertical edge", "all", -100.0), BankRow("sobel x", "R", 2.5)]
+    _tab(lab, TABS[1])
+    x = np.repeat(example_image(6)[None].astype(np.float64), 3, axis=0)  # the course's example as RGB
+    weights, biases = bank_weights(lab.session_state["conv_lab_bank"], 3)
+    sums = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(weights))[0].numpy()  # (K, 4, 4), no bias
+    assert sums[0, 0, 1] == 90  # the edge, 30 in each of R, G and B
+    for k, (i, j) in [(0, (0, 1)), (1, (2, 1)), (0, (0, 0))]:
+        lab.segmented_control(key="_w_cl_v_pick").set_value(k).run()
+        lab.slider(key="volume_pos_4x4").set_value(4 * i + j + 1).run()
+        total = float(metric(lab, "Σ over R, G, B").replace("−", "-"))
+        z = float(metric(lab, "z = Σ + b").replace("−", "-"))
+        assert total == pytest.approx(sums[k, i, j]) and z == pytest.approx(sums[k, i, j] + biases[k])
+        relu = f"ReLU(z) = max(0, {metric(lab, 'z = Σ + b')}) = **{max(z, 0.0):.4g}**"
+        assert relu in _text(lab), (k, i, j)
+        if (k, i, j) == (0, 0, 1):
+            assert relu == "ReLU(z) = max(0, −10) = **0**"
 
 
 def test_pooling_tab_shows_its_size_no_parameters_and_where_each_max_came_from(lab):

@@ -11,10 +11,13 @@ import av
 import numpy as np
 import pytest
 import streamlit_webrtc
-from apptest_helpers import button, open_page
+import torch
+from apptest_helpers import ENTRY, button, open_page
 from streamlit.testing.v1 import AppTest
 
 from engine.data import load_dataset
+from engine.nets.build import build
+from engine.nets.presets import get_preset
 from engine.nets.spec import NetworkSpec
 from engine.training.evaluate import predict
 from engine.training.loop import TrainConfig, fit
@@ -84,7 +87,7 @@ def test_without_runs_the_builders_network_is_inspected(monkeypatch, tmp_path, s
     titles = _titles(at)
     assert any(t.startswith("conv2d #1: 6 filters of 1×5×5") for t in titles), titles  # LeNet-5's first layer
     # no data set of its own: a bundled photo is the input; prediction and maps follow
-    assert at.radio(key="_w_inspect_source").value == "Photo"
+    assert at.segmented_control(key="_w_inspect_source").value == "photo"
     assert "Top predictions" in titles
     layers = at.selectbox(key="_w_inspect_layer")
     assert layers.options == ["conv2d #1", "conv2d #4"]
@@ -96,11 +99,32 @@ def test_without_runs_the_builders_network_is_inspected(monkeypatch, tmp_path, s
     assert "relu #2" in at.selectbox(key="_w_inspect_layer").options
 
 
+def test_the_builders_network_has_its_seeds_weights_and_leaves_the_global_generator_alone(monkeypatch, tmp_path,
+                                                                                          streamer):
+    """Built from a private generator: the weights ``torch.manual_seed(seed); build(spec)`` gives, while torch's global
+    generator — shared by every session's thread — is neither read nor moved."""
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(ENTRY, default_timeout=120)
+    at.session_state["seed"] = 7
+    at.run()
+    torch.manual_seed(12345)
+    before = torch.get_rng_state()
+    at.switch_page("../pages/inspect.py").run()
+    _ok(at)
+    assert torch.equal(torch.get_rng_state(), before)
+    token, model = at.session_state["inspect_model"]
+    assert token[0] == "builder" and token[2] == 7
+    torch.manual_seed(7)
+    oracle = build(get_preset("lenet5"))
+    for (name, got), (_, want) in zip(model.state_dict().items(), oracle.state_dict().items(), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0, msg=name)
+
+
 def test_an_unreadable_upload_is_an_error_message(monkeypatch, tmp_path, streamer):
     monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path / "empty"))
     at = open_page("inspect.py")
-    at.session_state["inspect_upload"] = ("notes.png", b"this is not an image")
-    at.radio(key="_w_inspect_source").set_value("Upload an image").run()
+    at.segmented_control(key="_w_inspect_source").set_value("upload").run()
+    at.file_uploader(key="_w_inspect_upload").set_value(("notes.png", b"this is not an image", "image/png")).run()
     assert not at.exception
     assert [e.value for e in at.error] == ["notes.png: this file is not an image that can be read (accepted: PNG, "
                                            "JPEG, GIF, BMP, WEBP, TIFF)"]
@@ -116,7 +140,7 @@ def test_with_a_trained_run(monkeypatch, digits_run, streamer):
     assert not at.warning  # trained
     titles = _titles(at)
     assert any(t.startswith("conv2d #1: 6 filters of 1×3×3") for t in titles), titles
-    assert at.radio(key="_w_inspect_source").value == "Validation sample"
+    assert at.segmented_control(key="_w_inspect_source").value == "sample"
 
     # prediction on validation sample 7: the chart's bars are the engine's top-5 on the stored model
     at.number_input(key="_w_inspect_sample").set_value(7).run()
@@ -143,7 +167,7 @@ def test_with_a_trained_run(monkeypatch, digits_run, streamer):
     assert any(t.startswith("conv2d #1: 6 channels of 16×16") for t in _titles(at))
 
     # the webcam: the live callback classifies real frames; a frame taken from it becomes the input
-    at.radio(key="_w_inspect_source").set_value("Webcam").run()
+    at.segmented_control(key="_w_inspect_source").set_value("webcam").run()
     _ok(at)
     call = streamer.calls[-1]
     assert call["rtc_configuration"] == {"iceServers": []} and call["async_processing"] is True
@@ -161,7 +185,7 @@ def test_capture_dataset_ui_records_and_returns_a_data_set(streamer):
     def page():
         import streamlit as st
 
-        from playground.webcam.glue import capture_dataset_ui
+        from playground.webcam.capture import capture_dataset_ui
 
         data = capture_dataset_ui("cap")
         if data is not None:

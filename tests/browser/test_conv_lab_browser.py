@@ -3,9 +3,13 @@ output size as the formula says, and every tab draws its charts — with no exce
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from engine.conv.arithmetic import output_size
 
-TABS = ["Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?"]
+# each tab and how many charts it draws: input, output, one step, coverage; channels, one step, the output volume, the
+# bank (in an expander); input, output, the window; the two filters, the three outputs, one step
+TABS = {"Convolution": 4, "Volumes & one CNN layer": 4, "Pooling": 3, "Convolution or cross-correlation?": 3}
 CHART = ".js-plotly-plot .main-svg"
 
 
@@ -54,11 +58,11 @@ def test_step_stride_and_padding_controls_change_what_is_shown(app):
 
 def test_every_tab_draws_its_charts(app):
     app.goto("/conv-lab")
-    for k, label in enumerate(TABS):
+    for k, (label, charts) in enumerate(TABS.items()):
         if k:  # the first tab is open already
             tab = app.page.get_by_role("tab", name=label, exact=True)
             app.act(lambda tab=tab: tab.click())
         panel = app.page.locator('[data-testid="stTabPanel"]:visible')
-        panel.locator(CHART).first.wait_for()
-        assert panel.locator(CHART).count() >= 1, label
+        expect(panel.locator(".js-plotly-plot")).to_have_count(charts)  # every chart of the tab, and only its own
+        expect(panel.locator(CHART).first).to_be_visible()
         app.assert_no_exception()

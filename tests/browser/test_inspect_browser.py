@@ -113,7 +113,7 @@ def test_live_webcam_prediction_streams_classified_frames(app):
 
 HARNESS = """
 import streamlit as st
-from playground.webcam.glue import capture_dataset_ui
+from playground.webcam.capture import capture_dataset_ui
 
 data = capture_dataset_ui("cap")
 if data is not None:

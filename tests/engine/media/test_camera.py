@@ -68,6 +68,8 @@ def test_k_is_capped_and_stats_may_come_from_a_run_config():
     _, b = classify_frame(model, frame, STATS, (1, 16, 16), CLASSES, k=10)
     assert len(a) == 4 and a == b
     assert sum(p for _, p in a) == pytest.approx(1.0, abs=1e-5)
+    _, other = classify_frame(model, frame, ((0.0,), (1.0,)), (1, 16, 16), CLASSES, k=10)
+    assert other != a  # the statistics are used: the same frame normalised otherwise scores otherwise
 
 
 def test_annotated_frame_has_the_text_drawn_and_the_input_untouched():

@@ -47,6 +47,15 @@ def test_sample_image_full_size_and_gray_in_color():
         images.sample_image("lena")
 
 
+@pytest.mark.parametrize("name", list(images.SAMPLE_IMAGES))
+def test_a_sample_image_is_tagged_colour_exactly_when_its_channels_differ(name):
+    entry = images.SAMPLE_IMAGES[name]
+    photo = images.sample_image(name, None, gray=False)
+    assert entry.about and entry.colour == images.has_colour(photo)
+    assert images.SAMPLE_IMAGES.tags(name) == {"colour" if entry.colour else "gray"}
+    assert (name in images.SAMPLE_IMAGES.names(tags=["colour"])) == entry.colour
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "BMP", "TIFF", "WEBP"])
 def test_lossless_round_trip(fmt):
     rgb = np.random.default_rng(0).integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
@@ -128,6 +137,8 @@ def test_conversions():
     rgb = np.random.default_rng(0).random((5, 7, 3)).astype(np.float32)
     assert images.to_chw(rgb).shape == (3, 5, 7) and images.to_chw(rgb[..., 0]).shape == (1, 5, 7)
     np.testing.assert_array_equal(images.to_chw(rgb)[1], rgb[..., 1])
+    np.testing.assert_array_equal(images.to_hwc(images.to_chw(rgb)), rgb)  # the inverse
+    np.testing.assert_array_equal(images.to_hwc(images.to_chw(rgb[..., 0])), rgb[..., 0])
     assert images.to_rgb(rgb[..., 0]).shape == (5, 7, 3)
     # PIL's own grayscale conversion is the oracle for the luma weights
     u8 = (rgb * 255).round().astype(np.uint8)
@@ -138,3 +149,17 @@ def test_conversions():
     np.testing.assert_array_equal(images.resize_square(rgb, 5), rgb[:, 1:6])  # centre crop, no resize needed
     with pytest.raises(ValueError, match="size must be a positive integer, got 0"):
         images.resize_square(rgb, 0)
+
+
+def test_uint8_round_trip_and_crops():
+    u8 = np.random.default_rng(1).integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    f = images.as_float(u8)
+    assert f.dtype == np.float32 and f.max() <= 1
+    np.testing.assert_array_equal(images.to_uint8(f), u8)  # exact: k/255 rounds back to k
+    np.testing.assert_array_equal(images.to_uint8(np.array([-0.5, 0.5, 2.0])), [0, 128, 255])  # clipped, rounded
+    assert images.to_uint8(u8) is u8
+    assert images.centre_square(u8) == (0, 1, 6) and images.centre_square(np.zeros((9, 6))) == (1, 0, 6)
+    np.testing.assert_array_equal(images.crop_square(u8), u8[:, 1:7])
+    assert not images.has_colour(images.to_rgb(f[..., 0])) and images.has_colour(u8)
+    with pytest.raises(ValueError, match=r"got shape \(3,\)"):
+        images.crop_square(np.zeros(3))

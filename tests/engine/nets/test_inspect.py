@@ -7,7 +7,14 @@ import torch
 from torch import nn
 
 from engine.nets.build import build
-from engine.nets.inspect import feature_maps, filter_images, first_layer_filters, layer_modules, strongest_channels
+from engine.nets.inspect import (
+    feature_maps,
+    filter_images,
+    first_layer_filters,
+    layer_modules,
+    spread,
+    strongest_channels,
+)
 from engine.nets.spec import NetworkSpec
 
 # conv, in-place relu, a residual block with a projection shortcut, an inception block, a head
@@ -154,3 +161,15 @@ def test_strongest_channels():
     maps[0] += 1
     maps[3] += 1
     assert strongest_channels(maps, 3) == [2, 0, 3]
+
+
+@pytest.mark.parametrize(("n", "k"), [(0, 12), (5, 12), (12, 12), (13, 12), (40, 12), (100, 7), (9, 1), (2, 2)])
+def test_spread_picks_evenly_from_first_to_last(n, k):
+    picks = spread(n, k)
+    assert len(picks) == min(n, k) and picks == sorted(set(picks)) and all(0 <= p < n for p in picks)
+    if n > 1 and k > 1:
+        assert picks[0] == 0 and picks[-1] == n - 1
+        gaps = [b - a for a, b in zip(picks, picks[1:], strict=False)]
+        assert max(gaps) - min(gaps) <= 1  # evenly: the gaps differ by at most one
+    with pytest.raises(ValueError, match="k ≥ 1"):
+        spread(3, 0)
