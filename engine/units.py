@@ -44,3 +44,10 @@ def format_seconds(seconds: float | None) -> str:
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``plural(1, "layer")`` -> ``"1 layer"``, ``plural(3, "class", "classes")`` -> ``"3 classes"``."""
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def format_number(v: float, paren: bool = False) -> str:
+    """A short number (4 significant digits) with a real minus sign: ``-0.25`` -> ``"−0.25"``; negatives in
+    parentheses when ``paren`` (inside a sum: ``"10·(−1)"``)."""
+    text = f"{float(v):.4g}".replace("-", "−")
+    return f"({text})" if paren and v < 0 else text

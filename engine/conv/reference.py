@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.conv.arithmetic import IntPair, Padding2d, _int, _pads, _pair, output_size
+from engine.units import format_number as _num
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda z: np.maximum(z, 0.0),
@@ -113,12 +114,6 @@ class ConvStep:
         if self.activation:
             text += f"; {self.activation}({_num(self.z)}) = {_num(self.value)}"
         return text
-
-
-def _num(v: float, paren: bool = False) -> str:
-    """A short number for formulas, with a real minus sign; negatives parenthesised when ``paren``."""
-    text = f"{float(v):.4g}".replace("-", "−")
-    return f"({text})" if paren and v < 0 else text
 
 
 @dataclass(frozen=True, eq=False)

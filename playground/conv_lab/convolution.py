@@ -14,13 +14,14 @@ from engine.conv.coverage import coverage, coverage_facts
 from engine.conv.filters import FILTERS, filter_names, make_filter
 from engine.conv.reference import conv_steps
 from engine.media.images import to_chw
+from engine.units import format_number as fmt
 from engine.units import plural
 from playground import state
 from playground.conv_lab.controls import PERSIST, bump_version, number_grid, padding_text, padding_ui, resized, version
 from playground.conv_lab.inputs import LabInput
 from playground.conv_lab.stepper import play_interval, stepper_ui
 from playground.figures import conv as cf
-from playground.figures.primitives import fmt, plotly_config
+from playground.figures.primitives import plotly_config
 
 CUSTOM = "custom (edit the numbers)"
 CONFIG = plotly_config()

@@ -8,11 +8,12 @@ import streamlit as st
 from engine.conv.filters import filter_names, make_filter
 from engine.conv.reference import compare_flip
 from engine.media.images import to_gray
+from engine.units import format_number as fmt
 from playground import state
 from playground.conv_lab.controls import PERSIST
 from playground.conv_lab.inputs import LabInput
 from playground.figures import conv as cf
-from playground.figures.primitives import fmt, plotly_config
+from playground.figures.primitives import plotly_config
 
 CONFIG = plotly_config()
 

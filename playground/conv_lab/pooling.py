@@ -11,11 +11,12 @@ from engine.conv.arithmetic import output_size_formula, output_size_rule
 from engine.conv.coverage import coverage, coverage_facts
 from engine.conv.pooling import pool_steps
 from engine.media.images import to_chw
+from engine.units import format_number as fmt
 from playground.conv_lab.controls import PERSIST
 from playground.conv_lab.inputs import LabInput
 from playground.conv_lab.stepper import play_interval, stepper_ui
 from playground.figures import conv as cf
-from playground.figures.primitives import fmt, plotly_config
+from playground.figures.primitives import plotly_config
 
 CONFIG = plotly_config()
 

@@ -13,12 +13,13 @@ from engine.conv.bank import CHANNELS, DEFAULT_BANK, BankRow, bank_rows, bank_we
 from engine.conv.filters import filter_names
 from engine.conv.reference import conv_steps
 from engine.media.images import SAMPLE_IMAGES, to_chw
+from engine.units import format_number as fmt
 from playground import state
 from playground.conv_lab.controls import PERSIST, bump_version, padding_ui, version
 from playground.conv_lab.inputs import LabInput
 from playground.conv_lab.stepper import play_interval, stepper_ui
 from playground.figures import conv as cf
-from playground.figures.primitives import fmt, plotly_config
+from playground.figures.primitives import plotly_config
 
 CONFIG = plotly_config()
 

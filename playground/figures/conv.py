@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from engine.conv.coverage import CoverageFacts
 from engine.conv.pooling import PoolStep
 from engine.conv.reference import ConvStep
+from engine.units import format_number as fmt
 from playground.figures.primitives import (
     COUNTS,
     GRAY,
@@ -23,7 +24,6 @@ from playground.figures.primitives import (
     Mosaic,
     Scale,
     box,
-    fmt,
     gray_scale,
     heatmap,
     legend_entry,

@@ -46,11 +46,6 @@ def plotly_config() -> dict:
     return dict(_CONFIG)
 
 
-def fmt(v: float) -> str:
-    """A short number for titles, with a real minus sign: ``-0.25`` -> ``"−0.25"``."""
-    return f"{float(v):.4g}".replace("-", "−")
-
-
 # --------------------------------------------------------------------------------------------------- scales
 
 
