@@ -12,16 +12,20 @@ that runs in worker processes while the model trains on the previous batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
-from engine.data.augment import AugmentConfig, augment_batch, pca_basis
+from engine.data.augment import AugmentConfig, augment_batch, check_targets, pca_basis
 from engine.data.normalization import LUMA, Normalization
 from engine.data.types import ImageSet
 
 StatsLike = Normalization | tuple | dict | None  # what the public functions accept (Normalization.coerce)
+Collate = Callable[[Any], Any]  # a task's batching of the targets (engine.training.tasks.Task.collate)
 
 
 def channel_stats(data: ImageSet, channels: int | None = None) -> Normalization:
@@ -86,15 +90,21 @@ def describe_adaptation(image_shape: tuple[int, int, int], input_shape: tuple[in
 
 
 class BatchDataset(Dataset):
-    """An ImageSet served a batch at a time: ``__getitems__(indices)`` → ``(x float32 (B, *input_shape), y int64)``,
-    augmented (when configured) then adapted. Reproducible: the augmentation's generator is seeded by ``seed`` (in a
-    worker process, by the worker's seed, which the DataLoader derives from its own seeded generator)."""
+    """An ImageSet served a batch at a time: ``__getitems__(indices)`` → ``(x float32 (B, *input_shape), target)``,
+    augmented (when configured) then adapted. ``target`` is ``collate(targets.batch(indices))`` — a task's own
+    batching (``engine.training.tasks``, ``Task.collate``) — or, without ``collate``, the targets' batch as it is
+    (``(B,)`` int64 for class ids). Targets that are positions in the image are scaled to the input's size once,
+    here. Reproducible: the augmentation's generator is seeded by ``seed`` (in a worker process, by the worker's
+    seed, which the DataLoader derives from its own seeded generator)."""
 
     def __init__(self, data: ImageSet, input_shape: tuple[int, int, int], augment: AugmentConfig | None,
-                 stats: StatsLike, seed: int) -> None:
+                 stats: StatsLike, seed: int, collate: Collate | None = None) -> None:
         stats = Normalization.coerce(stats)
         self.data, self.input_shape, self.stats, self.seed = data, _check_input_shape(input_shape), stats, seed
         self.augment = augment if augment is not None and augment.active else None
+        check_targets(self.augment, data.targets)
+        self.targets = data.targets.resized(data.image_shape[1:], self.input_shape[1:])
+        self.collate = collate
         need_pca = self.augment is not None and self.augment.pca_color and data.images.shape[1] == 3
         self.pca = pca_basis(data.images) if need_pca else None
         self._gen: torch.Generator | None = None
@@ -104,16 +114,17 @@ class BatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, Any]:
         idx = torch.as_tensor(indices, dtype=torch.int64)
         x = self.data.images[idx]  # (B, C, H, W) uint8
         if self.augment is not None:
             x = augment_batch(x, self.augment, self.generator, self.pca)
-        return adapt_batch(x, self.input_shape, self.stats), self.data.labels[idx]
+        target = self.targets.batch(idx)
+        return adapt_batch(x, self.input_shape, self.stats), target if self.collate is None else self.collate(target)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
         x, y = self.__getitems__([index])
-        return x[0], y[0]
+        return x[0], y[0] if isinstance(y, torch.Tensor) else y
 
     @property
     def generator(self) -> torch.Generator:
@@ -130,16 +141,18 @@ class BatchDataset(Dataset):
 
 def make_loader(data: ImageSet, input_shape: tuple[int, int, int], *, batch_size: int, shuffle: bool, seed: int,
                 augment: AugmentConfig | None = None, stats: StatsLike = None, num_workers: int = 0,
-                drop_last: bool = False, pin_memory: bool = False) -> DataLoader:
-    """Batches of ``(x float32 (B, *input_shape), y int64 (B,))``, adapted (``adapt_batch``) and normalised with
-    ``stats`` (give the *training* set's ``channel_stats`` to the training and the validation loader alike), augmented
-    when ``augment`` is on (training only). Shuffled by a generator seeded with ``seed``: the same seed gives the same
-    batches, epoch after epoch."""
+                drop_last: bool = False, pin_memory: bool = False, collate: Collate | None = None) -> DataLoader:
+    """Batches of ``(x float32 (B, *input_shape), target)`` — for class ids ``(B,)`` int64; with ``collate``, what it
+    makes of the targets' batch (see ``BatchDataset``) — adapted (``adapt_batch``) and normalised with ``stats``
+    (give the *training* set's ``channel_stats`` to the training and the validation loader alike), augmented when
+    ``augment`` is on (training only; ``ValueError`` when it would move pixels that the targets locate). Shuffled by
+    a generator seeded with ``seed``: the same seed gives the same batches, epoch after epoch. ``collate`` must be
+    picklable for ``num_workers > 0`` (a module-level function, or a method of a frozen dataclass)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
-    dataset = BatchDataset(data, input_shape, augment, stats, seed)
+    dataset = BatchDataset(data, input_shape, augment, stats, seed, collate)
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, num_workers=num_workers,
         collate_fn=_as_is, generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory,
@@ -172,7 +185,7 @@ def preview_augmentations(data: ImageSet, augment: AugmentConfig, n: int = 16, s
 # --------------------------------------------------------------------------------------------------------- helpers
 
 
-def _as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def _as_is(batch: tuple[torch.Tensor, Any]) -> tuple[torch.Tensor, Any]:
     """The collate function: ``__getitems__`` already made the batch (module level, so workers can pickle it)."""
     return batch
 
