@@ -8,16 +8,16 @@ import torch
 from engine.data import ImageSet, adapt_batch, channel_stats, load_dataset
 from engine.nets.build import build
 from engine.nets.spec import NetworkSpec
-from engine.training.evaluate import (
+from engine.training.config import TrainConfig
+from engine.training.evaluate import evaluate, predict
+from engine.training.loop import fit
+from engine.training.tasks.classify import (
     accuracy,
     confusion_matrix,
-    evaluate,
     misclassified,
     most_confused,
     per_class_accuracy,
-    predict,
 )
-from engine.training.loop import TrainConfig, fit
 
 SPEC = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
     {"kind": "conv2d", "out_channels": 8, "padding": 1}, {"kind": "relu"}, {"kind": "maxpool2d"},
@@ -106,7 +106,7 @@ def test_evaluate_matches_a_forward_pass(trained) -> None:
         logits = result.model(adapt_batch(data.val.images, SPEC.input, result.stats))
     predicted = logits.argmax(1)
     assert torch.equal(ev.predicted, predicted)
-    assert ev.accuracy == pytest.approx(result.history[-1].val_acc)
+    assert ev.accuracy == pytest.approx(result.history[-1].val["accuracy"])
     assert ev.confusion.tolist() == _slow_confusion(data.val.labels, predicted, 10)
     assert len(ev.per_class_accuracy) == 10
     wrong = ev.misclassified()

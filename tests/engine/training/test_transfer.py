@@ -13,7 +13,9 @@ from safetensors.torch import save_file
 from engine.data import ImageSet, LoadedData, load_dataset
 from engine.nets.build import build
 from engine.nets.spec import NetworkSpec
-from engine.training.loop import BatchEvent, Callback, TrainConfig, fit
+from engine.training.config import TrainConfig
+from engine.training.events import BatchEvent, Callback
+from engine.training.loop import fit
 from engine.training.runs import RunStore
 from engine.training.transfer import (
     freeze,
