@@ -16,8 +16,9 @@ from streamlit.testing.v1 import AppTest
 
 from engine.data import load_dataset
 from engine.nets.spec import NetworkSpec
+from engine.training.config import TrainConfig
 from engine.training.evaluate import predict
-from engine.training.loop import TrainConfig, fit
+from engine.training.loop import fit
 from engine.training.runs import RunStore
 
 SPEC = NetworkSpec.from_dict({"input": [1, 16, 16], "layers": [

@@ -61,7 +61,7 @@ from engine.training.runs.migrate import (
     migrate_history,
     migrate_index,
 )
-from engine.training.tasks import Metric, Task, task_from_dict
+from engine.training.tasks import TASKS, Metric, Task, task_from_dict
 
 ENV_VAR = "CNNPG_RUNS_DIR"
 STATUSES = ("running", "finished", "stopped", "failed")
@@ -88,6 +88,15 @@ class RunInfo:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "higher_is_better", bool(self.higher_is_better))
+
+    @property
+    def primary(self) -> Metric:
+        """The primary metric's descriptor: the task's own when this engine knows the task, else a plain one."""
+        if self.task in TASKS:
+            for m in TASKS.get(self.task).metrics:
+                if m.name == self.metric:
+                    return m
+        return Metric(self.metric, self.metric, self.higher_is_better)
 
     @property
     def best_val_acc(self) -> float | None:

@@ -12,7 +12,6 @@ import dataclasses
 import threading
 
 import pytest
-import torch
 
 from engine.data import LoadedData, load_dataset
 from engine.jobs.job import Job

@@ -82,7 +82,7 @@ def test_a_small_cnn_learns_digits(digits: LoadedData) -> None:
 
 
 def test_validation_metrics_match_a_forward_pass(small: LoadedData) -> None:
-    """the validation loss and accuracy against the trained model run by hand; label smoothing passes through to the loss."""
+    """The validation loss and accuracy against the trained model run by hand; label smoothing reaches the loss."""
     result = fit(SMALL_CNN, small, TrainConfig(epochs=1, task=Classify(label_smoothing=0.2), device="cpu"))
     x = adapt_batch(small.val.images, SMALL_CNN.input, result.stats)
     with torch.no_grad():
