@@ -58,7 +58,7 @@ class Targets:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        """The names the ids refer to (class names; identity names); empty when there are none."""
+        """The names the targets refer to: class names, identity names, landmark names."""
         return ()
 
     def __len__(self) -> int:
@@ -210,6 +210,11 @@ class Points(Targets):
         if not bool(torch.isfinite(p[visible]).all()):
             raise ValueError("the visible points' coordinates must be finite numbers")
         object.__setattr__(self, "visible", visible)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The landmarks' names (a data card's ``classes``: the network predicts one point per name)."""
+        return self.names
 
     def __len__(self) -> int:
         return len(self.points)

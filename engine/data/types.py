@@ -24,7 +24,7 @@ class DatasetUnavailableError(ValueError):
 class DatasetCard:
     """What the page shows about a data set. ``image_shape`` is ``(C, H, W)`` as stored, before any resizing;
     ``targets`` is the kind of its targets (``engine.data.targets``: "class ids", "boxes", "points", "identities");
-    ``classes`` the names its ids refer to."""
+    ``classes`` the names its targets refer to (classes, identities, landmarks)."""
 
     name: str
     title: str
@@ -74,7 +74,7 @@ class ImageSet:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        """The names the targets' ids refer to (empty for points)."""
+        """The names the targets refer to (classes, identities, landmarks)."""
         return self.targets.classes
 
     @property

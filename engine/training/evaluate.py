@@ -68,10 +68,12 @@ def predict(model: nn.Module, x: torch.Tensor, stats: Any, input_shape: Shape | 
 def evaluate(model: nn.Module, data: ImageSet, stats: Any, input_shape: Shape | None = None,
              batch_size: int = EVAL_BATCH, task: Task | None = None) -> Any:
     """Run ``model`` over ``data`` (in eval mode, on the model's device) and return ``task``'s evaluation views
-    (default classification: an ``Evaluation``)."""
+    (default classification: an ``Evaluation``). Targets that are positions are compared in the network input's
+    pixels, as in training (``Targets.resized``)."""
     task = task if task is not None else Classify()
+    input_shape = _input_shape(model, input_shape)
     out = outputs(model, data.images, stats, input_shape, batch_size)
-    return task.evaluate(out, data.targets)
+    return task.evaluate(out, data.targets.resized(data.image_shape[1:], input_shape[1:]))
 
 
 def _input_shape(model: nn.Module, input_shape: Shape | None) -> Shape:

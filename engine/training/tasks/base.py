@@ -210,7 +210,7 @@ class Task:
 
     def evaluate(self, outputs: torch.Tensor, targets: Targets) -> Any:
         """The evaluation views' data from a whole set's raw outputs ``(N, *output_shape)`` float32 (CPU) and its
-        targets. By default the metrics, as a dict."""
+        targets (positions already in the network input's pixels). By default the metrics, as a dict."""
         meter = self.meter("cpu")
         meter.update(outputs, self.collate(targets.batch(range(len(targets)))))
         return meter.compute()
