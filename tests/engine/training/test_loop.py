@@ -22,7 +22,6 @@ from engine.nets.presets import get_preset
 from engine.nets.spec import NetworkSpec
 from engine.training.config import TrainConfig
 from engine.training.events import BatchEvent, Callback, EpochEvent, History, StopTraining
-from engine.training.fitting import check_fit, fit_problems
 from engine.training.loop import fit
 from engine.training.runs import RunStore
 from engine.training.tasks import Classify
@@ -263,37 +262,6 @@ def test_onecycle_schedule_steps_per_batch_like_torch(small: LoadedData) -> None
 # --------------------------------------------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("optimizer", "rmsprop"), ("lr", 0.0), ("lr", float("nan")), ("momentum", 1.0), ("schedule", "linear"),
-    ("step_size", 0), ("gamma", -1.0), ("batch_size", 0), ("batch_size", 2.5), ("epochs", 0), ("weight_decay", -0.1),
-    ("seed", -1), ("device", "tpu"), ("amp", "yes"), ("augment", {"hflip": True}),
-    ("num_workers", -1), ("epochs", True), ("task", "classify"),
-])
-def test_bad_config_values_are_named(field: str, value: object) -> None:
-    with pytest.raises(ValueError, match=field) as info:
-        TrainConfig(**{field: value})
-    if not isinstance(value, dict):
-        assert repr(value) in str(info.value) or field in ("augment", "task")
-
-
-def test_bad_task_options_are_named() -> None:
-    with pytest.raises(ValueError, match=r"label_smoothing must be a number ≥ 0 and < 1, got 1.0"):
-        Classify(label_smoothing=1.0)
-
-
-def test_config_round_trips_through_a_dict() -> None:
-    config = TrainConfig(optimizer="sgd", schedule="step", augment=AugmentConfig(hflip=True, rotation=5.0),
-                         task=Classify(label_smoothing=0.1))
-    assert TrainConfig.from_dict(config.to_dict()) == config
-    assert config.to_dict()["task"] == {"name": "classify", "label_smoothing": 0.1}
-    with pytest.raises(ValueError, match="unknown training setting"):
-        TrainConfig.from_dict({"learning_rate": 0.1})
-    with pytest.raises(ValueError, match="unknown option.*of the classification task"):
-        TrainConfig.from_dict({"task": {"name": "classify", "smoothing": 0.1}})
-    with pytest.raises(ValueError, match="unknown task 'detect'; choose one of classify"):
-        TrainConfig.from_dict({"task": {"name": "detect"}})
-
-
 def test_an_unavailable_device_is_refused(small: LoadedData) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -307,36 +275,7 @@ def test_amp_on_cpu_trains_in_float32_and_says_so(small: LoadedData) -> None:
     assert any("mixed precision is for CUDA" in n for n in result.notes)
 
 
-# --------------------------------------------------------------------------------------------------- fitting a spec
-
-
-def test_check_fit_reports_the_adaptation_and_the_head(digits: LoadedData) -> None:
-    card = digits.card
-    assert check_fit(SMALL_CNN, card) == []
-    lenet = check_fit(get_preset("lenet5"), card)
-    assert lenet == ["input: Handwritten digits 8×8 images are 8×8; they are resized to 32×32 for the network's "
-                     "input"]
-    alexnet = check_fit(get_preset("alexnet"), card)
-    assert any("resized to 224×224" in m for m in alexnet)
-    assert any("the network takes 3: gray repeated to 3 channels" in m for m in alexnet)
-    assert alexnet[-1] == ("output: the network gives 1000 scores but Handwritten digits 8×8 has 10 classes; set the "
-                           "last linear layer's out_features to 10 (fit_head does this)")
-    fitted = fit_head(get_preset("alexnet"), 10)
-    assert fit_problems(fitted, card) == [] and fitted.layers[-1].out_features == 10
-    assert len(fitted.layers) == len(get_preset("alexnet").layers)
-
-
-def test_a_network_without_a_classifier_gets_one() -> None:
-    card = DatasetCard("x", "Two classes", ("a", "b"), (1, 8, 8), 4, 2, "", "", "")
-    conv_only = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [{"kind": "conv2d", "out_channels": 4}]})
-    assert fit_problems(conv_only, card) == [
-        "output: the network ends with a 4×6×6 volume, not one score per class; end it with a flatten and a linear "
-        "layer of 2 outputs (fit_head does this)"]
-    fitted = fit_head(conv_only, 2)
-    assert [layer.kind for layer in fitted.layers] == ["conv2d", "flatten", "linear"]
-    assert fit_problems(fitted, card) == []
-    with pytest.raises(ValueError, match="num_classes"):
-        fit_head(conv_only, 0)
+# --------------------------------------------------------------------------------------------------- fitting a network
 
 
 def test_fit_refuses_a_network_that_does_not_fit(small: LoadedData) -> None:
@@ -405,12 +344,3 @@ def test_stop_on_cuda_and_resume_on_the_cpu(small: LoadedData, tmp_path) -> None
     assert resumed.status == "finished" and resumed.device.startswith("cpu")
     assert [e.epoch for e in resumed.history] == [1, 2]
     assert store.info(stopped.run_id).device.startswith("cpu")
-
-
-def test_an_input_of_neither_1_nor_3_channels_is_a_problem_before_training():
-    from engine.data import dataset_card
-    from engine.nets.spec import Conv2d, Flatten, Linear, NetworkSpec
-
-    spec = NetworkSpec((2, 8, 8), (Conv2d(4, 3), Flatten(), Linear(10)))
-    problems = fit_problems(spec, dataset_card("digits"))
-    assert problems and "takes 2 channels" in problems[0] and "set the builder's input channels to 1" in problems[0]
