@@ -2,8 +2,8 @@
 
 A network built for ``(C, H, W)`` input gets every image adapted the same way, in training and in prediction:
 gray repeated to three channels (or RGB turned to gray with the luma weights), resized to ``H×W`` (bilinear,
-antialiased when shrinking), then normalised per channel to zero mean and unit variance with the training set's
-statistics — so that no input channel dominates and the first layer's weights start in a sensible range.
+antialiased when shrinking: ``resize``), then normalised per channel to zero mean and unit variance with the training
+set's statistics — so that no input channel dominates and the first layer's weights start in a sensible range.
 
 ``make_loader`` works on whole batches: the DataLoader hands a batch's indices to ``__getitems__``, which gathers the
 uint8 images, augments them (``engine.data.augment``) and adapts them in a few tensor ops. With ``num_workers > 0``
@@ -12,6 +12,7 @@ that runs in worker processes while the model trains on the previous batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -58,12 +59,32 @@ def adapt_batch(x: torch.Tensor, input_shape: tuple[int, int, int], stats: Stats
     x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
     x = _convert_channels(x, c_in)
     if tuple(x.shape[2:]) != (h_in, w_in):
-        shrink = h_in < x.shape[2] or w_in < x.shape[3]
-        x = F.interpolate(x, size=(h_in, w_in), mode="bilinear", align_corners=False, antialias=shrink)
+        x = resize(x, (h_in, w_in))
     stats = Normalization.coerce(stats)
     if stats is not None:
         x = stats.normalize(x)
     return x.contiguous()
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``x`` float ``(B, C, H, W)`` resized to ``size`` = ``(h, w)``: bilinear, antialiased along an axis that
+    shrinks — ``F.interpolate(..., mode="bilinear", align_corners=False, antialias=shrinking)``, to float rounding.
+
+    Resizing is separable: each axis is a linear map, a ``(new, old)`` matrix of interpolation weights, so the image
+    becomes ``M_h @ x @ M_wᵀ``. The matrices are made once per size pair by resizing an identity with
+    ``F.interpolate`` itself; two matrix products then cost a fraction of its pixel loop on a CPU (a batch of 64
+    digits from 28×28 to 32×32: ~0.1 ms against ~0.4 ms on one core, and far less contention on a busy one)."""
+    b, c, h, w = x.shape
+    h2, w2 = size
+    out = (x.reshape(b * c * h, w) @ _resize_matrix(w, w2).T).reshape(b * c, h, w2)  # each row across
+    return (_resize_matrix(h, h2) @ out).reshape(b, c, h2, w2)  # each column down
+
+
+@functools.lru_cache(maxsize=64)
+def _resize_matrix(old: int, new: int) -> torch.Tensor:
+    """``(new, old)`` float32: row ``i`` holds the weights of the ``old`` input pixels in output pixel ``i``."""
+    eye = torch.eye(old, dtype=torch.float32)[None, None]  # (1, 1, old, old): column j is pixel j alone
+    return F.interpolate(eye, size=(new, old), mode="bilinear", align_corners=False, antialias=new < old)[0, 0]
 
 
 def describe_adaptation(image_shape: tuple[int, int, int], input_shape: tuple[int, int, int],
