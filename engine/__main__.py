@@ -2,7 +2,7 @@
 
     python -m engine summary SPEC [--input C,H,W] [--json]   per-layer table (or JSON) of a network
     python -m engine codegen SPEC [--input C,H,W] [-o FILE]  standalone PyTorch source for it
-    python -m engine train --spec SPEC --data NAME --epochs N [--device auto] [--json] ...   train it, keep the run
+    python -m engine train --spec SPEC --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
 
 SPEC is a preset name (``lenet5``, ``resnet50``, ...) or the path of a JSON spec file. A spec that cannot be read or
 has invalid layers exits with status 2 and says why on stderr, one line per problem. Each command is one
