@@ -266,9 +266,6 @@ class Identities(Targets):
         return self.ids
 
 
-TARGET_TYPES: dict[str, type[Targets]] = {t.kind: t for t in (ClassIds, Boxes, Points, Identities)}
-
-
 def describe_kind(kind: str) -> str:
     """In words: "one class per image", "boxes with classes", ..."""
     return {"class ids": "one class per image", "boxes": "boxes with a class each", "points": "landmark points",

@@ -13,7 +13,6 @@ Every epoch's numbers are kept per split as a mapping from metric name to value:
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,7 +210,3 @@ class History(Callback):
 
     def on_fit_end(self, result: FitResult) -> None:
         self.result = result
-
-
-def is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)

@@ -14,6 +14,7 @@ from engine.device import resolve
 from engine.training.evaluate import evaluate
 from engine.training.export import export_run
 from engine.training.runs import Run, RunError, RunStore
+from engine.training.tasks import Task
 from engine.training.tasks.classify import Evaluation
 from engine.training.trained import run_data, run_stats
 from engine.units import plural
@@ -41,7 +42,7 @@ def data_of(run: Run, current: Picked | None) -> tuple[LoadedData | None, str]:
     return run_data(run, current.data if current is not None else None, load=load_named)
 
 
-def _evaluation(store: RunStore, run: Run, data: LoadedData) -> Any:
+def _evaluation(store: RunStore, run: Run, data: LoadedData, task: Task) -> Any:
     key = eval_key(run)
     evals = state.get(state.TRAIN_EVALS, {})
     if key not in evals:
@@ -51,7 +52,7 @@ def _evaluation(store: RunStore, run: Run, data: LoadedData) -> Any:
             device = resolve("cpu")
         with st.spinner("Evaluating the run on its validation images…"):
             model = store.load_model(run.info.id, device=device)
-            remember_eval(key, evaluate(model, data.val, run_stats(run), task=run.task))
+            remember_eval(key, evaluate(model, data.val, run_stats(run), task=task))
     return evals[key]
 
 
@@ -73,6 +74,11 @@ def results_ui(store: RunStore, current: Picked | None) -> None:
     if not run.has_checkpoint:
         st.info("This run has no checkpoint yet: it stopped before its first batch finished.")
         return
+    try:
+        task = run.task
+    except ValueError as e:
+        st.error(f"This run cannot be evaluated here: {e}")
+        return
     data, why = data_of(run, current)
     if data is None:
         st.info(why)
@@ -80,15 +86,15 @@ def results_ui(store: RunStore, current: Picked | None) -> None:
         st.info("The run's data has no validation images to evaluate on.")
     else:
         try:
-            evaluation = _evaluation(store, run, data)
+            evaluation = _evaluation(store, run, data, task)
         except ValueError as e:
             st.error(f"The run could not be evaluated: {e}")
         else:
             if isinstance(evaluation, Evaluation):
                 _evaluation_ui(evaluation, data, run)
             else:
-                _metrics_ui(evaluation, run)
-    downloads_ui(store, run)
+                _metrics_ui(evaluation, task)
+    downloads_ui(store, run, task)
 
 
 def _evaluation_ui(ev: Evaluation, data: LoadedData, run: Run) -> None:
@@ -129,9 +135,8 @@ def _evaluation_ui(ev: Evaluation, data: LoadedData, run: Run) -> None:
             st.caption("No mistakes on the validation images.")
 
 
-def _metrics_ui(values: Any, run: Run) -> None:
+def _metrics_ui(values: Any, task: Task) -> None:
     """A task without views of its own: its metrics on the validation set."""
-    task = run.task
     items = values.items() if isinstance(values, dict) else []
     cols = st.columns(max(1, len(items)))
     for col, (name, value) in zip(cols, items, strict=False):
@@ -142,7 +147,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "model"
 
 
-def downloads_ui(store: RunStore, run: Run) -> None:
+def downloads_ui(store: RunStore, run: Run, task: Task) -> None:
     """The run's model as a bundle (safetensors weights + spec JSON + meta with its task), ONNX and TorchScript; each
     made when its button is pressed (``engine.training.export.export_run``)."""
     run_id, stats, slug = run.info.id, run_stats(run), _slug(run.info.name)
@@ -158,7 +163,7 @@ def downloads_ui(store: RunStore, run: Run) -> None:
         "ONNX", data=lambda: export_run(store, run_id, "onnx"), file_name=f"{slug}.onnx",
         mime="application/octet-stream", on_click="ignore", icon=":material/download:", key="_w_tr_dl_onnx",
         width="stretch", help=f"For onnxruntime and other runtimes: input 'input' (batch, C, H, W), output "
-                              f"'{run.task.output_name}'.")
+                              f"'{task.output_name}'.")
     cols[2].download_button(
         "TorchScript", data=lambda: export_run(store, run_id, "torchscript"), file_name=f"{slug}.pt",
         mime="application/octet-stream", on_click="ignore", icon=":material/download:", key="_w_tr_dl_script",
