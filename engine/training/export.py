@@ -96,7 +96,7 @@ def read_bundle(data: bytes) -> tuple[Network, dict[str, Any]]:
     except (SpecError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"not a model bundle: {e}") from None
     state, _ = read_safetensors(weights, "the bundle's model.safetensors")
-    model = build(spec)
+    model = build(spec, seed=0)  # a private generator: the weights are replaced next
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

@@ -135,10 +135,10 @@ def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, s
                amp=dtype, batches=batches, drop_last=drop_last)
     if saved is not None:
         fit.restore(saved.state, run.history)
-    elif store is not None:
+    fit.notes.extend(fit.generators.notes)
+    if saved is None and store is not None:
         fit.run_id = store.create(model.spec, fit.run_config(init_from), dataset=data.card.name, task=task,
                                   device=describe(device), name=name)
-    fit.notes.extend(fit.generators.notes)
     return fit
 
 

@@ -48,7 +48,7 @@ def submit(task: dict[str, Any], *args: Any, **kwargs: Any) -> None:
 
 def _start_new(spec: NetworkSpec, data: LoadedData, config: TrainConfig) -> None:
     submit({"kind": "new", "label": f"{network_title(spec)} on {data.card.title}", "epochs": config.epochs},
-            spec, data, config, store=run_store())
+           spec, data, config, store=run_store())
 
 
 def current_job() -> Job | None:
@@ -106,9 +106,9 @@ def train_ui(spec: NetworkSpec, picked: Picked | None, config: TrainConfig | Non
                      f"epoch{'s' * (config.epochs != 1)} on {where}. Each epoch: {n:,} images in {batches:,} "
                      f"batches of {bs}, then a check on {len(picked.data.val):,} validation images. Every run is "
                      f"kept under Runs: stop it, resume it, compare it.")
-    message = state.get(state.TRAIN_MESSAGE)
-    if message:
-        level, text = message
+    said = state.get(state.TRAIN_MESSAGE)
+    if said:
+        level, text = said
         (st.error if level == "error" else st.warning)(text)
     live_ui()
 
