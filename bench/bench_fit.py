@@ -17,7 +17,7 @@ loop; the engine's ``make_loader`` gathers and adapts a whole batch in its datas
 ``--repeats``; target: the engine ≥ 0.95× the plain loader. For scale it prints the ceiling too: a plain DataLoader
 over tensors adapted once in advance (no per-batch work at all).
 
-    python bench/bench_fit.py [--data mnist5k] [--spec lenet5] [--epochs 3] [--repeats 3] [--batch-size 64]
+    python bench/bench_fit.py [--data mnist5k] [--spec lenet5] [--epochs 3] [--repeats 5] [--batch-size 64]
                               [--device auto] [--workers 0] [--max-train N]
 
 On a machine with CUDA it runs the CPU and the GPU (``--device auto`` = every device here). Prints what it measured
@@ -143,7 +143,7 @@ def bench_loader(data: LoadedData, input_shape: tuple[int, int, int], batch_size
 
     prepared = TensorDataset(adapt_batch(images, input_shape, stats), labels)
     rates: dict[str, list[float]] = {"engine": [], "plain": [], "ceiling": []}
-    for _ in range(max(3, repeats)):
+    for _ in range(max(5, repeats)):
         rates["plain"].append(plain())
         rates["engine"].append(engine())
         rates["ceiling"].append(_epoch_rate(DataLoader(prepared, batch_size=batch_size, shuffle=True,
@@ -164,7 +164,7 @@ def main() -> int:
     parser.add_argument("--data", default="mnist5k", help="a data set name (default mnist5k)")
     parser.add_argument("--spec", default="lenet5", choices=preset_names(), help="a preset (default lenet5)")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=None, help="default: 64 on the CPU, 256 on a GPU")
     parser.add_argument("--device", default="auto", help="auto (every device here), cpu, cuda, ...")
     parser.add_argument("--workers", type=int, default=0)
