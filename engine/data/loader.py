@@ -82,9 +82,11 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=64)
 def _resize_matrix(old: int, new: int) -> torch.Tensor:
-    """``(new, old)`` float32: row ``i`` holds the weights of the ``old`` input pixels in output pixel ``i``."""
-    eye = torch.eye(old, dtype=torch.float32)[None, None]  # (1, 1, old, old): column j is pixel j alone
-    return F.interpolate(eye, size=(new, old), mode="bilinear", align_corners=False, antialias=new < old)[0, 0]
+    """``(new, old)`` float32: row ``i`` holds the weights of the ``old`` input pixels in output pixel ``i``. Made
+    outside inference mode (a prediction may ask first), so the cached tensor serves every caller."""
+    with torch.inference_mode(False):
+        eye = torch.eye(old, dtype=torch.float32)[None, None]  # (1, 1, old, old): column j is pixel j alone
+        return F.interpolate(eye, size=(new, old), mode="bilinear", align_corners=False, antialias=new < old)[0, 0]
 
 
 def describe_adaptation(image_shape: tuple[int, int, int], input_shape: tuple[int, int, int],
