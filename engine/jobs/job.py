@@ -65,6 +65,12 @@ class Job:
         return self._done.is_set()
 
     @property
+    def ended(self) -> float | None:
+        """When it ended (``time.time()``), or None while it runs."""
+        with self._lock:
+            return self._ended
+
+    @property
     def seconds(self) -> float:
         """Wall time since it was submitted, until it ended."""
         with self._lock:
