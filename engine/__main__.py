@@ -2,7 +2,7 @@
 
     python -m engine summary SPEC [--input C,H,W] [--json]   per-layer table (or JSON) of a network
     python -m engine codegen SPEC [--input C,H,W] [-o FILE]  standalone PyTorch source for it
-    python -m engine train --spec SPEC --data NAME --epochs N [--device auto] [--json] ...   train it, keep the run
+    python -m engine train --spec SPEC --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
 
 SPEC is a preset name (``lenet5``, ``resnet50``, ...) or the path of a JSON spec file. A spec that cannot be read or
 has invalid layers exits with status 2 and says why on stderr, one line per problem. Each command is one
@@ -99,13 +99,16 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     from engine.device import CHOICES
-    from engine.training.loop import OPTIMIZERS, SCHEDULES
+    from engine.training.config import OPTIMIZERS, SCHEDULES
+    from engine.training.tasks import TASKS
 
     train = commands.add_parser(
         "train", help="train a network on a data set and keep the run",
-        description="Train a network on a data set; the run (config, spec, metrics, checkpoint) is kept in the runs "
+        description="Train a network on a data set for a task (by default the data's: classification for class "
+                    "folders and the named sets); the run (config, spec, metrics, checkpoint) is kept in the runs "
                     "folder. The images are adapted to the network's input (resized, channels converted) and its "
-                    "last linear layer is fitted to the number of classes; both are said.")
+                    "output is fitted to the task (for classification: the last linear layer to the number of "
+                    "classes); both are said.")
     train.add_argument("--spec", required=True, metavar="SPEC", help=f"a preset ({_preset_list()}) or a JSON spec file")
     train.add_argument("--input", type=_shape_arg, metavar="C,H,W", help="override the spec's input shape")
     train.add_argument("--data", required=True, metavar="NAME",
@@ -117,7 +120,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     train.add_argument("--schedule", default="constant", choices=SCHEDULES)
     train.add_argument("--weight-decay", type=float, default=0.0)
-    train.add_argument("--label-smoothing", type=float, default=0.0)
+    train.add_argument("--task", choices=TASKS.names(), help="what to learn (default: the data's task)")
+    train.add_argument("--label-smoothing", type=float, default=None, help="classification's label smoothing ε")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
     train.add_argument("--workers", type=int, default=0, metavar="N", help="data loader worker processes")
@@ -135,43 +139,56 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import threading
 
     from engine.data import load_dataset
-    from engine.training.loop import Callback, EpochEvent, TrainConfig, fit, fit_head, fit_problems, input_notes
+    from engine.training.config import TrainConfig
+    from engine.training.events import Callback, EpochEvent
+    from engine.training.fitting import fit_output, fit_problems, input_notes
+    from engine.training.loop import fit
     from engine.training.runs import RunStore
+    from engine.training.tasks import default_task, task_from_dict
 
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print  # noqa: E731 - one-line sink
     spec = _load_spec(args.spec, args.input)
     try:
+        data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
+        card = data.card
+        task = default_task(card.targets) if args.task is None else task_from_dict(args.task)
+        if args.label_smoothing is not None:
+            if "label_smoothing" not in task.to_dict():
+                raise ValueError(f"--label-smoothing is an option of classification, not of the {task.title} task")
+            task = task_from_dict({**task.to_dict(), "label_smoothing": args.label_smoothing})
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                              batch_size=args.batch_size, epochs=args.epochs, weight_decay=args.weight_decay,
-                             label_smoothing=args.label_smoothing, seed=args.seed, device=args.device,
-                             amp=args.amp, num_workers=args.workers)
-        data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
+                             seed=args.seed, device=args.device, amp=args.amp, num_workers=args.workers, task=task)
     except ValueError as e:
         raise CliError(str(e)) from None
-    card = data.card
-    problems = fit_problems(spec, card)
+    problems = fit_problems(spec, card, task)
     if problems:
         try:
-            spec = fit_head(spec, card.num_classes)
+            spec = fit_output(spec, card, task)
         except ValueError as e:
             raise CliError(str(e).replace("\n", "\n  ")) from None
-        if fit_problems(spec, card):
+        if fit_problems(spec, card, task):
             raise CliError("the network does not fit the data:\n  " + "\n  ".join(problems))
-        say(f"head: the last linear layer now gives {card.num_classes} outputs, one per class of {card.title}")
+        say(f"head: {task.fix_note(card)}")
     for note in input_notes(spec, card):
         say(note)
 
+    def values(split: dict[str, float]) -> str:
+        return " ".join(f"{name} {f'{v:.4f}' if name == 'loss' else task.metric(name).format(v)}"
+                        for name, v in split.items())
+
     class Progress(Callback):
         def on_epoch_end(self, e: EpochEvent) -> None:
-            say(f"epoch {e.epoch}/{config.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.1%}  "
-                f"val loss {e.val_loss:.4f} acc {e.val_acc:.1%}  {e.images_per_second:,.0f} img/s  {e.seconds:.1f} s")
+            say(f"epoch {e.epoch}/{config.epochs}  train {values(e.train)}  val {values(e.val)}  "
+                f"{e.images_per_second:,.0f} img/s  {e.seconds:.1f} s")
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
     try:
         store = RunStore(args.runs_dir)
-        say(f"training on {card.title}: {len(data.train):,} images, {card.num_classes} classes; "
-            f"validating on {len(data.val):,}")
+        classes = f", {card.num_classes} classes" if card.classes else ""
+        say(f"training {task.title} on {card.title}: {len(data.train):,} images{classes}; validating on "
+            f"{len(data.val):,}")
         result = fit(spec, data, config, callbacks=[Progress()], stop=stop, store=store, name=args.name)
     except ValueError as e:
         raise CliError(str(e).replace("\n", "\n  ")) from None
@@ -182,9 +199,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_finite(summary), indent=2, allow_nan=False))
     else:
-        acc = f"{result.val_acc:.1%}" if result.val_acc is not None else "—"
-        say(f"{result.status}: validation accuracy {acc} after {result.epochs} epochs on {result.device}, "
-            f"{result.images_per_second:,.0f} images/s; run {result.run_id} in {summary['run_dir']}")
+        say(f"{result.status}: validation {result.metric.title} {result.metric.format(result.last)} after "
+            f"{result.epochs} epochs on {result.device}, {result.images_per_second:,.0f} images/s; run "
+            f"{result.run_id} in {summary['run_dir']}")
     if result.status == "failed":
         print(f"error: {result.reason}", file=sys.stderr)
         return 1

@@ -4,33 +4,33 @@ fine-tune and download it."""
 import streamlit as st
 
 from playground import state
-from playground.training import ui
+from playground.training import common, data, live, results, runs, settings
 
 st.title("Training")
 st.caption("The network you built becomes a trained model: choose data, augmentation and an optimiser, watch it learn "
            "live, stop and resume it, read its mistakes, fine-tune it on new classes, download it. Training runs on "
            "the server in the background, one job per session.")
 
-store = ui.run_store()
-ui.collect_finished_job(store)
+store = common.run_store()
+live.collect_finished_job(store)
 spec = state.spec()
-summary = ui.network_ui(spec)
+summary = common.network_ui(spec)
 
 st.subheader("1 · Data", divider="gray")
-picked = ui.data_ui(int(state.get(state.SEED)))
-ready = picked is not None and ui.fit_ui(spec, picked, summary)
+picked = data.data_ui(int(state.get(state.SEED)))
+ready = picked is not None and data.fit_ui(spec, picked, summary)
 
 st.subheader("2 · Augmentation", divider="gray")
-augment = ui.augment_ui(picked)
+augment = settings.augment_ui(picked)
 
 st.subheader("3 · Optimiser and schedule", divider="gray")
-config = ui.settings_ui(augment)
+config = settings.settings_ui(augment, picked)
 
 st.subheader("4 · Train", divider="gray")
-ui.train_ui(spec, picked, config, ready)
+live.train_ui(spec, picked, config, ready)
 
 st.subheader("5 · Evaluation", divider="gray")
-ui.results_ui(store, picked)
+results.results_ui(store, picked)
 
 st.subheader("6 · Runs", divider="gray")
-ui.runs_ui(store, picked, config)
+runs.runs_ui(store, picked, config)

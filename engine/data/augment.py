@@ -1,5 +1,9 @@
 """Data augmentation: new training images from the ones we have, with the label unchanged.
 
+Flip, crop and rotation move pixels: targets that are positions in the image (boxes, points) would have to move with
+them. Their geometry is not written yet, so ``check_targets`` refuses those augmentations for such targets, naming
+them; colour augmentations leave positions alone and suit every kind of target.
+
 A cat flipped left-right, shifted a few pixels, tilted, or photographed under warmer light is still a cat, so
 showing the network such variants teaches it what does *not* matter, and acts against overfitting when the data set
 is small. Here: horizontal flip, random crop (pad with zeros, cut a window of the original size at a random offset,
@@ -24,6 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.normalization import LUMA
+from engine.data.targets import Targets
+
+MOVES_PIXELS = {"hflip": "horizontal flip", "crop_padding": "random crop", "rotation": "rotation"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,10 @@ class AugmentConfig:
         """Whether any augmentation is on."""
         return self != AugmentConfig()
 
+    def moving(self) -> list[str]:
+        """The active augmentations that move pixels (by field name), in ``MOVES_PIXELS`` order."""
+        return [name for name in MOVES_PIXELS if getattr(self, name)]
+
     def describe(self) -> str:
         """In words, for the page: "horizontal flip, random crop (padding 4 px), rotation up to ±15°" or "none"."""
         parts = []
@@ -73,6 +84,19 @@ class AugmentConfig:
         if self.pca_color:
             parts.append(f"PCA colour (σ = {self.pca_color:g})")
         return ", ".join(parts) or "none"
+
+
+def check_targets(config: AugmentConfig | None, targets: Targets) -> None:
+    """``ValueError`` when ``config`` moves pixels and ``targets`` are positions in the image (boxes, points): those
+    augmentations would have to move them too, which they do not do yet. Class ids and identities take every
+    augmentation."""
+    if config is None or not targets.geometric:
+        return
+    moving = [MOVES_PIXELS[name] for name in config.moving()]
+    if moving:
+        raise ValueError(f"{', '.join(moving)} move{'s' * (len(moving) == 1)} pixels, and this data's {targets.kind} "
+                         f"are positions in the image that would have to move with them, which is not done yet: turn "
+                         f"{'it' if len(moving) == 1 else 'them'} off (the colour augmentations suit {targets.kind})")
 
 
 def pca_basis(images: torch.Tensor, max_pixels: int = 1_000_000) -> tuple[torch.Tensor, torch.Tensor]:

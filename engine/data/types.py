@@ -1,4 +1,4 @@
-"""What a data set is, in memory: its card (what the page shows about it), its images and labels, its split.
+"""What a data set is, in memory: its card (what the page shows about it), its images and typed targets, its split.
 
 Images are kept as ``uint8`` tensors ``(N, C, H, W)`` exactly as stored; every set here fits in memory
 (Fashion-MNIST's 60,000 × 28 × 28 is 47 MB). Conversion to floats, resizing to the network's input,
@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from engine.data.targets import ClassIds, Targets
+
 
 class DatasetUnavailableError(ValueError):
     """A named data set that is not on this machine (and was not, or could not be, downloaded). The message says
@@ -20,7 +22,9 @@ class DatasetUnavailableError(ValueError):
 
 @dataclass(frozen=True)
 class DatasetCard:
-    """What the page shows about a data set. ``image_shape`` is ``(C, H, W)`` as stored, before any resizing."""
+    """What the page shows about a data set. ``image_shape`` is ``(C, H, W)`` as stored, before any resizing;
+    ``targets`` is the kind of its targets (``engine.data.targets``: "class ids", "boxes", "points", "identities");
+    ``classes`` the names its targets refer to (classes, identities, landmarks)."""
 
     name: str
     title: str
@@ -31,40 +35,54 @@ class DatasetCard:
     source: str
     licence: str
     description: str
+    targets: str = ClassIds.kind
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
 
-@dataclass
 class ImageSet:
-    """Images ``(N, C, H, W)`` uint8 in [0, 255] and labels ``(N,)`` int64 in ``[0, len(classes))``."""
+    """Images ``(N, C, H, W)`` uint8 in [0, 255] and their ``targets`` (``engine.data.targets``). ``ImageSet(images,
+    labels, classes)`` with an int64 tensor of labels makes ``ClassIds`` targets, as every classification set does."""
 
-    images: torch.Tensor
-    labels: torch.Tensor
-    classes: tuple[str, ...]
+    def __init__(self, images: torch.Tensor, targets: Targets | torch.Tensor,
+                 classes: tuple[str, ...] | list[str] | None = None) -> None:
+        if isinstance(targets, torch.Tensor):
+            targets = ClassIds(targets, tuple(classes or ()))
+        elif not isinstance(targets, Targets):
+            raise ValueError(f"targets must be engine.data.targets (ClassIds, Boxes, Points, Identities) or a tensor "
+                             f"of class ids, got {type(targets).__name__}")
+        elif classes is not None and tuple(classes) != targets.classes:
+            raise ValueError(f"classes {list(classes)} differ from the targets' {list(targets.classes)}")
+        if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+            got = f"{images.dtype} of shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else \
+                type(images).__name__
+            raise ValueError(f"images must be a uint8 tensor (N, C, H, W), got {got}")
+        if images.shape[1] not in (1, 3):
+            raise ValueError(f"images must have 1 (gray) or 3 (RGB) channels, got {images.shape[1]}")
+        if len(targets) != images.shape[0]:
+            raise ValueError(f"there must be one target per image: {images.shape[0]} images, {len(targets)} targets")
+        self.images = images
+        self.targets = targets
 
-    def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
-            raise ValueError(
-                f"images must be a uint8 tensor (N, C, H, W), "
-                f"got {self.images.dtype} of shape {tuple(self.images.shape)}"
-            )
-        if self.images.shape[1] not in (1, 3):
-            raise ValueError(f"images must have 1 (gray) or 3 (RGB) channels, got {self.images.shape[1]}")
-        if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
-            raise ValueError(
-                f"labels must be an int64 tensor of shape ({self.images.shape[0]},), "
-                f"got {self.labels.dtype} of shape {tuple(self.labels.shape)}"
-            )
-        self.classes = tuple(self.classes)
-        if len(self.labels) and (int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)):
-            raise ValueError(f"labels must lie in [0, {len(self.classes)}), got [{int(self.labels.min())}, "
-                             f"{int(self.labels.max())}]")
+    def __repr__(self) -> str:
+        return f"ImageSet({len(self)} images {tuple(self.images.shape[1:])}, {self.targets.kind})"
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The names the targets refer to (classes, identities, landmarks)."""
+        return self.targets.classes
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """``(N,)`` int64 class ids; only for a set with one class per image (``ClassIds``)."""
+        if not isinstance(self.targets, ClassIds):
+            raise ValueError(f"this set's targets are {self.targets.kind}, not one class per image")
+        return self.targets.ids
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -73,22 +91,31 @@ class ImageSet:
         return int(c), int(h), int(w)
 
     def subset(self, indices: torch.Tensor | np.ndarray | list[int]) -> ImageSet:
-        """The images at ``indices`` (a copy), same classes."""
+        """The images at ``indices`` and their targets (a copy)."""
         idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
-        return ImageSet(self.images[idx].contiguous(), self.labels[idx].contiguous(), self.classes)
+        return ImageSet(self.images[idx].contiguous(), self.targets.subset(idx))
 
     def class_counts(self) -> list[int]:
-        """Number of images of each class, in class order."""
-        return torch.bincount(self.labels, minlength=len(self.classes)).tolist()
+        """Number of images of each class, in class order (one class per image only)."""
+        if not isinstance(self.targets, ClassIds):
+            raise ValueError(f"this set's targets are {self.targets.kind}, not one class per image")
+        return self.targets.counts()
 
 
 @dataclass
 class LoadedData:
-    """A data set ready to train on: its card (with the sizes actually loaded), a training and a validation set."""
+    """A data set ready to train on: its card (with the sizes actually loaded), a training and a validation set,
+    whose targets are of the kind the card names."""
 
     card: DatasetCard
     train: ImageSet
     val: ImageSet
+
+    def __post_init__(self) -> None:
+        for part, images in (("training", self.train), ("validation", self.val)):
+            if images.targets.kind != self.card.targets:
+                raise ValueError(f"{self.card.title}'s card says its targets are {self.card.targets}, but its "
+                                 f"{part} set has {images.targets.kind}")
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,8 +148,18 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
 
 
 def split_set(full: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
-    """``stratified_split`` applied to an ImageSet."""
-    train_idx, val_idx = stratified_split(full.labels.numpy(), val_fraction, seed)
+    """Split into (train, val) by ``seed``: ``stratified_split`` over the targets' strata (class ids, identities),
+    else a plain random split of ``round(N * val_fraction)`` images (at least one left to train on)."""
+    strata = full.targets.strata()
+    if strata is not None:
+        train_idx, val_idx = stratified_split(strata.numpy(), val_fraction, seed)
+    else:
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction!r}")
+        n = len(full)
+        order = np.random.default_rng([seed, 0x5EED]).permutation(n)
+        k = min(round(n * val_fraction), n - 1)
+        val_idx, train_idx = np.sort(order[:k]), np.sort(order[k:])
     return full.subset(train_idx), full.subset(val_idx)
 
 

@@ -1,12 +1,15 @@
 """A trained network out of the playground: a download bundle, ONNX and TorchScript — each as ``bytes``.
 
 - ``bundle``: a zip of ``model.safetensors`` (the state dict), ``spec.json`` (``engine.nets.spec`` JSON) and
-  ``meta.json`` (classes, normalisation statistics, input shape); ``read_bundle`` turns it back into a network
-  without unpickling anything. ``python -m engine codegen spec.json`` writes a standalone module the weights load into.
+  ``meta.json`` (the task and what its output means, classes, normalisation statistics, input shape);
+  ``read_bundle`` turns it back into a network without unpickling anything. ``python -m engine codegen spec.json``
+  writes a standalone module the weights load into.
 - ``to_onnx``: ``torch.onnx.export``. The TorchScript-based exporter (``dynamo=False``) is the default: ~0.1 s
   against ~4 s for the ``torch.export``-based one on LeNet-5, same graph for these layer kinds; its deprecation
-  warning is silenced here. A dynamic batch axis; input ``input``, output ``logits``.
+  warning is silenced here. A dynamic batch axis; input ``input``, output named by the task (``logits`` for
+  classification).
 - ``to_torchscript``: ``torch.jit.trace`` (every spec builds a straight-line network, so tracing is exact).
+- ``export_run``: any of the three for a stored run of any task, with the run's own task, classes and statistics.
 
 Exports run on a CPU copy of the model in eval mode; the model given is not changed.
 """
@@ -27,15 +30,18 @@ from torch import nn
 from engine.data.normalization import Normalization
 from engine.nets.build import Network, build
 from engine.nets.spec import NetworkSpec, SpecError
-from engine.training.runs import CheckpointError, read_safetensors
+from engine.training.runs import CheckpointError, RunStore, read_safetensors
+from engine.training.tasks import Classify, Task
 
 BUNDLE_FORMAT = "cnnpg-bundle-1"
+FORMATS = {"bundle": ".zip", "onnx": ".onnx", "torchscript": ".pt"}  # export_run's kinds and their file suffixes
 MAX_BUNDLE_MEMBER = 2 << 30  # bytes: refuse to inflate a member larger than this (a zip bomb)
 _README = """CNN Playground model bundle
 
   model.safetensors  the weights (a PyTorch state dict, safetensors format)
   spec.json          the network (CNN Playground spec JSON)
-  meta.json          class names, the per-channel mean/std the inputs were normalised with, the input shape
+  meta.json          the task, what the output means, class names, the per-channel mean/std the inputs were
+                     normalised with, the input shape
 
 Load it with the playground's engine:
     from engine.training.export import read_bundle
@@ -46,12 +52,17 @@ Inputs: float32 (B, C, H, W) of the input shape, (x / 255 - mean) / std per chan
 """
 
 
-def bundle(model: Network, *, classes: list[str] | tuple[str, ...] | None = None, stats: Any = None) -> bytes:
-    """A zip (bytes) of the model's weights (safetensors), its spec and ``meta.json`` (``classes``, ``stats`` as
-    ``{"mean": [...], "std": [...]}``, input shape)."""
+def bundle(model: Network, *, classes: list[str] | tuple[str, ...] | None = None, stats: Any = None,
+           task: Task | None = None) -> bytes:
+    """A zip (bytes) of the model's weights (safetensors), its spec and ``meta.json``: ``task`` (default
+    classification, with its options) and ``output`` (what the output means: ``Task.describe_output``),
+    ``classes``, ``stats`` as ``{"mean": [...], "std": [...]}``, the input shape."""
     spec = _spec(model)
+    task = task if task is not None else Classify()
     meta = {
         "format": BUNDLE_FORMAT,
+        "task": task.to_dict(),
+        "output": task.describe_output(list(classes or ())),
         "input_shape": list(spec.input),
         "classes": list(classes) if classes is not None else None,
         "stats": stats.to_dict() if (stats := Normalization.coerce(stats)) is not None else None,
@@ -85,7 +96,7 @@ def read_bundle(data: bytes) -> tuple[Network, dict[str, Any]]:
     except (SpecError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"not a model bundle: {e}") from None
     state, _ = read_safetensors(weights, "the bundle's model.safetensors")
-    model = build(spec)
+    model = build(spec, seed=0)  # a private generator: the weights are replaced next
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
@@ -93,19 +104,20 @@ def read_bundle(data: bytes) -> tuple[Network, dict[str, Any]]:
     return model.eval(), meta
 
 
-def to_onnx(model: Network, *, opset: int | None = None, dynamo: bool = False) -> bytes:
-    """An ONNX model (bytes): input ``input`` ``(batch, *spec.input)`` float32, output ``logits``; dynamic batch."""
+def to_onnx(model: Network, *, opset: int | None = None, dynamo: bool = False, output_name: str = "logits") -> bytes:
+    """An ONNX model (bytes): input ``input`` ``(batch, *spec.input)`` float32, output ``output_name`` (a task's
+    ``output_name``); dynamic batch."""
     net, x = _cpu_copy(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         if dynamo:
-            program = torch.onnx.export(net, (x,), dynamo=True, input_names=["input"], output_names=["logits"],
+            program = torch.onnx.export(net, (x,), dynamo=True, input_names=["input"], output_names=[output_name],
                                         dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset)
             return program.model_proto.SerializeToString()
         out = io.BytesIO()
-        torch.onnx.export(net, (x,), out, dynamo=False, input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset)
+        torch.onnx.export(net, (x,), out, dynamo=False, input_names=["input"], output_names=[output_name],
+                          dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}}, opset_version=opset)
     return out.getvalue()
 
 
@@ -119,6 +131,20 @@ def to_torchscript(model: Network) -> bytes:
         out = io.BytesIO()
         torch.jit.save(traced, out)
     return out.getvalue()
+
+
+def export_run(store: RunStore, run_id: str, kind: str) -> bytes:
+    """Run ``run_id``'s network (its last checkpoint) as ``kind``: "bundle" (with the run's task, classes and
+    statistics in ``meta.json``), "onnx" (output named by the run's task) or "torchscript"."""
+    if kind not in FORMATS:
+        raise ValueError(f"kind must be one of {', '.join(FORMATS)}, got {kind!r}")
+    run = store.get(run_id)
+    model = store.load_model(run_id)
+    if kind == "bundle":
+        return bundle(model, classes=run.config["dataset"]["classes"], stats=run.config.get("stats"), task=run.task)
+    if kind == "onnx":
+        return to_onnx(model, output_name=run.task.output_name)
+    return to_torchscript(model)
 
 
 def _cpu_copy(model: Network) -> tuple[nn.Module, torch.Tensor]:

@@ -8,6 +8,10 @@ then keep their running statistics during ``fit``), replace the classifier's las
 
 Layers are counted at the top level of the spec, from 0: ``freeze(model, upto=4)`` freezes ``model[0]`` to
 ``model[3]`` (a slice, ``layers[:4]``).
+
+A source is a finished run (its id) or a pretrained network (``"pretrained:<name>"``, ``engine.nets.weights``);
+``start_transfer`` makes the network to fine-tune from either — for a pretrained one, with the data's normalisation
+folded into its first convolution — and the page only calls it.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from pathlib import Path
 
 import torch
 
+from engine.data import LoadedData, channel_stats
 from engine.data.normalization import Normalization
 from engine.device import model_device
 from engine.nets.build import Network, build, trace
 from engine.nets.spec import Linear, NetworkSpec, parse_spec, walk
 from engine.nets.summary import Summary, summary
-from engine.training.loop import fit_head
 from engine.training.runs import RunStore, load_state_dict
+from engine.training.tasks.classify import fit_head
+
+PRETRAINED = "pretrained:"  # a transfer source naming pretrained weights: "pretrained:efficientnet_lite0"
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class ParamReport:
 def from_weights(spec: NetworkSpec | dict | str, weights: dict[str, torch.Tensor] | Path | str | bytes) -> Network:
     """``build(spec)`` with ``weights`` loaded (a state dict, a ``.safetensors``/``.pt`` file or safetensors bytes;
     never unpickled), in eval mode."""
-    model = build(parse_spec(spec))
+    model = build(parse_spec(spec), seed=0)  # every tensor is then overwritten
     state = weights if isinstance(weights, dict) else load_state_dict(weights)
     try:
         model.load_state_dict(state)
@@ -79,9 +86,7 @@ def replace_head(model: Network, num_classes: int, *, seed: int = 0) -> Network:
     freshly initialised one of ``num_classes`` outputs (initialised from ``seed``)."""
     spec = fit_head(model.spec, num_classes)
     head = head_index(spec)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        new = build(spec)
+    new = build(spec, seed=seed)  # a private generator: torch's global one is neither read nor moved
     old = model.state_dict()
     keep = {k: v for k, v in old.items() if not k.startswith(f"{head}.") and k in new.state_dict()
             and new.state_dict()[k].shape == v.shape}
@@ -108,11 +113,23 @@ def transfer(model: Network, num_classes: int, freeze_upto: int, *, seed: int = 
     """``model`` with a new head of ``num_classes`` outputs and its layers ``[0, freeze_upto)`` frozen: ready for
     ``fit`` on the new data."""
     new = replace_head(model, num_classes, seed=seed)
-    head = head_index(new.spec)
-    if freeze_upto > head:
-        raise ValueError(f"freezing layers up to {freeze_upto} would freeze the new head (layer {head}, "
-                         f"{new.spec.layers[head].kind}); freeze at most {head} layers")
+    _check_freeze(new.spec, freeze_upto)
     return freeze(new, freeze_upto)
+
+
+def _check_freeze(spec: NetworkSpec, freeze_upto: int) -> None:
+    head = head_index(spec)
+    if isinstance(freeze_upto, int) and freeze_upto > head:
+        raise ValueError(f"freezing layers up to {freeze_upto} would freeze the new head (layer {head}, "
+                         f"{spec.layers[head].kind}); freeze at most {head} layers")
+
+
+def transfer_report(spec: NetworkSpec | dict | str, num_classes: int, freeze_upto: int) -> ParamReport:
+    """Trainable and frozen parameters per top-level layer after ``transfer`` of a network of ``spec`` (they depend
+    on the architecture only: counted on a weightless copy, so nothing is drawn or allocated)."""
+    new = build(fit_head(parse_spec(spec), num_classes), device="meta")
+    _check_freeze(new.spec, freeze_upto)
+    return param_report(freeze(new, freeze_upto))
 
 
 def param_report(model: Network) -> ParamReport:
@@ -181,3 +198,40 @@ def match_input_stats(model: Network, stats: Normalization | tuple, expected: No
                 raise ValueError("the first convolution has no bias and no batch norm after it to take the shift")
             bn.running_mean.sub_(delta.to(bn.running_mean))
     return model
+
+
+def source_spec(source: str, store: RunStore) -> NetworkSpec:
+    """The network spec of a transfer ``source``: a run id in ``store``, or ``"pretrained:<name>"``."""
+    if source.startswith(PRETRAINED):
+        from engine.nets.weights import known
+
+        return known(source.removeprefix(PRETRAINED)).spec()
+    return store.get(source).spec
+
+
+def source_title(source: str, store: RunStore) -> str:
+    """How a page names a source: the run's name, or the pretrained network's title."""
+    if source.startswith(PRETRAINED):
+        from engine.nets.weights import known
+
+        return known(source.removeprefix(PRETRAINED)).title
+    return store.info(source).name
+
+
+def start_transfer(source: str, data: LoadedData, freeze_upto: int, *, seed: int, store: RunStore
+                   ) -> tuple[Network, str]:
+    """The network to fine-tune on ``data`` — ``source``'s layers and weights (a run's last checkpoint, or the
+    pretrained ``"pretrained:<name>"`` with ``data``'s normalisation folded into its first convolution:
+    ``match_input_stats``), a fresh head of ``data``'s class count drawn from ``seed``, layers ``[0, freeze_upto)``
+    frozen — and a name for its run ("EfficientNet-Lite0 → Face or not"). ``ValueError`` (or ``FileNotFoundError``
+    for missing weights) with the reason."""
+    if source.startswith(PRETRAINED):
+        from engine.nets.weights import imagenet_stats
+
+        name = source.removeprefix(PRETRAINED)
+        model = from_pretrained(name)
+        match_input_stats(model, channel_stats(data.train, channels=model.spec.input[0]), imagenet_stats(name))
+    else:
+        model = from_run(store, source)
+    new = transfer(model, data.card.num_classes, freeze_upto, seed=seed)
+    return new, f"{source_title(source, store)} → {data.card.title}"

@@ -1,7 +1,7 @@
 """Plotly figures and tables for the training page. Pure functions of engine results; no Streamlit here.
 
-Curves take epochs as ``engine.training.loop.EpochEvent`` objects or their dicts (the run store's ``metrics.json``), so
-a live job and a stored run draw the same way.
+Curves take epochs as ``engine.training.events.EpochEvent`` objects or their dicts (the run store's ``metrics.json``),
+so a live job and a stored run draw the same way: the loss on the left, the task's primary metric on the right.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from engine.training.evaluate import ConfusedPair
 from engine.training.runs import RunInfo
+from engine.training.tasks import Metric, Task
+from engine.training.tasks.classify import ConfusedPair
 from engine.training.transfer import ParamReport
 from playground.theme import COLORS
 
@@ -39,59 +40,76 @@ def _nan_to_none(values: Sequence[float]) -> list[float | None]:
 # --------------------------------------------------------------------------------------------------- curves
 
 
+def _series(rows: list[dict[str, Any]], split: str, name: str, metric: Metric) -> list[float | None]:
+    values = _nan_to_none([r[split].get(name) for r in rows])
+    return [None if v is None else 100 * v for v in values] if metric.percent else values
+
+
+def _metric_axis(fig: go.Figure, metric: Metric) -> None:
+    if metric.percent:
+        fig.update_yaxes(range=[0, 101], ticksuffix="%", row=1, col=2)
+    else:
+        fig.update_yaxes(rangemode="tozero", row=1, col=2)
+
+
 def curves_figure(epochs: Sequence[Any], batch_losses: Sequence[tuple[float, float]] = (),
-                  total_epochs: int | None = None) -> go.Figure:
-    """Loss (left) and accuracy (right) per epoch, training and validation; the per-batch training losses faint
-    behind. ``batch_losses`` are ``(position in epochs, loss)``; an epoch's point sits at its end (x = epoch)."""
+                  total_epochs: int | None = None, task: Task | None = None) -> go.Figure:
+    """The loss (left) and the task's primary metric (right; accuracy for classification) per epoch, training and
+    validation; the per-batch training losses faint behind. ``batch_losses`` are ``(position in epochs, loss)``; an
+    epoch's point sits at its end (x = epoch)."""
+    metric = task.primary_metric if task is not None else Metric("accuracy", "accuracy", percent=True)
+    loss_title = f"loss ({task.loss_title})" if task is not None else "loss"
     rows = _epoch_dicts(epochs)
     x = [r["epoch"] for r in rows]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (cross-entropy)", "accuracy"), horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(loss_title, metric.title), horizontal_spacing=0.08)
     if batch_losses:
         bx, by = zip(*batch_losses, strict=True)
         fig.add_trace(go.Scatter(x=list(bx), y=list(by), mode="lines", name="training loss, per batch",
                                  line=dict(color=BATCH_COLOR, width=1), hovertemplate="epoch %{x:.2f}: %{y:.4f}"),
                       row=1, col=1)
-    series = [("train_loss", "training loss", TRAIN_COLOR, 1), ("val_loss", "validation loss", VAL_COLOR, 1),
-              ("train_acc", "training accuracy", TRAIN_COLOR, 2), ("val_acc", "validation accuracy", VAL_COLOR, 2)]
-    for key, name, color, col in series:
-        y = _nan_to_none([r[key] for r in rows])
-        if col == 2:
-            y = [None if v is None else 100 * v for v in y]
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line=dict(color=color, width=2.5),
-                                 marker=dict(size=8), showlegend=True,
-                                 hovertemplate="epoch %{x}: %{y:.4f}" if col == 1 else "epoch %{x}: %{y:.1f}%"),
+    loss = Metric("loss", "loss", higher_is_better=False)
+    series = [("train", loss, TRAIN_COLOR, 1), ("val", loss, VAL_COLOR, 1),
+              ("train", metric, TRAIN_COLOR, 2), ("val", metric, VAL_COLOR, 2)]
+    for split, m, color, col in series:
+        part = "training" if split == "train" else "validation"
+        fig.add_trace(go.Scatter(x=x, y=_series(rows, split, m.name, m), mode="lines+markers",
+                                 name=f"{part} {m.title}", line=dict(color=color, width=2.5), marker=dict(size=8),
+                                 showlegend=True,
+                                 hovertemplate="epoch %{x}: %{y:.1f}%" if m.percent else "epoch %{x}: %{y:.4f}"),
                       row=1, col=col)
     upper = max([total_epochs or 0, *x, *(p for p, _ in batch_losses), 1])
     for col in (1, 2):
         fig.update_xaxes(title_text="epoch", range=[0, upper * 1.02], row=1, col=col)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0, 101], ticksuffix="%", row=1, col=2)
+    _metric_axis(fig, metric)
     fig.update_layout(height=340, margin=_PLOT_CONFIG_MARGIN, legend=dict(orientation="h", y=-0.22),
                       hovermode="closest")
     return fig
 
 
-def compare_figure(histories: Mapping[str, Sequence[Any]]) -> go.Figure:
-    """Several runs overlaid: validation (solid) and training (dotted) loss and accuracy; one colour per run,
-    keyed by the run's label."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.08)
+def compare_figure(histories: Mapping[str, Sequence[Any]], metric: Metric | None = None) -> go.Figure:
+    """Several runs overlaid: validation (solid) and training (dotted) loss and ``metric`` (default accuracy); one
+    colour per run, keyed by the run's label. A run without ``metric`` shows its loss only."""
+    metric = metric if metric is not None else Metric("accuracy", "accuracy", percent=True)
+    loss = Metric("loss", "loss", higher_is_better=False)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", metric.title), horizontal_spacing=0.08)
     for i, (label, epochs) in enumerate(histories.items()):
         rows = _epoch_dicts(epochs)
         x = [r["epoch"] for r in rows]
         color = RUN_COLORS[i % len(RUN_COLORS)]
-        for key, col, dash, part in (("val_loss", 1, "solid", "validation"), ("train_loss", 1, "dot", "training"),
-                                     ("val_acc", 2, "solid", "validation"), ("train_acc", 2, "dot", "training")):
-            y = _nan_to_none([r[key] for r in rows])
-            if col == 2:
-                y = [None if v is None else 100 * v for v in y]
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=label,
-                                     showlegend=(key == "val_loss"), line=dict(color=color, dash=dash, width=2),
-                                     marker=dict(size=6),
+        for split, m, col, dash in (("val", loss, 1, "solid"), ("train", loss, 1, "dot"),
+                                    ("val", metric, 2, "solid"), ("train", metric, 2, "dot")):
+            if col == 2 and not any(metric.name in r[split] for r in rows):
+                continue
+            part = "training" if split == "train" else "validation"
+            fig.add_trace(go.Scatter(x=x, y=_series(rows, split, m.name, m), mode="lines+markers", name=label,
+                                     legendgroup=label, showlegend=(split == "val" and col == 1),
+                                     line=dict(color=color, dash=dash, width=2), marker=dict(size=6),
                                      hovertemplate=f"{label}<br>{part} · epoch %{{x}}: %{{y:.4g}}<extra></extra>"),
                           row=1, col=col)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0, 101], ticksuffix="%", row=1, col=2)
+    _metric_axis(fig, metric)
     fig.update_layout(height=360, margin=_PLOT_CONFIG_MARGIN, legend=dict(orientation="h", y=-0.22),
                       annotations=[*fig.layout.annotations, dict(
                           text="solid: validation · dotted: training", showarrow=False, xref="paper", yref="paper",
@@ -213,19 +231,21 @@ def class_samples(labels: Any, num_classes: int, per_class: int = 2, limit: int 
 
 
 def runs_table(runs: Sequence[RunInfo], active: str | None = None, mine: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per run, newest first, as ``RunStore.list`` gives them."""
+    """One row per run, newest first, as ``RunStore.list`` gives them; the best validation value of each run's
+    primary metric written with its name ("91.2% accuracy")."""
     records = [{
         "": "▶" if r.id == active else ("●" if r.id in mine else ""),
         "name": r.name,
         "data": r.dataset,
+        "task": r.task,
         "status": r.status,
         "epochs": r.epochs,
-        "best val. accuracy": r.best_val_acc,
+        "best (validation)": f"{r.primary.format(r.best)} {r.primary.title}" if r.best is not None else "—",
         "device": r.device,
         "created (UTC)": r.created.replace("T", " ").split("+")[0],
         "id": r.id,
     } for r in runs]
-    columns = ["", "name", "data", "status", "epochs", "best val. accuracy", "device", "created (UTC)", "id"]
+    columns = ["", "name", "data", "task", "status", "epochs", "best (validation)", "device", "created (UTC)", "id"]
     if all(r.name == r.id for r in runs):
         columns.pop()  # nothing renamed: the id column would repeat the names
     return pd.DataFrame.from_records(records, columns=columns)

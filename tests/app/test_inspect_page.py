@@ -19,8 +19,9 @@ from engine.data import load_dataset
 from engine.nets.build import build
 from engine.nets.presets import get_preset
 from engine.nets.spec import NetworkSpec
+from engine.training.config import TrainConfig
 from engine.training.evaluate import predict
-from engine.training.loop import TrainConfig, fit
+from engine.training.loop import fit
 from engine.training.runs import RunStore
 
 SPEC = NetworkSpec.from_dict({"input": [1, 16, 16], "layers": [

@@ -65,9 +65,10 @@ def test_a_run_goes_on_across_a_page_switch_and_stops(app):
     _button(app, "Train").click()
     expect(app.page.get_by_test_id("stProgress")).to_contain_text("images/s", timeout=TRAIN_TIMEOUT)
     nav = app.page.get_by_test_id("stSidebarNav")
-    app.act(lambda: nav.get_by_text("CNN builder", exact=True).click())
+    # links by role: the navigation's group headers ("Training") are text too
+    app.act(lambda: nav.get_by_role("link", name="CNN builder", exact=True).click())
     expect(app.main()).to_contain_text("CNN builder")
-    app.act(lambda: nav.get_by_text("Training", exact=True).click())
+    app.act(lambda: nav.get_by_role("link", name="Training", exact=True).click())
     expect(app.page.get_by_test_id("stProgress")).to_contain_text("epoch")  # still training, still drawn live
     _button(app, "Stop").click()
     expect(app.page.get_by_test_id("stAlertContentWarning")).to_contain_text("Stopped (stopped by the user)",

@@ -21,7 +21,9 @@ def test_train_lenet5_on_digits_json(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["val_accuracy"] > 0.8
+    assert result["val"]["accuracy"] > 0.8
+    assert result["task"] == {"name": "classify", "label_smoothing": 0.0}
+    assert result["best"]["metric"] == "accuracy" and result["best"]["value"] >= result["val"]["accuracy"]
     assert result["epochs"] == 3 and result["status"] == "finished"
     assert result["device"].startswith("cpu") or result["device"].startswith("cuda")
     assert result["images_per_second"] > 0

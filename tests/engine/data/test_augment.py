@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
@@ -24,6 +25,7 @@ from engine.data import (
     preview_augmentations,
 )
 from engine.data.augment import rotate
+from engine.data.loader import resize
 from engine.media.images import to_gray
 
 
@@ -279,3 +281,13 @@ def test_preview_augmentations(shapes_set):
     assert len({tuple(im.flatten()[:50].tolist()) for im in one}) > 1  # one image, several variants
     plain = preview_augmentations(shapes_set, AugmentConfig(), n=4, index=3)
     assert torch.equal(plain, (shapes_set.images[3:4].float() / 255).expand(4, -1, -1, -1))
+
+
+@pytest.mark.parametrize(("size", "to"), [((28, 28), (32, 32)), ((8, 8), (32, 32)), ((64, 48), (224, 224)),
+                                          ((480, 640), (28, 28)), ((32, 32), (20, 20)), ((100, 50), (30, 70))])
+def test_resize_is_torchs_bilinear_interpolation(size, to):
+    """The separable matrix resize against ``F.interpolate`` (antialiased when shrinking), up, down and mixed."""
+    x = torch.rand(3, 2, *size, generator=torch.Generator().manual_seed(0))
+    want = F.interpolate(x, size=to, mode="bilinear", align_corners=False,
+                         antialias=to[0] < size[0] or to[1] < size[1])
+    assert torch.allclose(resize(x, to), want, atol=2e-6)

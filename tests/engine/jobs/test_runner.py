@@ -1,7 +1,8 @@
-"""``engine.jobs.runner``: background jobs that keep to themselves, stop between batches, refuse past the cap and say
-why they failed.
+"""``engine.jobs``: background jobs that keep to themselves, stop between batches, refuse past the cap and say why
+they failed.
 
-Oracle for "two jobs at once don't disturb each other": the same two jobs run one after the other.
+Oracle for "two jobs at once don't disturb each other": the same two jobs run one after the other. That they really
+ran at once is shown by a barrier both must reach during their first epoch, not by timing.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import pytest
 import torch
 
 from engine.data import LoadedData, load_dataset
-from engine.jobs.runner import (
-    MAX_BATCH_POINTS,
-    Job,
-    JobLog,
-    JobRunner,
-    ServerBusyError,
-    max_jobs_from_env,
-    train_job,
-)
+from engine.jobs.job import Job
+from engine.jobs.log import MAX_BATCH_POINTS, JobLog
+from engine.jobs.runner import JobRunner, ServerBusyError, max_jobs_from_env
+from engine.jobs.training import train_job
 from engine.nets.build import build
 from engine.nets.spec import NetworkSpec
-from engine.training.loop import BatchEvent, Callback, TrainConfig, fit
+from engine.training.config import TrainConfig
+from engine.training.events import BatchEvent, Callback
+from engine.training.loop import fit
 from engine.training.runs import RunStore
 
 SMALL_CNN = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
@@ -46,8 +44,7 @@ def _part(data: LoadedData, start: int, n: int) -> LoadedData:
 
 
 def _model(seed: int):
-    torch.manual_seed(seed)
-    return build(SMALL_CNN)
+    return build(SMALL_CNN, seed=seed)
 
 
 def _done(job: Job) -> Job:
@@ -64,20 +61,43 @@ def test_two_jobs_at_once_keep_separate_histories(digits):
               for m, d in zip(models, parts, strict=True)]  # one at a time
     assert oracle[0][-1].train_loss != pytest.approx(oracle[1][-1].train_loss)  # the two really differ
 
-    a = runner.submit(train_job, copy.deepcopy(models[0]), parts[0], config)
-    b = runner.submit(train_job, copy.deepcopy(models[1]), parts[1], config)
-    assert not a.done  # both were in flight together
+    together = _Meet(threading.Barrier(2, timeout=WAIT))  # each job waits at its third batch for the other
+    a = runner.submit(train_job, copy.deepcopy(models[0]), parts[0], config, callbacks=[together])
+    b = runner.submit(train_job, copy.deepcopy(models[1]), parts[1], config, callbacks=[together])
     for job, expected in zip((_done(a), _done(b)), oracle, strict=True):
         assert job.status == "finished", job.error
         history = job.result.result.history
         assert [e.epoch for e in history] == [1, 2]
         assert [e.train_loss for e in history] == pytest.approx([e.train_loss for e in expected], rel=1e-4)
-        assert [e.val_acc for e in history] == pytest.approx([e.val_acc for e in expected], abs=1e-9)
+        assert [e.val["accuracy"] for e in history] == pytest.approx([e.val["accuracy"] for e in expected],
+                                                                     abs=1e-9)
         snap = job.log.snapshot()
         assert snap.epochs == tuple(history)  # the log saw exactly its own epochs
         assert snap.latest.epoch == 2 and snap.latest.batch == snap.latest.batches == 13
         assert snap.fraction == 1.0
-        assert job.result.evaluation.accuracy == pytest.approx(history[-1].val_acc)
+        assert job.result.evaluation.accuracy == pytest.approx(history[-1].val["accuracy"])
+
+
+class _Meet(Callback):
+    """Waits at batch 3 of epoch 1 until every job sharing the barrier is there: passing proves they ran at once (a
+    job alone would break the barrier after its timeout and fail)."""
+
+    def __init__(self, barrier: threading.Barrier):
+        self.barrier = barrier
+
+    def on_batch_end(self, event: BatchEvent) -> None:
+        if (event.epoch, event.batch) == (1, 3):
+            self.barrier.wait()
+
+
+class _Signal(Callback):
+    """``batch`` is set once a batch has been trained."""
+
+    def __init__(self) -> None:
+        self.batch = threading.Event()
+
+    def on_batch_end(self, event: BatchEvent) -> None:
+        self.batch.set()
 
 
 class _StopAt(Callback):
@@ -108,10 +128,10 @@ def test_a_stop_from_another_thread_and_resume_continue_the_same_run(digits, tmp
     store = RunStore(tmp_path)
     runner = JobRunner(max_jobs=1)
     data = _part(digits, 0, 320)
-    job = runner.submit(train_job, SMALL_CNN, data, TrainConfig(epochs=200, batch_size=16), store=store)
-    deadline = threading.Event()
-    while job.log.snapshot().latest is None and not job.done:  # wait for the first batch
-        deadline.wait(0.01)
+    first = _Signal()
+    job = runner.submit(train_job, SMALL_CNN, data, TrainConfig(epochs=200, batch_size=16), store=store,
+                        callbacks=[first])
+    assert first.batch.wait(WAIT), job.error  # the first batch has been trained
     job.request_stop()
     _done(job)
     assert job.status == "stopped", job.error
@@ -191,3 +211,30 @@ def test_the_log_thins_batch_losses_and_keeps_order():
     xs = [x for x, _ in snap.batch_losses]
     assert xs == sorted(xs) and snap.latest.batch == n
     assert snap.batch_losses[-1][1] > 0.9 * n  # recent batches are still there
+
+
+DROPOUT_CNN = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
+    {"kind": "conv2d", "out_channels": 8, "padding": 1}, {"kind": "relu"}, {"kind": "dropout", "p": 0.3},
+    {"kind": "maxpool2d"}, {"kind": "flatten"}, {"kind": "dropout", "p": 0.5}, {"kind": "linear", "out_features": 10},
+]})
+
+
+def test_jobs_with_the_same_seed_started_together_give_identical_weights(digits):
+    """Randomness per job: three jobs train at once (they meet at a barrier mid-epoch), each drawing its initial
+    weights, dropout masks and batch order from its own generators. Same seed, same weights — bit for bit — whatever
+    the others draw meanwhile; another seed, other weights. Torch's global generator is left alone."""
+    data = _part(digits, 0, 320)
+    config = TrainConfig(epochs=2, batch_size=16, lr=3e-3, device="cpu")
+    together = _Meet(threading.Barrier(3, timeout=WAIT))
+    before = torch.get_rng_state()
+    runner = JobRunner(max_jobs=3)
+    jobs = [runner.submit(train_job, DROPOUT_CNN, data, dataclasses.replace(config, seed=seed), callbacks=[together])
+            for seed in (7, 7, 8)]
+    states = []
+    for job in jobs:
+        assert _done(job).status == "finished", job.error
+        states.append({k: v.detach().cpu() for k, v in job.result.result.model.state_dict().items()})
+    same, other = states[1], states[2]
+    assert all(torch.equal(states[0][k], same[k]) for k in same)
+    assert not all(torch.equal(states[0][k], other[k]) for k in other)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -13,8 +13,11 @@ from safetensors.torch import save_file
 from engine.data import ImageSet, LoadedData, load_dataset
 from engine.nets.build import build
 from engine.nets.spec import NetworkSpec
-from engine.training.loop import BatchEvent, Callback, TrainConfig, fit
+from engine.training.config import TrainConfig
+from engine.training.events import BatchEvent, Callback
+from engine.training.loop import fit
 from engine.training.runs import RunStore
+from engine.training.tasks.classify import fit_head
 from engine.training.transfer import (
     freeze,
     from_run,
@@ -23,7 +26,10 @@ from engine.training.transfer import (
     head_index,
     param_report,
     replace_head,
+    source_spec,
+    start_transfer,
     transfer,
+    transfer_report,
 )
 
 SPEC = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
@@ -124,8 +130,7 @@ def test_training_changes_only_the_trainable_parameters(source, digits: LoadedDa
 
 
 def test_from_weights_accepts_a_state_dict_or_a_file(tmp_path) -> None:
-    torch.manual_seed(0)
-    model = build(SPEC)
+    model = build(SPEC, seed=0)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     save_file(state, tmp_path / "w.safetensors")
     for source in (state, tmp_path / "w.safetensors"):
@@ -136,11 +141,21 @@ def test_from_weights_accepts_a_state_dict_or_a_file(tmp_path) -> None:
         from_weights(SPEC, {"0.weight": torch.zeros(1)})
 
 
-def test_replace_head_keeps_frozen_flags_and_seeds_the_head() -> None:
-    model = freeze(build(SPEC), 2)
-    a, b = replace_head(model, 4, seed=1), replace_head(model, 4, seed=1)
-    assert torch.equal(a[8].weight, b[8].weight) and a[8].weight.requires_grad
+def test_replace_head_keeps_frozen_flags_and_draws_the_head_from_its_seed() -> None:
+    """The new head is the seed's: what ``torch.manual_seed(seed)`` and a build of the new spec give (the oracle),
+    another seed gives another head, and torch's global generator is neither read nor moved."""
+    model = freeze(build(SPEC, seed=0), 2)
+    torch.manual_seed(99)
+    before = torch.get_rng_state()
+    a, other = replace_head(model, 4, seed=1), replace_head(model, 4, seed=2)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(1)
+    oracle = build(fit_head(SPEC, 4))
+    assert torch.equal(a[8].weight, oracle[8].weight) and torch.equal(a[8].bias, oracle[8].bias)
+    assert not torch.equal(a[8].weight, other[8].weight)
+    assert a[8].weight.requires_grad
     assert not a[0].weight.requires_grad and a[3].body[0].weight.requires_grad
+    assert torch.equal(a[0].weight, model[0].weight)  # the rest keeps the source's weights
 
 
 def test_bad_freeze_points_are_refused() -> None:
@@ -153,3 +168,27 @@ def test_bad_freeze_points_are_refused() -> None:
     assert not any(p.requires_grad for p in model.parameters())
     freeze(model, 0)
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_transfer_report_counts_like_the_built_network(source) -> None:
+    store, run_id = source
+    report = transfer_report(SPEC, 3, FROZEN)
+    built = param_report(transfer(from_run(store, run_id), 3, FROZEN))
+    assert report == built
+    with pytest.raises(ValueError, match="would freeze the new head"):
+        transfer_report(SPEC, 3, 9)
+
+
+def test_start_transfer_from_a_run(source, digits: LoadedData) -> None:
+    store, run_id = source
+    data = _three_classes(digits)
+    model, name = start_transfer(run_id, data, FROZEN, seed=4, store=store)
+    assert name == f"{store.info(run_id).name} → {data.card.title}"
+    assert model.spec.layers[8].out_features == 3
+    assert [p.requires_grad for p in model[0].parameters()] == [False, False]
+    expected = transfer(from_run(store, run_id), 3, FROZEN, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), expected.state_dict().values(),
+                                                 strict=True))
+    assert source_spec(run_id, store) == SPEC
+    with pytest.raises(ValueError, match="no run 'nope'"):
+        start_transfer("nope", data, 0, seed=0, store=store)

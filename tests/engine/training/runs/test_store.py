@@ -17,8 +17,10 @@ import torch
 
 from engine.data import LoadedData, load_dataset
 from engine.nets.spec import NetworkSpec
-from engine.training.loop import TrainConfig, fit
+from engine.training.config import TrainConfig
+from engine.training.loop import fit
 from engine.training.runs import CheckpointError, RunError, RunStore, load_state_dict
+from engine.training.tasks import Classify
 
 SPEC = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
     {"kind": "conv2d", "out_channels": 4, "padding": 1}, {"kind": "relu"}, {"kind": "maxpool2d"},
@@ -33,7 +35,7 @@ def small() -> LoadedData:
 
 
 def _make_run(store: RunStore, name: str | None = None, dataset: str = "digits") -> str:
-    return store.create(SPEC, {"train": {}}, dataset=dataset, device="cpu", name=name)
+    return store.create(SPEC, {"train": {}}, dataset=dataset, task=Classify(), device="cpu", name=name)
 
 
 def test_list_rename_delete_compare(tmp_path: Path) -> None:
@@ -42,17 +44,19 @@ def test_list_rename_delete_compare(tmp_path: Path) -> None:
     b = _make_run(store)
     assert [r.id for r in store.list()] == [b, a]  # newest first
     info = store.info(a)
-    assert (info.name, info.status, info.epochs, info.best_val_acc, info.dataset, info.device) == (
+    assert (info.name, info.status, info.epochs, info.best, info.dataset, info.device) == (
         "first", "running", 0, None, "digits", "cpu")
+    assert (info.task, info.metric, info.higher_is_better) == ("classify", "accuracy", True)
     assert store.info(b).name == b  # unnamed: named by its id
     store.rename(b, "  second ")
     assert store.info(b).name == "second"
     with pytest.raises(ValueError, match="empty"):
         store.rename(b, " ")
-    store.write_history(a, [{"epoch": 1, "val_acc": 0.5}])
-    store.update(a, status="finished", epochs=1, best_val_acc=0.5)
-    assert store.compare([a, b]) == {a: [{"epoch": 1, "val_acc": 0.5}], b: []}
-    assert (store.info(a).status, store.info(a).best_val_acc) == ("finished", 0.5)
+    epoch = {"epoch": 1, "train": {"loss": 1.0, "accuracy": 0.4}, "val": {"loss": 1.2, "accuracy": 0.5}}
+    store.write_history(a, [epoch])
+    store.update(a, status="finished", epochs=1, best=0.5)
+    assert store.compare([a, b]) == {a: [epoch], b: []}
+    assert (store.info(a).status, store.info(a).best) == ("finished", 0.5)
     with pytest.raises(ValueError, match="status must be one of"):
         store.update(a, status="done")
     store.delete(a)
@@ -68,7 +72,8 @@ def test_the_index_is_sqlite_in_wal_mode(tmp_path: Path) -> None:
     run = _make_run(store, "x")
     with sqlite3.connect(tmp_path / "runs.sqlite") as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("SELECT id, name, status FROM runs").fetchall() == [(run, "x", "running")]
+        assert con.execute("SELECT id, name, status, task, metric, best FROM runs").fetchall() == [
+            (run, "x", "running", "classify", "accuracy", None)]
     for name in ("config.json", "spec.json", "metrics.json"):
         assert (tmp_path / run / name).is_file()
     assert NetworkSpec.from_json((tmp_path / run / "spec.json").read_text()) == SPEC

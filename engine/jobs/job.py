@@ -1,0 +1,114 @@
+"""A unit of background work: its status, its result or error, its stop flag, its event log, and the thread body
+that runs it (``engine.jobs.runner`` starts the threads). See docs/tasks-and-jobs.md, "Jobs"."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from engine.jobs.log import JobLog
+
+STATUSES = ("queued", "running", "finished", "stopped", "failed")
+DONE = ("finished", "stopped", "failed")
+
+log = logging.getLogger(__name__)
+
+
+class Job:
+    """A unit of background work. ``status``: queued → running → finished | stopped | failed; ``error`` says why a
+    failed job failed, ``reason`` why a stopped (or failed) one ended; ``result`` is what the function returned.
+    Set ``stop`` (or call ``request_stop``) to ask the function to end after its current step."""
+
+    def __init__(self, job_id: str) -> None:
+        self.id = job_id
+        self.stop = threading.Event()
+        self.log = JobLog()
+        self.submitted = time.time()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._status = "queued"
+        self._error = ""
+        self._reason = ""
+        self._result: Any = None
+        self._ended: float | None = None
+        self.traceback = ""  # of an unexpected exception, for the server log; never shown on a page
+
+    def __repr__(self) -> str:
+        return f"Job({self.id!r}, status={self.status!r})"
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    @property
+    def error(self) -> str:
+        with self._lock:
+            return self._error
+
+    @property
+    def reason(self) -> str:
+        with self._lock:
+            return self._reason
+
+    @property
+    def result(self) -> Any:
+        with self._lock:
+            return self._result
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def ended(self) -> float | None:
+        """When it ended (``time.time()``), or None while it runs."""
+        with self._lock:
+            return self._ended
+
+    @property
+    def seconds(self) -> float:
+        """Wall time since it was submitted, until it ended."""
+        with self._lock:
+            end = self._ended if self._ended is not None else time.time()
+        return end - self.submitted
+
+    def request_stop(self) -> None:
+        self.stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job is done (or ``timeout`` seconds passed); True when it is done."""
+        return self._done.wait(timeout)
+
+    def _set_running(self) -> None:
+        with self._lock:
+            self._status = "running"
+
+    def _finish(self, status: str, result: Any = None, error: str = "", reason: str = "") -> None:
+        with self._lock:
+            self._status, self._result, self._error, self._reason = status, result, error, reason
+            self._ended = time.time()
+        self._done.set()
+
+
+def run_job(job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """The thread's body: run ``fn`` and record how it ended. A result with a ``status`` of its own (a
+    ``FitResult``: "stopped" by the user, "failed" on a NaN loss) gives the job that status and its ``reason``."""
+    job._set_running()
+    try:
+        result = fn(job, *args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - any failure of the work is the job's, reported by its message
+        job.traceback = traceback.format_exc()
+        message = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        log.warning("job %s failed: %s\n%s", job.id, message, job.traceback)
+        job._finish("failed", error=message, reason=message)
+        return
+    status, reason = getattr(result, "status", None), str(getattr(result, "reason", "") or "")
+    if status not in DONE:
+        status = "stopped" if job.stop.is_set() else "finished"
+        reason = "stopped by the user" if status == "stopped" else ""
+    job._finish(status, result=result, error=reason if status == "failed" else "", reason=reason)

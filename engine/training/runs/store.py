@@ -1,0 +1,322 @@
+"""The run store: every training run on disk, indexed in SQLite.
+
+A run is a folder ``<root>/<run_id>/`` holding
+
+- ``config.json``  ``format``, the training config (``train``, with the task and its options), the dataset's card
+  (``dataset``, with the kind of its targets), the normalisation stats (``stats``), the network's input shape, what
+  ``fit`` adapted (``notes``) and where the weights started (``init_from``);
+- ``spec.json``    the network spec (``engine.nets.spec`` JSON);
+- ``metrics.json`` the history: one object per finished epoch, ``train`` and ``val`` mapping metric names to values;
+- ``checkpoint.safetensors`` the model's weights and everything needed to resume (optimizer, scheduler, grad scaler,
+  the job's random generators, the metrics half-way through an epoch, callbacks' states, position in the epoch).
+  Tensors are safetensors tensors; the rest is JSON in the file's metadata (``engine.training.runs.files``).
+
+``<root>/runs.sqlite`` indexes the runs (id, name, created, dataset, status, epochs, task, its primary metric, whether
+higher is better, its best validation value, device) for listing. Each call opens its own connection and the
+database is in WAL mode, so two sessions (threads or processes) can train and write at once. The files are the truth
+for a run's content; the index is what ``list`` reads. Stores and runs written before tasks existed are read as
+today's (``engine.training.runs.migrate``); docs/tasks-and-jobs.md describes the format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save as st_save
+
+from engine.nets.build import Network, build
+from engine.nets.spec import NetworkSpec, SpecError
+from engine.training.runs.files import (
+    CheckpointError,
+    RunError,
+    cpu_copy,
+    decode,
+    encode,
+    read_json,
+    read_safetensors,
+    write_bytes,
+    write_text,
+)
+from engine.training.runs.migrate import (
+    CHECKPOINT_FORMAT,
+    COLUMNS,
+    OLD_CHECKPOINT_FORMAT,
+    RUN_FORMAT,
+    migrate_checkpoint,
+    migrate_config,
+    migrate_history,
+    migrate_index,
+)
+from engine.training.tasks import TASKS, Metric, Task, task_from_dict
+
+ENV_VAR = "CNNPG_RUNS_DIR"
+STATUSES = ("running", "finished", "stopped", "failed")
+_SCHEMA_LOCK = threading.Lock()
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM runs"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One row of the index. ``metric`` is the task's primary metric and ``best`` its best validation value."""
+
+    id: str
+    name: str
+    created: str  # ISO 8601, UTC
+    dataset: str
+    status: str  # one of STATUSES
+    epochs: int  # finished epochs
+    task: str  # the task's registry name ("classify")
+    metric: str  # its primary metric ("accuracy")
+    higher_is_better: bool
+    best: float | None
+    device: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "higher_is_better", bool(self.higher_is_better))
+
+    @property
+    def primary(self) -> Metric:
+        """The primary metric's descriptor: the task's own when this engine knows the task, else a plain one."""
+        if self.task in TASKS:
+            for m in TASKS.get(self.task).metrics:
+                if m.name == self.metric:
+                    return m
+        return Metric(self.metric, self.metric, self.higher_is_better)
+
+    @property
+    def best_val_acc(self) -> float | None:
+        """``best`` when the primary metric is accuracy (classification), else None: for code written before tasks
+        (use ``best`` and ``metric``)."""
+        return self.best if self.metric == "accuracy" else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run's index row and its files' content."""
+
+    info: RunInfo
+    path: Path
+    config: dict[str, Any]
+    spec: NetworkSpec
+    history: list[dict[str, Any]]
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return (self.path / "checkpoint.safetensors").is_file()
+
+    @property
+    def task(self) -> Task:
+        """The task the run learned, with its options (``ValueError`` for a task this engine does not know)."""
+        return task_from_dict(self.config["train"]["task"])
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """``model``: the state dict (CPU tensors); ``state``: everything else, decoded (tensors inside are real)."""
+
+    model: dict[str, torch.Tensor]
+    state: dict[str, Any]
+
+
+def default_root() -> Path:
+    """``$CNNPG_RUNS_DIR``, else ``./runs``."""
+    return Path(os.environ.get(ENV_VAR, "runs"))
+
+
+class RunStore:
+    """Runs under ``root`` (default: ``$CNNPG_RUNS_DIR`` or ``./runs``). Cheap to create; safe to share between
+    threads (every call opens its own SQLite connection)."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db = self.root / "runs.sqlite"
+        self._create_schema()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    # ----------------------------------------------------------------------------------------------- writing
+
+    def create(self, spec: NetworkSpec, config: dict[str, Any], *, dataset: str, task: Task, device: str = "",
+               name: str | None = None) -> str:
+        """A new run folder with ``config.json`` (``config`` and today's ``format``), ``spec.json`` and an empty
+        history, indexed with ``task``'s name and primary metric; returns its id."""
+        if not isinstance(task, Task):
+            raise ValueError(f"task must be an engine.training.tasks.Task, got {type(task).__name__}")
+        created = datetime.now(UTC)
+        run_id = f"{created:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        folder = self.root / run_id
+        folder.mkdir(parents=True)
+        write_text(folder / "config.json", json.dumps({"format": RUN_FORMAT, **config}, indent=2, ensure_ascii=False))
+        write_text(folder / "spec.json", spec.to_json())
+        write_text(folder / "metrics.json", "[]")
+        metric: Metric = task.primary_metric
+        with self._connect() as con:
+            con.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, 'running', 0, ?, ?, ?, NULL, ?)",
+                        (run_id, name or run_id, created.isoformat(timespec="seconds"), dataset, task.name,
+                         metric.name, int(metric.higher_is_better), device))
+        return run_id
+
+    def update(self, run_id: str, *, status: str | None = None, epochs: int | None = None,
+               best: float | None = None, device: str | None = None) -> None:
+        """Change the index row's fields that are given (``best``: the primary metric's best validation value)."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        changes = {k: v for k, v in dict(status=status, epochs=epochs, best=best,
+                                         device=device).items() if v is not None}
+        if not changes:
+            return
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        with self._connect() as con:
+            done = con.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*changes.values(), self._check_id(run_id)))
+        if done.rowcount == 0:
+            raise RunError(f"no run {run_id!r} in {self.root}")
+
+    def write_history(self, run_id: str, history: list[dict[str, Any]]) -> None:
+        """Replace ``metrics.json`` (atomically)."""
+        write_text(self._folder(run_id) / "metrics.json", json.dumps(history, indent=1))
+
+    def write_config(self, run_id: str, config: dict[str, Any]) -> None:
+        """Replace ``config.json`` (atomically), in today's format."""
+        write_text(self._folder(run_id) / "config.json",
+                   json.dumps({**config, "format": RUN_FORMAT}, indent=2, ensure_ascii=False))
+
+    def save_checkpoint(self, run_id: str, model_state: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        """Write ``checkpoint.safetensors`` atomically: ``model_state`` under ``model/...``, ``state`` (nested dicts,
+        lists, numbers, strings and tensors: an optimizer's ``state_dict()``, say) as JSON plus ``state/<n>``
+        tensors."""
+        tensors = {f"model/{k}": cpu_copy(v) for k, v in model_state.items()}
+        encoded = encode(state, tensors)
+        data = st_save(tensors, metadata={"format": CHECKPOINT_FORMAT, "state": json.dumps(encoded)})
+        write_bytes(self._folder(run_id) / "checkpoint.safetensors", data)
+
+    # ----------------------------------------------------------------------------------------------- reading
+
+    def list(self) -> list[RunInfo]:
+        """Every run, newest first."""
+        with self._connect() as con:
+            rows = con.execute(f"{_SELECT} ORDER BY created DESC, rowid DESC").fetchall()
+        return [RunInfo(*row) for row in rows]
+
+    def info(self, run_id: str) -> RunInfo:
+        with self._connect() as con:
+            row = con.execute(f"{_SELECT} WHERE id = ?", (self._check_id(run_id),)).fetchone()
+        if row is None:
+            raise RunError(f"no run {run_id!r} in {self.root}")
+        return RunInfo(*row)
+
+    def get(self, run_id: str) -> Run:
+        """The run's index row, config, spec and history (in today's format, however old the files)."""
+        info = self.info(run_id)
+        folder = self._folder(run_id)
+        try:
+            spec = NetworkSpec.from_json((folder / "spec.json").read_bytes())
+        except (OSError, SpecError) as e:
+            raise RunError(f"run {run_id!r}: cannot read spec.json ({e})") from None
+        return Run(info, folder, migrate_config(read_json(folder / "config.json", run_id)), spec,
+                   migrate_history(read_json(folder / "metrics.json", run_id)))
+
+    def load_checkpoint(self, run_id: str) -> Checkpoint:
+        """The run's last checkpoint. Raises ``RunError`` when there is none, ``CheckpointError`` when the file is
+        not a checkpoint (it is never unpickled)."""
+        path = self._folder(run_id) / "checkpoint.safetensors"
+        if not path.is_file():
+            raise RunError(f"run {run_id!r} has no checkpoint yet (it stopped before its first batch finished)")
+        tensors, metadata = read_safetensors(path.read_bytes(), str(path))
+        if metadata.get("format") not in (CHECKPOINT_FORMAT, OLD_CHECKPOINT_FORMAT):
+            raise CheckpointError(f"{path} is a safetensors file but not a CNN Playground checkpoint")
+        model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
+        state = decode(json.loads(metadata["state"]), tensors)
+        if metadata["format"] == OLD_CHECKPOINT_FORMAT:
+            state = migrate_checkpoint(state)
+        return Checkpoint(model, state)
+
+    def load_model(self, run_id: str, device: torch.device | str = "cpu") -> Network:
+        """The run's network with its last checkpoint's weights, in eval mode."""
+        run = self.get(run_id)
+        model = build(run.spec, seed=0)  # a private generator (the global one is never touched); weights follow
+        try:
+            model.load_state_dict(self.load_checkpoint(run_id).model)
+        except RuntimeError as e:
+            raise CheckpointError(f"run {run_id!r}: the checkpoint does not match spec.json ({e})") from None
+        return model.to(device).eval()
+
+    def compare(self, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The histories of several runs, by id (for overlaying their curves)."""
+        return {run_id: self.get(run_id).history for run_id in run_ids}
+
+    # ----------------------------------------------------------------------------------------------- managing
+
+    def rename(self, run_id: str, name: str) -> None:
+        name = name.strip()
+        if not name:
+            raise ValueError("a run's name cannot be empty")
+        with self._connect() as con:
+            done = con.execute("UPDATE runs SET name = ? WHERE id = ?", (name, self._check_id(run_id)))
+        if done.rowcount == 0:
+            raise RunError(f"no run {run_id!r} in {self.root}")
+
+    def delete(self, run_id: str) -> None:
+        """Remove the run's folder and its index row."""
+        self.info(run_id)  # raises for an unknown id
+        shutil.rmtree(self.root / run_id, ignore_errors=True)
+        with self._connect() as con:
+            con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def path(self, run_id: str) -> Path:
+        return self._folder(run_id)
+
+    # ----------------------------------------------------------------------------------------------- helpers
+
+    def _create_schema(self) -> None:
+        """WAL mode and the table (created, or migrated from format 1: ``migrate.migrate_index``). Switching the
+        journal mode takes the database exclusively and SQLite answers "database is locked" at once (without
+        waiting) when another connection has it open: two sessions opening a new store together would fail, so this
+        is serialised in the process and retried across processes."""
+        with _SCHEMA_LOCK:
+            for attempt in range(50):
+                try:
+                    with closing(sqlite3.connect(self.db, timeout=30, isolation_level=None)) as con:
+                        con.execute("PRAGMA journal_mode=WAL")
+                        migrate_index(con)
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or attempt == 49:
+                        raise
+                    time.sleep(0.1)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A fresh connection, one transaction: committed on success, rolled back on an exception, then closed."""
+        with closing(sqlite3.connect(self.db, timeout=30)) as con, con:
+            yield con
+
+    def _check_id(self, run_id: str) -> str:
+        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+            raise RunError(f"{run_id!r} is not a run id (letters, digits, '-' and '_')")
+        return run_id
+
+    def _folder(self, run_id: str) -> Path:
+        folder = self.root / self._check_id(run_id)
+        if not folder.is_dir():
+            raise RunError(f"no run {run_id!r} in {self.root}")
+        return folder

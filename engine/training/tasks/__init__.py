@@ -1,0 +1,21 @@
+"""Tasks: the kinds of learning problem the one training loop serves (docs/tasks-and-jobs.md). ``base`` holds the
+contract and the registry; each task is one module that registers itself on import (``classify``; localisation,
+landmarks, YOLO detection and triplet embeddings come with their topics)."""
+
+from engine.training.tasks import classify  # noqa: F401 - registers the classification task
+from engine.training.tasks.base import (
+    LOSS,
+    TASKS,
+    Meter,
+    Metric,
+    SumMeter,
+    Task,
+    default_task,
+    move_to,
+    register,
+    task_from_dict,
+)
+from engine.training.tasks.classify import Classify
+
+__all__ = ["LOSS", "TASKS", "Classify", "Meter", "Metric", "SumMeter", "Task", "default_task", "move_to", "register",
+           "task_from_dict"]

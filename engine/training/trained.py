@@ -1,0 +1,105 @@
+"""A stored run as typed values, for the pages and the CLI: its settings, task, normalisation and classes, the data it
+trained on (loaded again by name and seed), and its model ready to predict (``load_trained``), for a run of any task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engine.data import LoadedData, Normalization, availability, dataset_card, dataset_names, load_dataset
+from engine.nets.build import Network
+from engine.nets.spec import Shape
+from engine.training.config import TrainConfig
+from engine.training.evaluate import predict
+from engine.training.runs import Run, RunStore
+from engine.training.tasks import Task
+
+DataLoaderFn = Callable[[str, int, int | None], LoadedData]  # (name, seed, max_train) -> the named set
+
+
+def run_config(run: Run) -> TrainConfig:
+    """The settings the run trained with (its task included)."""
+    return TrainConfig.from_dict(run.config["train"])
+
+
+def resume_settings(run: Run, epochs: int, device: str) -> TrainConfig:
+    """The run's settings with another number of epochs and device: what resuming it trains with."""
+    return dataclasses.replace(run_config(run), epochs=epochs, device=device)
+
+
+def run_stats(run: Run) -> Normalization | None:
+    """The statistics the run's inputs were normalised with."""
+    return Normalization.coerce(run.config.get("stats"))
+
+
+def run_classes(run: Run) -> tuple[str, ...]:
+    """The names the run's output refers to (its data's classes)."""
+    return tuple(run.config.get("dataset", {}).get("classes", ()))
+
+
+def run_input_shape(run: Run) -> Shape:
+    return tuple(run.config.get("input_shape") or run.spec.input)
+
+
+def _load_named(name: str, seed: int, max_train: int | None) -> LoadedData:
+    return load_dataset(name, seed=seed, max_train=max_train)
+
+
+def run_data(run: Run, current: LoadedData | None = None, load: DataLoaderFn = _load_named
+             ) -> tuple[LoadedData | None, str]:
+    """The data a stored run trained on, with its split: a named set is loaded again (by ``load``: a page passes
+    its cached loader) by its name, the run's seed and training size; the user's own images only when they are the
+    ones loaded now (``current``: same name, classes and sizes). ``(data, "")`` or ``(None, why not)``."""
+    ds = run.config["dataset"]
+    name, seed = ds["name"], int(run.config["train"]["seed"])
+    if name in dataset_names():
+        ok, why = availability(name)
+        if not ok:
+            return None, why
+        full = dataset_card(name).train_size
+        try:
+            return load(name, seed, ds["train_size"] if ds["train_size"] < full else None), ""
+        except ValueError as e:
+            return None, str(e)
+    if current is not None and current.card.name == name and list(current.card.classes) == list(ds["classes"]) \
+            and (len(current.train), len(current.val)) == (ds["train_size"], ds["val_size"]):
+        return current, ""
+    return None, (f"This run trained on {ds['title']}, which is not loaded now: choose the same images above (with "
+                  f"seed {seed} in the sidebar) to evaluate or resume it.")
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A run's network with its last weights (eval mode), and what it takes to use it: its task, the normalisation
+    of its inputs, its input shape, the names its outputs refer to, its data set's name and seed."""
+
+    run_id: str
+    name: str
+    task: Task
+    model: Network
+    stats: Normalization | None
+    input_shape: Shape
+    classes: tuple[str, ...]
+    dataset: str | None
+    seed: int
+    epochs: int
+
+    def predict(self, x: torch.Tensor, k: int = 5) -> Any:
+        """The task's decoded prediction for ``uint8`` image(s) ``(C, H, W)`` or ``(B, C, H, W)`` of any size (top-k
+        classes for classification: ``TopK``)."""
+        return predict(self.model, x, self.stats, self.input_shape, k=k, task=self.task)
+
+
+def load_trained(store: RunStore, run_id: str, device: torch.device | str = "cpu") -> TrainedModel:
+    """Run ``run_id`` ready to predict (``RunError`` for an unknown run or one without a checkpoint)."""
+    run = store.get(run_id)
+    return TrainedModel(
+        run_id=run.info.id, name=run.info.name, task=run.task, model=store.load_model(run_id, device),
+        stats=run_stats(run), input_shape=run_input_shape(run), classes=run_classes(run),
+        dataset=run.config.get("dataset", {}).get("name"), seed=int(run.config.get("train", {}).get("seed", 0)),
+        epochs=run.info.epochs)

@@ -1,0 +1,217 @@
+"""The training page's data section: a named set, a zip of class folders or webcam samples, with its card and
+samples, and the check that the builder's network fits it (with the task's one-click fix for the output)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.data import (
+    ClassIds,
+    DatasetCard,
+    LoadedData,
+    availability,
+    channel_stats,
+    dataset_card,
+    dataset_names,
+    describe_adaptation,
+    from_zip,
+    load_dataset,
+)
+from engine.nets.spec import NetworkSpec
+from engine.nets.summary import Summary
+from engine.training.fitting import fit_output, fit_problems
+from engine.training.tasks import default_task
+from playground import state
+from playground.builder import editor as builder_ui
+from playground.figures import training as figs
+from playground.training.common import BUILDER_PAGE, PERSIST, Picked, message, named_data, short
+
+TRAIN_LIMITS = (500, 1000, 2000, 5000, 10000, 20000)
+DOWNLOADABLE = {"mnist": "about 11 MB", "fashion_mnist": "about 30 MB", "cifar10": "about 170 MB"}
+SOURCES = {"named": "A data set", "zip": "Your images (zip)", "webcam": "Webcam capture"}
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _fit_problems(spec_json: str, card: DatasetCard) -> list[str]:
+    return fit_problems(spec_json, card)
+
+
+def data_ui(seed: int) -> Picked | None:
+    """Choose the data: a named set, a zip of class folders, or webcam samples. Shows its card and samples;
+    returns it, or None (not available, not uploaded yet, or unreadable — with the reason on the page)."""
+    source = st.segmented_control("Source", list(SOURCES), format_func=SOURCES.get, default="named",
+                                  key="_w_tr_source", persist_state=PERSIST, required=True)
+    if source == "zip":
+        return _zip_ui(seed)
+    if source == "webcam":
+        return _webcam_ui()
+    return _named_ui(seed)
+
+
+def _named_ui(seed: int) -> Picked | None:
+    names = dataset_names()
+    where = {name: availability(name) for name in names}
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        name = st.selectbox(
+            "Data set", names, key="_w_tr_dataset", persist_state=PERSIST,
+            format_func=lambda n: dataset_card(n).title + ("" if where[n][0] else " — not on this machine"),
+            help="The bundled sets are always here; MNIST, Fashion-MNIST and CIFAR-10 need their files (or a "
+                 "download you allow).")
+        card = dataset_card(name)
+        ok, how = where[name]
+        if not ok:
+            _download_ui(name, card, how)
+        max_train = None
+        if ok and card.train_size > TRAIN_LIMITS[0]:
+            options = [n for n in TRAIN_LIMITS if n < card.train_size] + [card.train_size]
+            max_train = st.select_slider(
+                "Training images to use", options, value=card.train_size, key=f"_w_tr_max_train_{name}",
+                persist_state=PERSIST, format_func=lambda n: f"{n:,}" + (" (all)" if n == card.train_size else ""),
+                help="A subset trains faster on a CPU; the validation set stays whole.")
+    picked = None
+    if ok:
+        try:
+            picked = named_data(name, seed, None if max_train == card.train_size else max_train)
+        except (ValueError, OSError) as e:
+            left.error(f"{card.title} could not be loaded: {e}")
+    with right:
+        _card_ui(picked.data.card if picked else card, how if ok else None)
+        if picked is not None:
+            _samples_ui(picked.data)
+    return picked
+
+
+def _download_ui(name: str, card: DatasetCard, why: str) -> None:
+    st.warning(why, icon=":material/cloud_off:")
+    if name not in DOWNLOADABLE:
+        return
+    allow = st.checkbox(f"allow download ({DOWNLOADABLE[name]} from the internet)", key=f"_w_tr_allow_{name}")
+    if st.button(f"Download {card.title}", key=f"_w_tr_download_{name}", disabled=not allow,
+                 icon=":material/download:"):
+        bar = st.progress(0.0, text=f"Downloading {card.title}…")
+        try:
+            load_dataset(name, download=True,
+                         progress=lambda f, text: bar.progress(min(max(float(f), 0.0), 1.0), text=text))
+        except (ValueError, OSError, RuntimeError) as e:  # the engine's reasons; a network or disk failure
+            st.error(f"{card.title} could not be downloaded: {e}")
+        else:
+            st.rerun()
+
+
+def _card_ui(card: DatasetCard, where: str | None) -> None:
+    st.markdown(f"**{card.title}** — {card.description}")
+    c, h, w = card.image_shape
+    cols = st.columns(4)
+    cols[0].metric("training images", f"{card.train_size:,}")
+    cols[1].metric("validation images", f"{card.val_size:,}")
+    cols[2].metric("classes", card.num_classes)
+    cols[3].metric(f"image size ({'gray' if c == 1 else 'RGB'})", f"{h}×{w}")
+    classes = ", ".join(card.classes[:12]) + (" …" if card.num_classes > 12 else "")
+    st.caption(f"Classes: {classes}  \nSource: {card.source}  \nLicence: {card.licence}"
+               + (f"  \nHere: {where}" if where else ""))
+
+
+def _samples_ui(data: LoadedData) -> None:
+    if not isinstance(data.train.targets, ClassIds):
+        idx, titles = list(range(min(16, len(data.train)))), None
+    else:
+        idx = figs.class_samples(data.train.labels.numpy(), len(data.train.classes), per_class=2, limit=20)
+        titles = [short(data.train.classes[int(data.train.labels[i])]) for i in idx]
+    if not idx:
+        return
+    st.plotly_chart(figs.image_grid(data.train.images[idx].numpy(), titles, cols=8, cell=48), width="content",
+                    config={"displayModeBar": False, "staticPlot": True})
+
+
+def _zip_ui(seed: int) -> Picked | None:
+    upload = st.file_uploader(
+        "A zip of class folders", type=["zip"], key="_w_tr_zip",
+        help="One folder per class, named after it: cats/001.jpg, dogs/a.png … (PNG, JPEG, BMP, GIF, WebP). At "
+             "least two classes with two images each. Images are centre-cropped to squares and resized to 64×64.")
+    stored = state.get(state.TRAIN_UPLOAD)
+    if upload is not None:
+        raw = upload.getvalue()
+        if stored is None or stored["name"] != upload.name or stored["bytes"] != raw:
+            stored = _read_zip(upload.name, raw, seed)
+    elif stored is not None and stored["seed"] != seed:
+        stored = _read_zip(stored["name"], stored["bytes"], seed)
+    if stored is None:
+        st.caption("Nothing uploaded yet. Example layout: `my_data.zip` → `cats/001.jpg`, `cats/002.jpg`, "
+                   "`dogs/001.jpg`, …")
+        return None
+    data = stored["data"]
+    if upload is None:
+        st.caption(f"Using your earlier upload, {stored['name']}; upload another zip to replace it.")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        _card_ui(data.card, None)
+    with right:
+        _samples_ui(data)
+    return Picked(data, stored["stats"])
+
+
+def _read_zip(name: str, raw: bytes, seed: int) -> dict | None:
+    try:
+        data = from_zip(raw, seed=seed, title=name)
+    except ValueError as e:
+        st.error(f"{name}: {e}", icon=":material/folder_zip:")
+        return None
+    stored = {"name": name, "bytes": raw, "seed": seed, "data": data, "stats": channel_stats(data.train)}
+    state.put(state.TRAIN_UPLOAD, stored)
+    return stored
+
+
+def _webcam_ui() -> Picked | None:
+    from playground.webcam.glue import capture_dataset_ui  # streamlit-webrtc is imported only when it is used
+
+    data = capture_dataset_ui("train_webcam")
+    if data is None:
+        return None
+    _samples_ui(data)
+    return Picked(data, channel_stats(data.train))
+
+
+# --------------------------------------------------------------------------------------------------- fit check
+
+
+def fit_ui(spec: NetworkSpec, picked: Picked, s: Summary) -> bool:
+    """Say how the images are adapted to the network's input; show what must change first, with a one-click fix
+    for the output (the data's task says what the output must be). True when the network can train on the data as
+    it is."""
+    card = picked.data.card
+    task = default_task(card.targets)
+    if len(spec.input) == 3 and s.ok:
+        try:
+            how = describe_adaptation(card.image_shape, tuple(spec.input), picked.stats)
+        except ValueError as e:
+            st.warning(f"input: {e}; set the builder's input to 1 (gray) or 3 (RGB) channels",
+                       icon=":material/warning:")
+            st.page_link(BUILDER_PAGE, label="Fix the network on the builder", icon=":material/account_tree:")
+            return False
+        st.info(f"**Input, adapted automatically:** {how} (the training set's statistics). The same happens to "
+                f"every image the model sees later.", icon=":material/aspect_ratio:")
+    problems = _fit_problems(spec.to_json(indent=None), card)
+    for problem in problems:
+        st.warning(problem, icon=":material/warning:")
+    if any(p.startswith("output:") for p in problems):
+        st.button(task.fix_label(card), key="_w_tr_fix_head", type="primary", on_click=_fix_head, args=(card,),
+                  icon=":material/build:",
+                  help="Changes the network's last layers as little as possible so that its output is what "
+                       f"{task.title} needs (for classes: the last linear layer's out_features, or a flatten and a "
+                       "linear layer appended). The builder shows the change; Undo there brings the old one back.")
+    elif problems:
+        st.page_link(BUILDER_PAGE, label="Fix the network on the builder", icon=":material/account_tree:")
+    return not problems
+
+
+def _fix_head(card: DatasetCard) -> None:
+    try:
+        fitted = fit_output(state.spec(), card)
+    except ValueError as e:
+        message("error", str(e))
+        return
+    state.set_spec(fitted)
+    builder_ui.bump_version()
+    note = default_task(card.targets).fix_note(card)
+    st.toast(f"{note[:1].upper()}{note[1:]}.", icon=":material/check:")

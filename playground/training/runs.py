@@ -1,0 +1,162 @@
+"""The training page's runs section: every stored run (the store is shared by the server's sessions) — compare their
+curves, manage one (show, rename, resume, delete), and start transfer learning from one (``transfer``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.jobs import runner as jobs
+from engine.training.config import TrainConfig
+from engine.training.runs import RunError, RunInfo, RunStore
+from engine.training.trained import resume_settings
+from playground import state
+from playground.figures import training as figs
+from playground.training import live
+from playground.training.common import PERSIST, Picked, device_choice, message
+from playground.training.results import data_of
+from playground.training.transfer import transfer_ui
+
+
+def _labels(runs: list[RunInfo]) -> dict[str, str]:
+    names = [r.name for r in runs]
+    return {r.id: r.name if names.count(r.name) == 1 or r.name == r.id else f"{r.name} ({r.id})" for r in runs}
+
+
+def runs_ui(store: RunStore, current: Picked | None, config: TrainConfig | None) -> None:
+    """Every stored run; compare, manage (show, rename, resume, delete) and transfer from one."""
+    runs = store.list()
+    if not runs:
+        st.caption("No runs yet. Every training run is kept here — its settings, curves and weights — to compare, "
+                   "resume or fine-tune later.")
+        st.markdown("**Transfer learning**")
+        transfer_ui(store, [], {}, current, config)
+        return
+    mine = state.get(state.TRAIN_MY_RUNS, [])
+    only_mine = st.toggle("only this session's runs", key="_w_tr_only_mine", persist_state=PERSIST,
+                          help="The run store is shared by everyone using this server.")
+    shown = [r for r in runs if r.id in mine] if only_mine else runs
+    if not shown:
+        st.caption("This session has not trained yet.")
+        return
+    st.dataframe(figs.runs_table(shown, state.get(state.ACTIVE_RUN), mine), hide_index=True, width="stretch",
+                 height=min(400, 38 + 35 * len(shown)),
+                 column_config={"": st.column_config.TextColumn(width="small",
+                                                                help="▶ shown above · ● trained in this session"),
+                                "best (validation)": st.column_config.TextColumn(
+                                    help="the best epoch's value of the task's primary metric")})
+    labels = _labels(shown)
+    compare, manage, transfer_tab = st.tabs(["Compare runs", "Manage a run", "Transfer learning"])
+    with compare:
+        _compare_ui(store, shown, labels)
+    with manage:
+        _manage_ui(store, shown, labels, current)
+    with transfer_tab:
+        transfer_ui(store, shown, labels, current, config)
+
+
+def _compare_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str]) -> None:
+    ids = [r.id for r in runs]
+    active = state.get(state.ACTIVE_RUN)
+    default = ([active] if active in ids else []) + [i for i in ids if i != active][:2]
+    chosen = st.multiselect("Runs to overlay", ids, default=default, format_func=labels.get,
+                            key=f"_w_tr_compare_{active}",  # a new active run starts a fresh choice with it
+                            help="Their validation (solid) and training (dotted) curves, epoch by epoch.")
+    if not chosen:
+        return
+    try:
+        histories = store.compare(chosen)
+    except RunError as e:
+        st.error(str(e))
+        return
+    if not any(histories.values()):
+        st.caption("None of these runs has finished an epoch yet.")
+        return
+    metric = next(r for r in runs if r.id == chosen[0]).primary  # the first run's; runs without it show their loss
+    st.plotly_chart(figs.compare_figure({labels[i]: histories[i] for i in chosen}, metric), width="stretch",
+                    config={"displaylogo": False})
+
+
+def _manage_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str], current: Picked | None) -> None:
+    ids = [r.id for r in runs]
+    active = state.get(state.ACTIVE_RUN)
+    run_id = st.selectbox("Run", ids, index=ids.index(active) if active in ids else 0, format_func=labels.get,
+                          key=f"_w_tr_manage_run_{active}")  # a new active run is the one to manage
+    info = next(r for r in runs if r.id == run_id)
+    busy = _training_now(run_id)
+    show, rename, delete = st.columns(3, gap="large")
+    with show:
+        st.button("Show its evaluation", key="_w_tr_show", icon=":material/visibility:", disabled=run_id == active,
+                  on_click=state.put, args=(state.ACTIVE_RUN, run_id),
+                  help="Make it the active run: the evaluation above, the downloads and the other pages use it.")
+        try:
+            run = store.get(run_id)
+        except RunError as e:
+            st.error(str(e))
+            return
+        planned = int(run.config["train"]["epochs"])
+        st.number_input("Resume: train until epoch", min_value=info.epochs + 1, max_value=info.epochs + 500,
+                        value=max(planned, info.epochs + 1), key=f"_w_tr_resume_to_{run_id}")
+        st.button("Resume", key="_w_tr_resume", icon=":material/resume:", disabled=busy or live.busy(),
+                  on_click=_resume, args=(store, run_id, f"_w_tr_resume_to_{run_id}", current),
+                  help="Continue the same run from its checkpoint: the same settings and data; the epochs go on "
+                       "counting and the curves grow.")
+    with rename:
+        st.text_input("New name", value=info.name, key=f"_w_tr_name_{run_id}", max_chars=80)
+        st.button("Rename", key="_w_tr_rename", icon=":material/edit:", on_click=_rename,
+                  args=(store, run_id, f"_w_tr_name_{run_id}"))
+    with delete:
+        sure = st.checkbox("yes, delete it for good", key=f"_w_tr_sure_{run_id}")
+        st.button("Delete", key="_w_tr_delete", icon=":material/delete:", disabled=not sure or busy,
+                  on_click=_delete, args=(store, run_id))
+        if busy:
+            st.caption("It is training now; stop it first.")
+        elif info.status == "running":
+            st.caption("It says “running”, but no job here trains it: its server stopped while it trained. Its "
+                       "last checkpoint can be resumed.")
+
+
+def _training_now(run_id: str) -> bool:
+    """Whether a job of this server (any session's) is training ``run_id`` now."""
+    for job in jobs.runner().active():
+        start = job.log.snapshot().start
+        if start is not None and start.run_id == run_id:
+            return True
+    return False
+
+
+def _rename(store: RunStore, run_id: str, key: str) -> None:
+    try:
+        store.rename(run_id, st.session_state[key])
+    except ValueError as e:
+        message("error", f"Cannot rename the run: {e}")
+
+
+def _delete(store: RunStore, run_id: str) -> None:
+    if _training_now(run_id):
+        message("warning", "This run is training; stop it before deleting it.")
+        return
+    try:
+        store.delete(run_id)
+    except ValueError as e:
+        message("error", f"Cannot delete the run: {e}")
+        return
+    if state.get(state.ACTIVE_RUN) == run_id:
+        state.put(state.ACTIVE_RUN, None)
+    mine = state.get(state.TRAIN_MY_RUNS, [])
+    if run_id in mine:
+        mine.remove(run_id)
+
+
+def _resume(store: RunStore, run_id: str, key: str, current: Picked | None) -> None:
+    try:
+        run = store.get(run_id)
+        data, why = data_of(run, current)
+        if data is None:
+            message("warning", why)
+            return
+        config = resume_settings(run, int(st.session_state[key]), device_choice())
+    except ValueError as e:
+        message("error", f"Cannot resume the run: {e}")
+        return
+    live.submit({"kind": "resume", "label": f"{run.info.name} (resumed)", "epochs": config.epochs},
+                None, data, config, store=store, run_id=run_id)
