@@ -32,6 +32,9 @@ def prediction_ui(subject: Subject, inp: InputImage) -> None:
         st.caption(f"{inp.caption}: " + describe_adaptation(tuple(inp.image.shape), subject.input_shape,
                                                             subject.stats))
     with right:
+        if subject.task is not None and subject.task.name != "classify":
+            _task_prediction_ui(subject, inp)
+            return
         if subject.classes is None:
             st.info("This network does not end with one score per class (a flatten and a linear layer), so it makes "
                     "no prediction; its feature maps are below.")
@@ -48,6 +51,17 @@ def prediction_ui(subject: Subject, inp: InputImage) -> None:
         name, p = pairs[0]
         verdict = "" if inp.true is None else (" — right" if name == inp.true else f" — wrong: it is **{inp.true}**")
         st.markdown(f"Prediction: **{name}** with probability {p:.1%}{verdict}.")
+
+
+def _task_prediction_ui(subject: Subject, inp: InputImage) -> None:
+    """A run of another task than classification: its own decoding of the output, as the task gives it."""
+    try:
+        decoded = predict(subject.model, inp.image, subject.stats, subject.input_shape, task=subject.task)
+    except (ValueError, RuntimeError) as e:
+        st.error(f"The network could not read this input: {str(e).splitlines()[0]}")
+        return
+    st.markdown(f"This run learned **{subject.task.title}**. What it predicts for this input:")
+    st.write(decoded)
 
 
 def live_view(subject: Subject) -> Callable[[str], None]:

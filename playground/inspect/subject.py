@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import streamlit as st
 
@@ -18,17 +19,21 @@ from engine.data import Normalization
 from engine.nets.build import Network, build
 from engine.nets.spec import SpecError
 from engine.training.runs import RunError, RunInfo, RunStore
+from engine.training.tasks import Task
+from engine.training.trained import load_trained
 from engine.units import format_shape, plural
 from playground import state
 from playground.cache import summary_of
 from playground.navigation import PAGES, page_path
 
 BUILDER = ""  # the network option that stands for the builder's untrained network
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Subject:
-    """The network the page looks at. ``classes`` is None when its output is not one score per class."""
+    """The network the page looks at: a run's (with its ``task``) or the builder's (``task`` None). ``classes`` is
+    None when the output is not one score per class of a classification run or of the builder's network."""
 
     title: str
     model: Network
@@ -39,6 +44,7 @@ class Subject:
     token: tuple  # identifies the weights: a run and its epochs, or the builder's spec and seed
     dataset: str | None = None  # the run's data set (its name in engine.data), for validation samples
     data_seed: int = 0
+    task: Task | None = None  # a run's task; None for the builder's untrained network
 
 
 def model_ui() -> Subject | None:
@@ -77,9 +83,9 @@ def model_ui() -> Subject | None:
 
 
 def _run_label(r: RunInfo, active: bool) -> str:
-    acc = f", validation accuracy {r.best_val_acc:.1%}" if r.best_val_acc is not None else ""
+    best = f", best validation {r.primary.title} {r.primary.format(r.best)}" if r.best is not None else ""
     name = r.name if r.name != r.id else r.id
-    return f"{name}{' (active)' if active else ''} — {r.dataset}, {plural(r.epochs, 'epoch')}{acc}, {r.status}"
+    return f"{name}{' (active)' if active else ''} — {r.dataset}, {plural(r.epochs, 'epoch')}{best}, {r.status}"
 
 
 def _no_runs_message() -> None:
@@ -92,8 +98,8 @@ def _no_runs_message() -> None:
         pass
 
 
-def _session_model(token: tuple, make: Callable[[], Network]) -> Network:
-    """The network for ``token``, made once and kept for this session (one at a time)."""
+def _session_model(token: tuple, make: Callable[[], T]) -> T:
+    """The network (or trained run) for ``token``, made once and kept for this session (one at a time)."""
     held = st.session_state.get(state.INSPECT_MODEL)
     if held is None or held[0] != token:
         held = (token, make())
@@ -102,17 +108,13 @@ def _session_model(token: tuple, make: Callable[[], Network]) -> Network:
 
 
 def _run_subject(info: RunInfo) -> Subject:
-    store = RunStore()
-    run = store.get(info.id)
     token = ("run", info.id, info.epochs, info.status)
-    model = _session_model(token, lambda: store.load_model(info.id, "cpu"))
-    dataset = run.config.get("dataset", {})
+    trained = _session_model(token, lambda: load_trained(RunStore(), info.id, "cpu"))
+    classify = trained.task.name == "classify"
     return Subject(
-        title=info.name, model=model,
-        stats=Normalization.coerce(run.config.get("stats")),
-        input_shape=tuple(run.config.get("input_shape") or run.spec.input),
-        classes=tuple(dataset.get("classes", ())) or None, trained=True, token=token,
-        dataset=dataset.get("name"), data_seed=int(run.config.get("train", {}).get("seed", 0)),
+        title=trained.name, model=trained.model, stats=trained.stats, input_shape=trained.input_shape,
+        classes=trained.classes if classify and trained.classes else None, trained=True, token=token,
+        dataset=trained.dataset, data_seed=trained.seed, task=trained.task,
     )
 
 

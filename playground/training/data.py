@@ -163,7 +163,7 @@ def _read_zip(name: str, raw: bytes, seed: int) -> dict | None:
 
 
 def _webcam_ui() -> Picked | None:
-    from playground.webcam.glue import capture_dataset_ui  # streamlit-webrtc is imported only when it is used
+    from playground.webcam.capture import capture_dataset_ui  # streamlit-webrtc is imported only when it is used
 
     data = capture_dataset_ui("train_webcam")
     if data is None:
