@@ -119,20 +119,24 @@ class ClassIds(Targets):
 
 
 class BoxBatch(NamedTuple):
-    """A batch's boxes: per image ``(M_i, 4)`` float32 ``xyxy`` and ``(M_i,)`` int64 class ids."""
+    """A batch's boxes: per image ``(M_i, 4)`` float32 ``xyxy`` and ``(M_i,)`` int64 class ids; ``frame`` the
+    ``(H, W)`` of the images they are positions in (None when the targets do not say)."""
 
     boxes: list[torch.Tensor]
     labels: list[torch.Tensor]
+    frame: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class Boxes(Targets):
     """Objects per image: ``boxes[i]`` ``(M_i, 4)`` float32 ``xyxy`` pixels (``x1 ≤ x2``, ``y1 ≤ y2``), ``labels[i]``
-    ``(M_i,)`` int64 class ids; ``M_i`` may be 0."""
+    ``(M_i,)`` int64 class ids; ``M_i`` may be 0. ``frame``: the ``(H, W)`` of the images the pixels are of (tasks
+    that learn positions as fractions of the image need it; ``resized`` keeps it right)."""
 
     boxes: tuple[torch.Tensor, ...]
     labels: tuple[torch.Tensor, ...]
     names: tuple[str, ...]
+    frame: tuple[int, int] | None = None
 
     kind: ClassVar[str] = "boxes"
     geometric: ClassVar[bool] = True
@@ -165,34 +169,38 @@ class Boxes(Targets):
     def subset(self, idx: Index) -> Boxes:
         picked = _index(idx).tolist()
         return Boxes(tuple(self.boxes[i].clone() for i in picked), tuple(self.labels[i].clone() for i in picked),
-                     self.names)
+                     self.names, self.frame)
 
     def batch(self, idx: Index) -> BoxBatch:
         picked = _index(idx).tolist()
-        return BoxBatch([self.boxes[i] for i in picked], [self.labels[i] for i in picked])
+        return BoxBatch([self.boxes[i] for i in picked], [self.labels[i] for i in picked], self.frame)
 
     def resized(self, size: tuple[int, int], to: tuple[int, int]) -> Boxes:
         if tuple(size) == tuple(to):
-            return self
+            return self if self.frame is not None else Boxes(self.boxes, self.labels, self.names, tuple(to))
         scale = torch.tensor([to[1] / size[1], to[0] / size[0]] * 2, dtype=torch.float32)  # (sx, sy, sx, sy)
-        return Boxes(tuple(b * scale for b in self.boxes), self.labels, self.names)
+        return Boxes(tuple(b * scale for b in self.boxes), self.labels, self.names, tuple(to))
 
 
 class PointBatch(NamedTuple):
-    """A batch's landmarks: ``points`` ``(B, K, 2)`` float32 ``(x, y)`` and ``visible`` ``(B, K)`` bool."""
+    """A batch's landmarks: ``points`` ``(B, K, 2)`` float32 ``(x, y)`` and ``visible`` ``(B, K)`` bool; ``frame``
+    the ``(H, W)`` of the images they are positions in (None when the targets do not say)."""
 
     points: torch.Tensor
     visible: torch.Tensor
+    frame: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class Points(Targets):
     """``K`` named landmarks per image: ``points`` ``(N, K, 2)`` float32 ``(x, y)`` pixels, ``visible`` ``(N, K)``
-    bool (an invisible point's coordinates are ignored; None: all visible)."""
+    bool (an invisible point's coordinates are ignored; None: all visible); ``frame`` the ``(H, W)`` of the images the
+    pixels are of (as for ``Boxes``)."""
 
     points: torch.Tensor
     names: tuple[str, ...]
     visible: torch.Tensor | None = None
+    frame: tuple[int, int] | None = None
 
     kind: ClassVar[str] = "points"
     geometric: ClassVar[bool] = True
@@ -221,17 +229,17 @@ class Points(Targets):
 
     def subset(self, idx: Index) -> Points:
         i = _index(idx)
-        return Points(self.points[i].contiguous(), self.names, self.visible[i].contiguous())
+        return Points(self.points[i].contiguous(), self.names, self.visible[i].contiguous(), self.frame)
 
     def batch(self, idx: Index) -> PointBatch:
         i = _index(idx)
-        return PointBatch(self.points[i], self.visible[i])
+        return PointBatch(self.points[i], self.visible[i], self.frame)
 
     def resized(self, size: tuple[int, int], to: tuple[int, int]) -> Points:
         if tuple(size) == tuple(to):
-            return self
+            return self if self.frame is not None else Points(self.points, self.names, self.visible, tuple(to))
         scale = torch.tensor([to[1] / size[1], to[0] / size[0]], dtype=torch.float32)  # (sx, sy)
-        return Points(self.points * scale, self.names, self.visible)
+        return Points(self.points * scale, self.names, self.visible, tuple(to))
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ per image, so a page can show what each one contributes.
 
 Landmarks are ``k`` points ``(l_x, l_y)`` in a fixed order, also as fractions of the side; their loss is squared
 error and their error measure the mean distance normalised by the distance between the eyes (the first two points of
-``engine.detection.landmarks``), the usual "normalised mean error" of face alignment.
+``engine.data.landmarks``), the usual "normalised mean error" of face alignment.
 
 Boxes outside this module are ``xyxy`` in pixels, as in ``torchvision.ops``; ``box_convert`` does the conversions.
 """
@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torchvision.ops import box_convert, box_iou
 
 BOX = slice(1, 5)  # b_x, b_y, b_h, b_w inside y
+BOX_WEIGHT = 5.0  # the box terms' weight in the total: YOLO's λ_coord (Redmon et al., 2016). Squared errors of
+# fractions are small beside the logistic and cross-entropy terms; unweighted, the box is learnt last and slowly.
 COMPONENTS = ("p_c", "b_x", "b_y", "b_h", "b_w", "class")
 
 
@@ -42,12 +44,12 @@ def encode(present: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, num
     ``labels`` ``(N,)`` class indices, for images ``size`` pixels wide. Rows without an object are zero but for
     ``p_c = 0``."""
     n = present.shape[0]
-    y = torch.zeros(n, width(num_classes))
+    y = torch.zeros(n, width(num_classes), device=boxes.device)
     y[:, 0] = present.float()
+    present = present.bool()
     cxcywh = box_convert(boxes.float(), "xyxy", "cxcywh") / size  # (N, 4): b_x, b_y, b_w, b_h
     y[:, BOX] = cxcywh[:, [0, 1, 3, 2]] * present[:, None]  # the course's order: b_x, b_y, b_h, b_w
-    has = present.bool()
-    y[has, 5 + labels[has].long()] = 1.0
+    y[present, 5 + labels[present].long()] = 1.0
     return y
 
 
@@ -69,7 +71,7 @@ def target_boxes(y: torch.Tensor, size: int) -> torch.Tensor:
 @dataclass(frozen=True)
 class LossTerms:
     """Each component's loss per image, ``(N,)`` tensors: ``p_c`` always counts, the others only where ``p_c = 1``
-    (they are zero elsewhere). ``total`` is their sum, per image."""
+    (they are zero elsewhere). ``total`` is their sum, per image, with the box terms weighted by ``BOX_WEIGHT``."""
 
     p_c: torch.Tensor
     b_x: torch.Tensor
@@ -80,7 +82,7 @@ class LossTerms:
 
     @property
     def total(self) -> torch.Tensor:
-        return self.p_c + self.b_x + self.b_y + self.b_h + self.b_w + self.cls
+        return self.p_c + BOX_WEIGHT * (self.b_x + self.b_y + self.b_h + self.b_w) + self.cls
 
     def means(self) -> dict[str, float]:
         """Each component's mean over the batch, by name (``COMPONENTS``), and the total."""

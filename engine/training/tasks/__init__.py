@@ -19,3 +19,7 @@ from engine.training.tasks.classify import Classify
 
 __all__ = ["LOSS", "TASKS", "Classify", "Meter", "Metric", "SumMeter", "Task", "default_task", "move_to", "register",
            "task_from_dict"]
+
+# Topic tasks register themselves on import, last (they build on the names above): a stored run must find its task
+# whichever page opened the store first.
+import engine.detection.tasks  # noqa: E402, F401, I001 - localisation and landmarks

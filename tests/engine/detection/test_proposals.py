@@ -8,7 +8,8 @@ import pytest
 import torch
 from torchvision.ops import box_iou, masks_to_boxes
 
-from engine.detection import proposals, scenes
+from engine.data import scenes
+from engine.detection import proposals
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``engine.detection.scenes`` and ``engine.detection.landmarks``: deterministic, balanced, and labelled by what was
+"""``engine.data.scenes`` and ``engine.data.landmarks``: deterministic, balanced, and labelled by what was
 actually drawn (oracles: the pixels themselves, and an independent box measured with torchvision's masks_to_boxes)."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import pytest
 import torch
 from torchvision.ops import masks_to_boxes
 
-from engine.data import shapes
-from engine.detection import landmarks, scenes
+from engine.data import landmarks, scenes, shapes
 
 
 def test_scenes_are_deterministic_and_parts_differ():

@@ -20,7 +20,7 @@ import torch
 from engine.data import shapes
 
 EMPTY_FRACTION = 0.2
-MIN_RADIUS, MAX_RADIUS = 0.1, 0.3  # shape radius as a fraction of the scene's side
+MIN_RADIUS, MAX_RADIUS = 0.15, 0.35  # shape radius as a fraction of the scene's side
 COVERED = 0.5  # a pixel belongs to the object when the shape covers at least this much of it
 
 
