@@ -30,6 +30,7 @@ class MetaNode:
     path: Path
     layer: LayerSpec
     status: str
+    in_shape: Shape | None = None
     out_shape: Shape | None = None
     params: int = 0
     module: nn.Module | None = None
@@ -44,18 +45,20 @@ class MetaNode:
         return out
 
 
-def meta_trace(spec: NetworkSpec | dict | str) -> list[MetaNode]:
-    """Every layer of ``spec`` built and run on ``meta`` tensors of shape ``(2, *shape)``."""
+def meta_trace(spec: NetworkSpec | dict | str, device: str = "meta") -> list[MetaNode]:
+    """Every layer of ``spec`` built and run on ``meta`` tensors of shape ``(2, *shape)`` — or on ``device``'s real
+    (uninitialised) tensors, which gives real modules (a test's way to build what the engine refuses)."""
     spec = parse_spec(spec)
-    nodes, _ = _seq(spec.layers, tuple(spec.input), ())
+    nodes, _ = _seq(spec.layers, tuple(spec.input), (), torch.device(device))
     return nodes
 
 
-def _seq(layers: Sequence[LayerSpec], shape: Shape | None, prefix: Path) -> tuple[list[MetaNode], Shape | None]:
+def _seq(layers: Sequence[LayerSpec], shape: Shape | None, prefix: Path,
+         device: torch.device) -> tuple[list[MetaNode], Shape | None]:
     nodes = []
     for i, layer in enumerate(layers):
         path = (*prefix, i)
-        node = _unreached(layer, path) if shape is None else _layer(layer, shape, path)
+        node = _unreached(layer, path) if shape is None else _layer(layer, shape, path, device)
         nodes.append(node)
         shape = node.out_shape if node.status == "ok" else None
     return nodes, shape
@@ -68,14 +71,14 @@ def _unreached(layer: LayerSpec, path: Path) -> MetaNode:
     return node
 
 
-def _layer(layer: LayerSpec, in_shape: Shape, path: Path) -> MetaNode:
-    node = MetaNode(path, layer, "error")
+def _layer(layer: LayerSpec, in_shape: Shape, path: Path, device: torch.device) -> MetaNode:
+    node = MetaNode(path, layer, "error", in_shape)
     ends = []
     for name, steps, seq in layer.sequences():
-        node.children[name], end = _seq(seq, in_shape, (*path, *steps))
+        node.children[name], end = _seq(seq, in_shape, (*path, *steps), device)
         ends.append(end)
     try:
-        with torch.device("meta"):
+        with device:
             if layer.sequences():
                 if any(end is None for end in ends):
                     return node
@@ -85,8 +88,8 @@ def _layer(layer: LayerSpec, in_shape: Shape, path: Path) -> MetaNode:
                 module = layer.module(made_for, inner)  # type: ignore[arg-type]
             else:
                 module = layer.build(in_shape)
-            with torch.no_grad():
-                y = module(torch.empty((BATCH, *in_shape), device="meta"))
+            with torch.no_grad():  # evaluation mode: batch norm's momentum=None reads a counter, which meta cannot
+                y = module.eval()(torch.randn((BATCH, *in_shape)))
     except Exception as e:  # noqa: BLE001 - whatever PyTorch raises, it refused the layer
         node.message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return node

@@ -9,10 +9,9 @@ import plotly.graph_objects as go
 
 from engine.nets.summary import Row, Summary
 from engine.units import format_bytes, format_count, format_shape
-from playground.theme import COLORS, KIND_COLORS
+from playground.theme import COLORS, FAMILY_COLORS
 
 # --------------------------------------------------------------------------------------------------- table
-
 
 
 def summary_table(s: Summary) -> pd.DataFrame:
@@ -27,7 +26,8 @@ def summary_table(s: Summary) -> pd.DataFrame:
             else "⚠ " + "; ".join(r.errors),
             "params": r.params + r.frozen_params,
             "MACs": r.macs,
-            "receptive field": f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else "—",
+            "receptive field": (f"{r.receptive_field[0]}×{r.receptive_field[1]}" + (" *" if r.notes else ""))
+            if r.receptive_field else "—",
             "memory": format_bytes(r.memory) if r.memory else "—",
         })
     return pd.DataFrame.from_records(records, columns=["#", "layer", "output", "formula", "params", "MACs",
@@ -59,13 +59,10 @@ def _volume_size(shape: tuple[int, ...]) -> tuple[float, float, float]:
 
 
 def _drawn_rows(s: Summary, show_all: bool) -> list[Row]:
-    """Top-level layers that change the shape (or all, when asked); elementwise layers are folded into the last one."""
+    """Top-level layers that can change the shape (or all, when asked); elementwise layers are folded into the last
+    one."""
     rows = [r for r in s.rows if r.depth == 0]
-    if show_all:
-        return rows
-    keep = [r for r in rows if r.kind in ("conv2d", "maxpool2d", "avgpool2d", "adaptiveavgpool2d", "flatten",
-                                          "linear", "residual", "inception") or not r.ok]
-    return keep
+    return rows if show_all else [r for r in rows if not r.elementwise or not r.ok]
 
 
 def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
@@ -81,7 +78,8 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
         dx, dy, dz = _volume_size(shape if shape else (1,))
         sx, sy = dz * _SHEAR, dz * _SHEAR * 0.6
         top = max(top, dy + sy)
-        color = COLORS["error"] if bad else KIND_COLORS.get(kind, COLORS["neutral"])
+        family_color = COLORS["input"] if row is None else FAMILY_COLORS.get(row.family, COLORS["neutral"])
+        color = COLORS["error"] if bad else family_color
         faces = [
             [(x, 0), (x + dx, 0), (x + dx, dy), (x, dy)],  # front
             [(x, dy), (x + dx, dy), (x + dx + sx, dy + sy), (x + sx, dy + sy)],  # top

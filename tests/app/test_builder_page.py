@@ -5,8 +5,9 @@ from __future__ import annotations
 import torchvision
 from apptest_helpers import button, by_key_prefix, metric, open_page
 
+from engine.nets.editing import replace_layer
 from engine.nets.presets import get_preset
-from engine.nets.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU, ZeroPad2d, replace_layer
+from engine.nets.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU, ZeroPad2d
 
 
 def _table(at):

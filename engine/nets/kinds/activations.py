@@ -139,7 +139,8 @@ class Dropout(LayerSpec):
     family: ClassVar[str] = "regularisation"
     elementwise: ClassVar[bool] = True
 
-    p: float = arg(0.5, "Probability of zeroing each activation during training.", examples=(0.0, 0.2, 0.5, 1.0))
+    p: float = arg(0.5, "Probability of zeroing each activation during training.", step=0.05,
+                   examples=(0.0, 0.2, 0.5, 1.0))
     inplace: bool = arg(False, _INPLACE)
 
     def check(self, in_shape: Shape) -> list[str]:

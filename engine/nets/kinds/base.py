@@ -52,16 +52,17 @@ class SpecError(ValueError):
 
 
 def arg(default: Any, help: str = "", *, choices: tuple[str, ...] = (), none: str = "", none_from: str = "",
-        none_value: Any = None, widget: str = "", examples: tuple[Any, ...] = ()) -> Any:
+        none_value: Any = None, widget: str = "", step: float | None = None, examples: tuple[Any, ...] = ()) -> Any:
     """A kind's argument with what the builder and the contract test need to know about it.
 
     ``help``: the field's tooltip. ``choices``: the strings it may be. ``none``: what None means (a checkbox label),
     and the value an unticked box starts from (``none_from`` another argument's value, else ``none_value``).
-    ``widget``: "padding" (a number, 'valid' or 'same'), "json" (edited as JSON text), or "" (from the type).
-    ``examples``: values the contract test draws from besides the default (from the type when empty).
+    ``widget``: "padding" (a number, 'valid' or 'same'), or "" (from the type; a value no widget fits is edited as
+    JSON). ``step``: a number field's step. ``examples``: values the contract test draws from besides the default
+    (from the type when empty).
     """
     meta = {"help": help, "choices": choices, "none": none, "none_from": none_from, "none_value": none_value,
-            "widget": widget, "examples": examples}
+            "widget": widget, "step": step, "examples": examples}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -78,6 +79,7 @@ class Argument:
     none_from: str = ""
     none_value: Any = None
     widget: str = ""
+    step: float | None = None
     examples: tuple[Any, ...] = ()
 
     @property

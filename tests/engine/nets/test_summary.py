@@ -38,6 +38,7 @@ from engine.nets.spec import (
     Residual,
     SpecError,
     Tanh,
+    ZeroPad2d,
     walk,
 )
 from engine.nets.summary import BYTES_PER_VALUE, summary
@@ -396,3 +397,29 @@ def test_totals():
     assert d["totals"]["params"] == s.total_params and d["output_shape"] == [5]
     assert d["rows"][0]["out_shape"] == [4, 8, 8] and d["rows"][0]["receptive_field"] == [3, 3]
     assert summary(NetworkSpec((3, 8, 8), ())).output_shape == (3, 8, 8)
+
+
+# --------------------------------------------------------------------------------------------------- fixed in issue 7
+
+
+def test_zero_padding_says_how_it_changes_the_shape():
+    rows = summary(NetworkSpec((3, 8, 10), (ZeroPad2d((0, 1, 2, 3)), ZeroPad2d(1)))).rows
+    assert rows[0].out_shape == (3, 13, 11) and rows[1].out_shape == (3, 15, 13)
+    assert rows[0].formulas == ("out H: 8 + 2 + 3 = 13", "out W: 10 + 0 + 1 = 11",
+                                "channels stay 3; params 0 (the padding is zeros, nothing to learn)")
+    assert rows[1].formulas[0] == "out H: 13 + 2·1 = 15"
+
+
+def test_zero_padding_shifts_the_receptive_field():
+    # each branch pads one side, so their 2×2 windows sit one pixel apart: together they see 3×3
+    block = Inception(((ZeroPad2d((1, 0, 1, 0)), Conv2d(1, 2)), (ZeroPad2d((0, 1, 0, 1)), Conv2d(1, 2))))
+    spec = NetworkSpec((1, 32, 32), (block,))
+    assert summary(spec).rows[0].receptive_field == (3, 3)
+    assert measured_fields(spec)[(0,)] == (3, 3)
+
+
+def test_a_flatten_that_keeps_the_image_keeps_the_receptive_field():
+    spec = NetworkSpec((1, 32, 32), (Conv2d(1, 3), Flatten(start_dim=-1), Conv2d(1, 3)))
+    rows = summary(spec).rows
+    assert rows[1].out_shape == (1, 30, 30) and rows[1].receptive_field == (3, 3)
+    assert rows[2].receptive_field == (5, 5) == measured_fields(spec)[(2,)]
