@@ -51,15 +51,15 @@ class Node:
     layer: LayerSpec
     in_shape: Shape | None
     out_shape: Shape | None = None
+    index: str = ""  # human position, path_index(path): "4.2", "7.b3.1"
     errors: list[str] = field(default_factory=list)
     children: dict[str, list[Node]] = field(default_factory=dict)
     params: int = 0  # learnable parameters, nested layers included
     macs: int = 0  # multiply-accumulates for one sample, nested layers and shortcuts included
     field: Field | None = None  # the receptive field of its outputs
 
-    @property
-    def index(self) -> str:
-        return path_index(self.path)
+    def __post_init__(self) -> None:
+        self.index = self.index or path_index(self.path)
 
     @property
     def name(self) -> str:
@@ -90,7 +90,7 @@ def trace(spec: NetworkSpec | dict | str) -> list[Node]:
     """Trace a spec with shape arithmetic; never raises for an invalid layer (see ``Node.errors``). The network's
     input does not require gradients, as in training."""
     spec = parse_spec(spec)
-    nodes, _, _, _ = _trace_seq(spec.layers, tuple(spec.input), (), _Flow(False), Field())
+    nodes, _, _, _ = _trace_seq(spec.layers, tuple(spec.input), (), "", _Flow(False), Field())
     return nodes
 
 
@@ -99,7 +99,7 @@ def errors(spec: NetworkSpec | dict | str) -> list[str]:
     return [f"{n.name}: {msg}" for top in trace(spec) for n in top.flat() for msg in n.errors if msg != NOT_REACHED]
 
 
-def _trace_seq(layers: Sequence[LayerSpec], shape: Shape | None, prefix: Path, flow: _Flow,
+def _trace_seq(layers: Sequence[LayerSpec], shape: Shape | None, prefix: Path, prefix_index: str, flow: _Flow,
                rf: Field) -> tuple[list[Node], Shape | None, _Flow, Field]:
     nodes = []
     for i, layer in enumerate(layers):
@@ -107,7 +107,8 @@ def _trace_seq(layers: Sequence[LayerSpec], shape: Shape | None, prefix: Path, f
         if shape is None:
             nodes.append(_unreached(layer, path))
             continue
-        node, flow = _trace_layer(layer, shape, path, flow, rf)
+        node, flow = _trace_layer(layer, shape, path, f"{prefix_index}.{i + 1}" if prefix_index else str(i + 1), flow,
+                                  rf)
         nodes.append(node)
         shape = node.out_shape if node.ok else None
         rf = node.field or rf
@@ -125,8 +126,9 @@ def _mark_unreached(node: Node) -> None:
         node.children[name] = [_unreached(child, (*node.path, *steps, j)) for j, child in enumerate(seq)]
 
 
-def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path, flow: _Flow, rf: Field) -> tuple[Node, _Flow]:
-    node = Node(path, layer, in_shape, errors=layer.check(in_shape))
+def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path, index: str, flow: _Flow,
+                 rf: Field) -> tuple[Node, _Flow]:
+    node = Node(path, layer, in_shape, index=index, errors=layer.check(in_shape))
     if node.errors:
         _mark_unreached(node)
         return node, flow
@@ -134,7 +136,8 @@ def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path, flow: _Flow, rf:
     for name, steps, seq in layer.sequences():
         # a nested sequence starts on the block's input, or on a copy of it when it overwrites anything in place
         # (engine.nets.kinds.composites): either way no layer in it can overwrite what came before the block
-        nodes, end, _, end_rf = _trace_seq(seq, in_shape, (*path, *steps), _Flow(flow.requires_grad), rf)
+        inner_index = index + path_index((0, *steps, 0))[1:-2]  # "" for a body, ".b3" for a third branch
+        nodes, end, _, end_rf = _trace_seq(seq, in_shape, (*path, *steps), inner_index, _Flow(flow.requires_grad), rf)
         node.children[name] = nodes
         ends.append(end)
         fields.append(end_rf)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import typing
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -97,8 +96,8 @@ def layer_from_dict(data: Any, where: str = "layer") -> LayerSpec:
     if not isinstance(kind, str) or kind not in KINDS:
         raise SpecError(f"{where}: unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
     cls = KINDS[kind]
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls)]
+    hints = {a.name: a.hint for a in cls.arguments()}  # resolved once per kind
+    names = list(hints)
     kwargs = {}
     for key, value in data.items():
         if key == "kind":

@@ -1,4 +1,7 @@
-"""Plotly figure builders and tables for the builder page. Pure functions of engine results; no Streamlit here."""
+"""Plotly figure builders and tables for the builder page. Pure functions of engine results; no Streamlit here.
+
+Figures are assembled as plain dicts and wrapped once, unvalidated (as the convolution lab's are): plotly's object
+model costs tens of milliseconds for ResNet-50's drawing, on every edit."""
 
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ def totals(s: Summary) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------- network drawing
 
 _SHEAR = 0.45  # how far the depth axis leans, as a fraction of the depth
+_NO_TEMPLATE = {"data": {}, "layout": {}}  # plotly would otherwise deep-copy its default template into each figure
 
 
 def _volume_size(shape: tuple[int, ...]) -> tuple[float, float, float]:
@@ -102,35 +106,35 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
             hovers.append(f"<b>{row.name}</b><br>output {text}<br>params {row.params:,}<br>MACs {row.macs:,}"
                           + ("".join(f"<br>⚠ {e}" for e in row.errors) if row.errors else ""))
         x += dx + sx + 1.2
-    fig = go.Figure()
     shade = {0: 1.0, 1: 0.8, 2: 0.6}
-    for key, (px, py) in xs.items():
-        color, face_no = key.split("|")
-        fig.add_trace(go.Scatter(x=px, y=py, mode="lines", fill="toself", fillcolor=color, opacity=shade[int(face_no)],
-                                 line={"color": "#333", "width": 0.8}, hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(x=hover_x, y=hover_y, mode="markers", marker={"size": 18, "opacity": 0},
-                             hovertext=hovers, hoverinfo="text", showlegend=False))
-    fig.add_trace(go.Scatter(x=labels_x, y=labels_y, mode="text", text=labels, textfont={"size": 10},
-                             textposition="bottom center",
-                             hoverinfo="skip", showlegend=False))
-    fig.update_layout(
-        height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",
-        xaxis={"visible": False, "range": [-2.5, max(x, 12) + 1]},
-        yaxis={"visible": False, "scaleanchor": "x", "range": [-3.8, top + 0.5]},
-        dragmode="pan",
-    )
-    return fig
+    data = [{"type": "scatter", "x": px, "y": py, "mode": "lines", "fill": "toself", "fillcolor": key.split("|")[0],
+             "opacity": shade[int(key.split("|")[1])], "line": {"color": "#333", "width": 0.8}, "hoverinfo": "skip",
+             "showlegend": False} for key, (px, py) in xs.items()]
+    data.append({"type": "scatter", "x": hover_x, "y": hover_y, "mode": "markers", "marker": {"size": 18, "opacity": 0},
+                 "hovertext": hovers, "hoverinfo": "text", "showlegend": False})
+    data.append({"type": "scatter", "x": labels_x, "y": labels_y, "mode": "text", "text": labels,
+                 "textfont": {"size": 10}, "textposition": "bottom center", "hoverinfo": "skip", "showlegend": False})
+    layout = {
+        "template": _NO_TEMPLATE, "height": 380, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "plot_bgcolor": "white", "dragmode": "pan",
+        "xaxis": {"visible": False, "range": [-2.5, max(x, 12) + 1]},
+        "yaxis": {"visible": False, "scaleanchor": "x", "range": [-3.8, top + 0.5]},
+    }
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def bottleneck_figure(direct_macs: int, neck_macs: int, first_macs: int) -> go.Figure:
     """Bar chart: multiplications of the direct convolution vs the 1×1 bottleneck (split into its two stages)."""
-    fig = go.Figure()
-    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[direct_macs, 0], orientation="h", name="f×f conv",
-                         marker_color=COLORS["conv"]))
-    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[0, first_macs], orientation="h", name="1×1 conv",
-                         marker_color=COLORS["accent"]))
-    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[0, neck_macs - first_macs], orientation="h",
-                         name="f×f conv after the bottleneck", marker_color=COLORS["conv"], opacity=0.6))
-    fig.update_layout(barmode="stack", height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis_title="multiplications", legend={"orientation": "h", "y": -0.35})
-    return fig
+    bars = ["direct f×f", "1×1 then f×f"]
+    data = [
+        {"type": "bar", "y": bars, "x": [direct_macs, 0], "orientation": "h", "name": "f×f conv",
+         "marker": {"color": COLORS["conv"]}},
+        {"type": "bar", "y": bars, "x": [0, first_macs], "orientation": "h", "name": "1×1 conv",
+         "marker": {"color": COLORS["accent"]}},
+        {"type": "bar", "y": bars, "x": [0, neck_macs - first_macs], "orientation": "h",
+         "name": "f×f conv after the bottleneck", "marker": {"color": COLORS["conv"]}, "opacity": 0.6},
+    ]
+    layout = {"template": _NO_TEMPLATE, "barmode": "stack", "height": 220,
+              "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "xaxis": {"title": {"text": "multiplications"}},
+              "legend": {"orientation": "h", "y": -0.35}}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)

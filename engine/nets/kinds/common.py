@@ -36,6 +36,8 @@ def prod(shape: Iterable[int]) -> int:
 
 
 def check_ints(name: str, value: Any, minimum: int, errors: list[str], allow_pair: bool = True) -> None:
+    if type(value) is int and minimum <= value <= MAX_INT:  # the common case, quickly
+        return
     vals = pair(value) if allow_pair else (value,)
     if allow_pair and isinstance(value, tuple | list) and len(value) != 2:
         errors.append(f"{name} must be one integer or two (height, width), got {value!r}")
