@@ -172,6 +172,8 @@ def add_into(spec: NetworkSpec, path: Path, kind: str, sequence: int = 0) -> Edi
     ``path``; it is selected."""
     block = get_layer(spec, path)
     seqs = block.sequences()
+    if not seqs:
+        raise ValueError(f"a {block.kind} layer has no nested layers to add to")
     if not 0 <= sequence < len(seqs):
         raise ValueError(f"a {block.kind} layer has {len(seqs)} nested sequences; {sequence!r} is not one of them")
     _, steps, seq = seqs[sequence]

@@ -119,3 +119,60 @@ def test_insert_position_may_be_one_past_the_end_only():
     for bad in [(5,), (-1,), (1, "body", 4)]:
         with pytest.raises(ValueError):
             insert_layer(NET, bad, Tanh())
+
+
+# ------------------------------------------------------------------------------------------------ the builder's edits
+
+
+def test_structural_edits_return_the_layer_to_select():
+    from engine.nets import editing as E
+
+    moved = E.move(NET, (3,), -1)
+    assert kinds(moved.spec.layers)[2] == "flatten" and moved.selected == (2,)
+    assert E.move(NET, (0,), -1).selected == (0,)  # clamped
+    assert E.move(NET, (1, "body", 2), 5).selected == (1, "body", 2)
+    copied = E.duplicate(NET, (2, "branches", 2, 0))
+    assert kinds(copied.spec.layers[2].branches[2]) == ["maxpool2d", "maxpool2d", "conv2d"]
+    assert copied.selected == (2, "branches", 2, 1)
+    before, after = E.insert(NET, (1,), "tanh"), E.insert(NET, (1,), "tanh", after=True)
+    assert kinds(before.spec.layers)[1] == "tanh" and before.selected == (1,)
+    assert kinds(after.spec.layers)[2] == "tanh" and after.selected == (2,)
+    appended = E.append(NET, "linear")
+    assert appended.spec.layers[-1] == Linear() and appended.selected == (4,)
+
+
+def test_removing_selects_the_neighbour_or_else_the_block():
+    from engine.nets import editing as E
+
+    assert E.remove(NET, (3,)).selected == (2,)  # the last one: the one before it
+    assert E.remove(NET, (1,)).selected == (1,)  # the one now in its place
+    only = E.remove(NET, (2, "branches", 0, 0))
+    assert only.spec.layers[2].branches[0] == () and only.selected == (2,)  # the branch is empty: its block
+    emptied = NET
+    for _ in range(3):
+        edit = E.remove(emptied, (1, "body", 0))
+        emptied = edit.spec
+    assert edit.selected == (1,)
+    assert E.remove(NetworkSpec((1, 4, 4), (ReLU(),)), (0,)).selected is None
+
+
+def test_adding_into_blocks_and_their_branches():
+    from engine.nets import editing as E
+
+    into_body = E.add_into(NET, (1,), "dropout")
+    assert into_body.selected == (1, "body", 3) and into_body.spec.layers[1].body[-1] == Dropout()
+    into_branch = E.add_into(NET, (2,), "relu", sequence=1)
+    assert into_branch.selected == (2, "branches", 1, 0) and into_branch.spec.layers[2].branches[1] == (ReLU(),)
+    grown = E.add_sequence(NET, (2,))
+    assert len(grown.spec.layers[2].branches) == 4 and grown.spec.layers[2].branches[3] == (Conv2d(8, 1),)
+    assert errors(grown.spec) == []  # the new branch fits: a 1×1 convolution
+    shrunk = E.remove_sequence(NET, (2,), 0)
+    assert shrunk.spec.layers[2].branches == NET.layers[2].branches[1:] and shrunk.selected == (2,)
+    single = NetworkSpec((3, 8, 8), (Inception(((ReLU(),),)),))
+    assert E.remove_sequence(single, (0,), 0).spec == single  # the last branch stays
+    with pytest.raises(ValueError, match="fixed number"):
+        E.add_sequence(NET, (1,))  # a residual block has one body
+    with pytest.raises(ValueError, match="has no nested layers"):
+        E.add_into(NET, (0,), "relu")
+    with pytest.raises(ValueError, match="nested sequences"):
+        E.add_into(NET, (2,), "relu", sequence=7)
