@@ -18,7 +18,7 @@ only ever call these methods:
     family, label, describe()    its colour group in the drawing, its menu name, its one-line picker text
 
 Composite kinds (residual, inception) also name their nested layer sequences (``sequences``) and say how the paths
-join (``join``). Adding a kind is one class here-like with ``@register`` and its tests; the contract test
+join (``join``). Adding a kind is one class with ``@register`` and its tests; the contract test
 (tests/engine/nets/test_contract.py) checks every registered kind against PyTorch the day it lands.
 """
 
