@@ -132,39 +132,54 @@ def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path, index: str, flow
     if node.errors:
         _mark_unreached(node)
         return node, flow
-    ends, fields, inner_params, inner_macs = [], [], 0, 0
-    for name, steps, seq in layer.sequences():
-        # a nested sequence starts on the block's input, or on a copy of it when it overwrites anything in place
-        # (engine.nets.kinds.composites): either way no layer in it can overwrite what came before the block
-        inner_index = index + path_index((0, *steps, 0))[1:-2]  # "" for a body, ".b3" for a third branch
-        nodes, end, _, end_rf = _trace_seq(seq, in_shape, (*path, *steps), inner_index, _Flow(flow.requires_grad), rf)
-        node.children[name] = nodes
-        ends.append(end)
-        fields.append(end_rf)
-        inner_params += sum(c.params for c in nodes)
-        inner_macs += sum(c.macs for c in nodes)
-    bad = [name for name, end in zip(node.children, ends, strict=True) if end is None]
-    if bad:
-        node.errors.append(f"its {bad[0]} has an invalid layer (marked below)")
-        return node, flow
-    out, join_errors = layer.join(in_shape, ends)
-    if join_errors:
-        node.errors += join_errors
-        return node, flow
+    sequences = layer.sequences()
+    if sequences:
+        out, fields = _trace_composite(node, sequences, flow, rf)
+        if out is None:
+            node.params = node.macs = 0  # an invalid layer costs nothing: it is not built
+            return node, flow
+    else:  # a leaf, the common case: straight to its kind's arithmetic
+        out, fields = layer.output_shape(in_shape), []
     own = layer.params(in_shape, out)
-    node.errors += _size_errors(own, out)
+    if own > MAX_ELEMENTS or prod(out) > MAX_ELEMENTS:
+        node.errors += _size_errors(own, out)
     if flow.requires_grad:
         node.errors += layer.backward_errors()
-        if layer.writes_input() and flow.needed_by:
+        if flow.needed_by and layer.writes_input():
             node.errors.append(f"{CANNOT_TRAIN}it works in place, but {flow.needed_by} before it needs its own "
                                f"output for the backward pass, which this would overwrite; turn inplace off")
     if node.errors:
+        node.params = node.macs = 0
         return node, flow
     node.out_shape = out
-    node.params = own + inner_params
-    node.macs = layer.macs(in_shape, out) + inner_macs
+    node.params += own
+    node.macs += layer.macs(in_shape, out)
     node.field = layer.receptive_field(rf, node, fields) if len(out) == 3 and len(in_shape) == 3 else None
     return node, _next_flow(node, flow)
+
+
+def _trace_composite(node: Node, sequences: tuple, flow: _Flow, rf: Field) -> tuple[Shape | None, list[Field]]:
+    """Trace a composite's nested sequences into ``node.children`` (their parameters and MACs into the node's) and
+    join their ends: the block's output shape, or None with the reason in ``node.errors``."""
+    ends, fields = [], []
+    for name, steps, seq in sequences:
+        # a nested sequence starts on the block's input, or on a copy of it when it overwrites anything in place
+        # (engine.nets.kinds.composites): either way no layer in it can overwrite what came before the block
+        inner_index = node.index + path_index((0, *steps, 0))[1:-2]  # "" for a body, ".b3" for a third branch
+        nodes, end, _, end_rf = _trace_seq(seq, node.in_shape, (*node.path, *steps), inner_index,
+                                           _Flow(flow.requires_grad), rf)
+        node.children[name] = nodes
+        ends.append(end)
+        fields.append(end_rf)
+        node.params += sum(c.params for c in nodes)
+        node.macs += sum(c.macs for c in nodes)
+    bad = [name for name, end in zip(node.children, ends, strict=True) if end is None]
+    if bad:
+        node.errors.append(f"its {bad[0]} has an invalid layer (marked below)")
+        return None, fields
+    out, join_errors = node.layer.join(node.in_shape, ends)
+    node.errors += join_errors
+    return (None if join_errors else out), fields
 
 
 def _size_errors(params: int, out: Shape) -> list[str]:
