@@ -285,7 +285,7 @@ def _table(result: Summary) -> str:
     """A torchinfo-style table: nested layers indented under their block, then the totals."""
     header = ("Layer", "Output shape", "Params", "MACs", "Memory", "Receptive field")
     rows = [(f"{'  ' * r.depth}{r.name}", r.shape_text, f"{r.params + r.frozen_params:,}", f"{r.macs:,}",
-             format_bytes(r.memory), format_shape(r.receptive_field))
+             format_bytes(r.memory), format_shape(r.receptive_field) + (" *" if r.notes else ""))
             for r in result.rows]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
@@ -304,7 +304,9 @@ def _table(result: Summary) -> str:
         f"Activation memory (one sample, float32): {format_bytes(result.activation_memory)}",
         f"Parameter memory (float32): {format_bytes(result.param_memory)}",
     ]
-    return "\n".join([rule, line(header), rule, *map(line, rows), rule, *totals, rule])
+    notes = sorted({note for r in result.rows for note in r.notes})
+    footnotes = [f"* receptive field: {note}" for note in notes]
+    return "\n".join([rule, line(header), rule, *map(line, rows), rule, *totals, *footnotes, rule])
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import streamlit as st
 
 from engine.nets.spec import NetworkSpec, SpecError
 from playground import state
-from playground.builder import editor as builder_ui
+from playground.builder import editor
 
 MAX_SPEC_BYTES = 1 << 20  # 1 MB: far above any real architecture's JSON
 
@@ -18,7 +18,7 @@ MAX_SPEC_BYTES = 1 << 20  # 1 MB: far above any real architecture's JSON
 def use_spec(spec: NetworkSpec) -> None:
     state.set_spec(spec)
     state.put(state.SELECTED, (0,) if spec.layers else None)
-    builder_ui.bump_version()
+    editor.bump_version()
 
 
 def load_from_url() -> None:

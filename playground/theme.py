@@ -1,9 +1,11 @@
-"""Visual constants in one place (colours per layer kind, status colours)."""
+"""Visual constants in one place: status colours, and one colour per family of layer kinds (a kind names its family,
+``LayerSpec.family``; a new kind of a known family needs nothing here)."""
 
 COLORS = {
     "conv": "#4e79a7",
     "pool": "#f28e2b",
     "dense": "#59a14f",
+    "shape": "#76b7b2",
     "composite": "#b07aa1",
     "input": "#bab0ac",
     "neutral": "#9c9c9c",
@@ -11,14 +13,13 @@ COLORS = {
     "accent": "#e4572e",
 }
 
-KIND_COLORS = {
-    "input": COLORS["input"],
-    "conv2d": COLORS["conv"],
-    "maxpool2d": COLORS["pool"],
-    "avgpool2d": COLORS["pool"],
-    "adaptiveavgpool2d": COLORS["pool"],
-    "flatten": COLORS["dense"],
-    "linear": COLORS["dense"],
-    "residual": COLORS["composite"],
-    "inception": COLORS["composite"],
+FAMILY_COLORS = {
+    "conv": COLORS["conv"],
+    "pool": COLORS["pool"],
+    "dense": COLORS["dense"],
+    "shape": COLORS["shape"],
+    "composite": COLORS["composite"],
+    "norm": COLORS["neutral"],
+    "activation": COLORS["neutral"],
+    "regularisation": COLORS["neutral"],
 }

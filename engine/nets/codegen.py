@@ -1,61 +1,28 @@
 """Spec -> standalone PyTorch source: a file a student can read, run and train outside the playground.
 
 The generated class is an ``nn.Sequential`` of the spec's layers, written with torch's own argument names, the
-inferred in-channels/in-features filled in, and only the arguments that differ from torch's defaults. It has exactly
-the ``state_dict`` keys and shapes of ``engine.nets.build.build(spec)``, so weights trained in the app load into it with
-``load_state_dict(strict=True)``. Residual and inception blocks become two small module classes written once at the
-top of the file (He et al., "Deep Residual Learning", 2015; Szegedy et al., "Going Deeper with Convolutions", 2014).
+inferred in-channels/in-features filled in, and only the arguments that differ from torch's defaults. Each layer's
+line comes from its kind (``LayerSpec.code``), and composite kinds add the module classes they need — the very source
+of the classes ``build`` uses (He et al., "Deep Residual Learning", 2015; Szegedy et al., "Going Deeper with
+Convolutions", 2014). So the file has exactly the ``state_dict`` keys and shapes of ``engine.nets.build.build(spec)``
+and computes what it computes: weights trained in the app load into it with ``load_state_dict(strict=True)``.
 """
 
 from __future__ import annotations
 
 import builtins
-import inspect
-import json
 import keyword
-from dataclasses import fields
-from typing import Any
 
 from torch import nn
 
-from engine.nets.build import NOT_REACHED, Node, trace
-from engine.nets.spec import Inception, NetworkSpec, Residual, Shape, SpecError, parse_spec
+from engine.nets.analysis import NOT_REACHED, Node, trace
+from engine.nets.kinds import KINDS
+from engine.nets.kinds.base import batch_shape, indent
+from engine.nets.spec import NetworkSpec, Shape, SpecError, parse_spec
 
-_INDENT = "    "
-_TAKEN_NAMES = {*dir(builtins), "torch", "nn", "ResidualBlock", "InceptionBlock", "model", "x", "y"}
-_PAIR_ARGS = ("kernel_size", "stride", "padding", "dilation", "output_size")  # int-or-(h, w) arguments
-
-_RESIDUAL_CLASS = '''
-class ResidualBlock(nn.Module):
-    """out = body(x) + shortcut(x): the residual connection of He et al., "Deep Residual Learning" (2015).
-
-    The shortcut is nn.Identity() when the body keeps the shape, else a 1x1 convolution and batch norm
-    that give x the body's output channels and stride.
-    """
-
-    def __init__(self, body: nn.Module, shortcut: nn.Module):
-        super().__init__()
-        self.body = body
-        self.shortcut = shortcut
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C', H', W')
-        return self.body(x) + self.shortcut(x)
-'''
-
-_INCEPTION_CLASS = '''
-class InceptionBlock(nn.Module):
-    """Parallel branches, each fed the same input, concatenated on the channel axis.
-
-    Szegedy et al., "Going Deeper with Convolutions" (2014). An empty branch passes x through unchanged.
-    """
-
-    def __init__(self, branches: list[nn.Module]):
-        super().__init__()
-        self.branches = nn.ModuleList(branches)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, sum of branch channels, H, W)
-        return torch.cat([branch(x) for branch in self.branches], dim=1)
-'''
+# the file's own names, and the module classes composite kinds define in it
+_TAKEN_NAMES = {*dir(builtins), "torch", "nn", "model", "x", "y",
+                *(cls.torch_name for cls in KINDS.values() if not hasattr(nn, cls.torch_name))}
 
 
 def codegen(spec: NetworkSpec | dict | str, class_name: str = "Net") -> str:
@@ -74,28 +41,19 @@ def codegen(spec: NetworkSpec | dict | str, class_name: str = "Net") -> str:
     problems = [f"{n.name}: {m}" for top in nodes for n in top.flat() for m in n.errors if m != NOT_REACHED]
     if problems:
         raise SpecError("the network is invalid:\n" + "\n".join(problems))
-
-    every = [n for top in nodes for n in top.flat()]
     out_shape = nodes[-1].out_shape if nodes else tuple(spec.input)
-    params = sum(p.numel() for top in nodes for p in top.module.parameters())
-    blocks = []
-    if any(isinstance(n.layer, Residual) for n in every):
-        blocks.append(_RESIDUAL_CLASS)
-    if any(isinstance(n.layer, Inception) for n in every):
-        blocks.append(_INCEPTION_CLASS)
-    blocks += [_network_class(nodes, spec.input, out_shape, class_name), _main(spec.input, class_name)]
+    classes = dict.fromkeys(source for top in nodes for n in top.flat() for source in n.layer.code_classes())
+    blocks = [*classes, _network_class(nodes, spec.input, out_shape, class_name), _main(spec.input, class_name)]
+    params = sum(n.params for n in nodes)
     head = _header(spec.input, out_shape, params, class_name) + "\nimport torch\nfrom torch import nn\n"
     return head + "".join(f"\n\n{block.strip()}\n" for block in blocks)
-
-
-# --------------------------------------------------------------------------------------------------- file parts
 
 
 def _header(in_shape: Shape, out_shape: Shape, params: int, class_name: str) -> str:
     return (f"# {class_name}: a convolutional network generated by CNN Playground.\n"
             f"#\n"
-            f"# Input:  {_batch(in_shape)}\n"
-            f"# Output: {_batch(out_shape)}\n"
+            f"# Input:  {batch_shape(in_shape)}\n"
+            f"# Output: {batch_shape(out_shape)}\n"
             f"# Parameters: {params:,}\n"
             f"#\n"
             f"# Weights trained in the playground load with strict key matching:\n"
@@ -104,133 +62,32 @@ def _header(in_shape: Shape, out_shape: Shape, params: int, class_name: str) -> 
 
 
 def _network_class(nodes: list[Node], in_shape: Shape, out_shape: Shape, class_name: str) -> str:
-    head = (f"class {class_name}(nn.Sequential):\n"
-            f'{_INDENT}"""{_batch(in_shape)} -> {_batch(out_shape)}. Layer i is self[i]; its weights are '
-            f'"i.weight", "i.bias", ..."""\n\n'
-            f"{_INDENT}def __init__(self):\n")
+    head = [f"class {class_name}(nn.Sequential):",
+            f'    """{batch_shape(in_shape)} -> {batch_shape(out_shape)}. Layer i is self[i]; its weights are '
+            f'"i.weight", "i.bias", ..."""', "", "    def __init__(self):"]
     if not nodes:
-        return head + f"{_INDENT * 2}super().__init__()  # no layers: the output is the input\n"
-    lines = [f"{_INDENT * 2}super().__init__("]
-    for node in nodes:
-        lines += _module_lines(node, 3, ",")
-    lines.append(f"{_INDENT * 2})")
-    return head + "\n".join(lines) + "\n"
+        return "\n".join([*head, "        super().__init__()  # no layers: the output is the input"]) + "\n"
+    body = [line for node in nodes for line in _layer_lines(node)]
+    return "\n".join([*head, "        super().__init__(", *indent(body, 3), "        )"]) + "\n"
+
+
+def _layer_lines(node: Node) -> list[str]:
+    """The lines constructing ``node``'s module, ending with a comma, its shapes in a comment."""
+    inner = [[line for child in seq for line in _layer_lines(child)] for seq in node.children.values()]
+    lines = node.layer.code(node, inner)
+    if len(lines) == 1:
+        change = f"  # -> {batch_shape(node.out_shape)}" if node.out_shape != node.in_shape else ""
+        return [f"{lines[0]},{change}"]
+    first = f"{lines[0]}  # {batch_shape(node.in_shape)} -> {batch_shape(node.out_shape)}"
+    return [first, *lines[1:-1], f"{lines[-1]},"]
 
 
 def _main(in_shape: Shape, class_name: str) -> str:
     dims = ", ".join(map(str, in_shape))
     return (f'if __name__ == "__main__":\n'
-            f"{_INDENT}model = {class_name}().eval()\n"
-            f"{_INDENT}x = torch.randn(2, {dims})  # a batch of 2 random inputs\n"
-            f"{_INDENT}with torch.no_grad():\n"
-            f"{_INDENT * 2}y = model(x)\n"
-            f'{_INDENT}print(f"input {{tuple(x.shape)}} -> output {{tuple(y.shape)}}")\n'
-            f'{_INDENT}print(f"{{sum(p.numel() for p in model.parameters()):,}} parameters")\n')
-
-
-# --------------------------------------------------------------------------------------------------- modules
-
-
-def _module_lines(node: Node, depth: int, end: str) -> list[str]:
-    """The source lines constructing ``node``'s module at indentation ``depth``, the last one ending in ``end``."""
-    pad = _INDENT * depth
-    layer = node.layer
-    shapes = f"  # {_batch(node.in_shape)} -> {_batch(node.out_shape)}"
-    if isinstance(layer, Residual):
-        body = node.children["body"]
-        body_shape = body[-1].out_shape if body else node.in_shape
-        lines = [f"{pad}ResidualBlock({shapes}",
-                 *_sequential_lines(body, depth + 1, "body=", ","),
-                 *_shortcut_lines(layer, node.in_shape, body_shape, depth + 1),
-                 f"{pad}){end}"]
-        return lines
-    if isinstance(layer, Inception):
-        lines = [f"{pad}InceptionBlock({shapes}", f"{pad}{_INDENT}["]
-        for b, seq in enumerate(node.children.values()):
-            lines += _sequential_lines(seq, depth + 2, "", ",", comment=f"branch {b + 1}")
-        return [*lines, f"{pad}{_INDENT}],", f"{pad}){end}"]
-    line = f"{pad}{_leaf(node)}{end}"
-    if node.out_shape != node.in_shape:
-        line += f"  # -> {_batch(node.out_shape)}"
-    return [line]
-
-
-def _sequential_lines(seq: list[Node], depth: int, prefix: str, end: str, comment: str = "") -> list[str]:
-    pad = _INDENT * depth
-    note = f"  # {comment}" if comment else ""
-    if not seq:
-        return [f"{pad}{prefix}nn.Sequential(){end}{note}{'' if note else '  # nothing: passes x through'}"]
-    lines = [f"{pad}{prefix}nn.Sequential({note}"]
-    for child in seq:
-        lines += _module_lines(child, depth + 1, ",")
-    return [*lines, f"{pad}){end}"]
-
-
-def _shortcut_lines(layer: Residual, in_shape: Shape, body_shape: Shape, depth: int) -> list[str]:
-    """The shortcut exactly as ``Residual.build_shortcut`` makes it (same modules, so the same weight names)."""
-    pad = _INDENT * depth
-    if layer.shortcut == "identity":
-        return [f"{pad}shortcut=nn.Identity(),"]
-    stride = _compact(layer.projection_stride(in_shape, body_shape))
-    conv_args = [str(in_shape[0]), str(body_shape[0]), "kernel_size=1"]
-    if stride != 1:
-        conv_args.append(f"stride={_value(stride)}")
-    conv_args.append("bias=False")
-    return [f"{pad}shortcut=nn.Sequential(  # projection: gives x the body's output channels and size",
-            f"{pad}{_INDENT}nn.Conv2d({', '.join(conv_args)}),  # -> {_batch(body_shape)}",
-            f"{pad}{_INDENT}nn.BatchNorm2d({body_shape[0]}),",
-            f"{pad}),"]
-
-
-def _leaf(node: Node) -> str:
-    """``nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)`` for a leaf layer.
-
-    Arguments follow torch's signature: the sizes (in/out channels, features) positional — the inferred ones read
-    from the traced module — then every spec argument that differs from torch's default, by name.
-    """
-    layer = node.layer
-    cls = getattr(nn, layer.torch_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise ValueError(f"codegen cannot write layer kind {layer.kind!r}: torch.nn has no {layer.torch_name!r}")
-    values = {f.name: getattr(layer, f.name) for f in fields(layer)}
-    signature = inspect.signature(cls).parameters
-    unknown = [name for name in values if name not in signature]
-    if unknown:
-        raise ValueError(f"codegen cannot write {layer.kind!r}: torch.nn.{layer.torch_name} has no argument "
-                         f"{', '.join(unknown)}")
-    args = []
-    for name, param in signature.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        required = param.default is inspect.Parameter.empty
-        if name in values:
-            value = _compact(values[name]) if name in _PAIR_ARGS else values[name]
-            if not required and type(value) is type(param.default) and value == param.default:
-                continue
-        elif required:
-            value = getattr(node.module, name)  # inferred from the input shape: in_channels, in_features, ...
-        else:
-            continue
-        positional = required and ("channels" in name or "features" in name)
-        args.append(_value(value) if positional else f"{name}={_value(value)}")
-    return f"nn.{layer.torch_name}({', '.join(args)})"
-
-
-# --------------------------------------------------------------------------------------------------- values
-
-
-def _compact(value: Any) -> Any:
-    """``(3, 3)`` -> ``3``: torch reads an int-or-pair argument the same either way."""
-    if isinstance(value, tuple | list) and len(value) == 2 and value[0] == value[1]:
-        return value[0]
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(value)
-
-
-def _batch(shape: Shape) -> str:
-    return f"(B, {', '.join(map(str, shape))})"
+            f"    model = {class_name}().eval()\n"
+            f"    x = torch.randn(2, {dims})  # a batch of 2 random inputs\n"
+            f"    with torch.no_grad():\n"
+            f"        y = model(x)\n"
+            f'    print(f"input {{tuple(x.shape)}} -> output {{tuple(y.shape)}}")\n'
+            f'    print(f"{{sum(p.numel() for p in model.parameters()):,}} parameters")\n')

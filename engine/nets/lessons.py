@@ -15,12 +15,18 @@ class Cost:
     macs: int
     params: int
     out_shape: tuple[int, ...]
+    stage_macs: tuple[int, ...] = ()  # the multiplications of each layer in turn
 
 
 @dataclass(frozen=True)
 class BottleneckLesson:
     direct: Cost
     bottleneck: Cost
+
+    @property
+    def first_macs(self) -> int:
+        """The multiplications of the 1×1 convolution alone."""
+        return self.bottleneck.stage_macs[0]
 
     @property
     def saving(self) -> float:
@@ -45,4 +51,4 @@ def _cost(spec: NetworkSpec) -> Cost:
     s = summary(spec)
     if not s.ok:
         raise ValueError("; ".join(s.errors))
-    return Cost(spec, s.total_macs, s.total_params, s.output_shape)
+    return Cost(spec, s.total_macs, s.total_params, s.output_shape, tuple(r.macs for r in s.rows if r.depth == 0))

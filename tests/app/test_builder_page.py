@@ -5,8 +5,9 @@ from __future__ import annotations
 import torchvision
 from apptest_helpers import button, by_key_prefix, metric, open_page
 
+from engine.nets.editing import replace_layer
 from engine.nets.presets import get_preset
-from engine.nets.spec import Conv2d, Flatten, Linear, NetworkSpec, ReLU, ZeroPad2d, replace_layer
+from engine.nets.spec import AdaptiveAvgPool2d, Conv2d, Flatten, Linear, NetworkSpec, ReLU, Sigmoid, ZeroPad2d
 
 
 def _table(at):
@@ -168,3 +169,54 @@ def test_zero_padding_layer_takes_four_sides_as_json(builder):
     raw = [w for w in builder.text_input if w.key and w.key.endswith("_paddingraw")]
     assert raw and raw[0].value == "[0, 1, 0, 1]"
     assert not builder.exception
+
+
+def test_inception_branches_are_added_filled_and_removed_on_the_page(builder):
+    button(builder, "New empty").click().run()
+    builder.selectbox(key="_w_new_kind").set_value("inception")
+    button(builder, "Append").click().run()
+    assert len(builder.session_state["spec"].layers[0].branches) == 3  # the kind's example: three branches
+    button(builder, "Add branch").click().run()
+    block = builder.session_state["spec"].layers[0]
+    assert len(block.branches) == 4 and block.branches[3] == (Conv2d(8, 1),)
+    assert metric(builder, "output") == "25×32×32"  # 8 + 8 + 1 (the max pool keeps the input's channel) + 8
+    by_key_prefix(builder.selectbox, "_w_branch_").set_value(1).run()
+    builder.selectbox(key="_w_new_kind").set_value("relu")
+    button(builder, "Add layer to branch").click().run()
+    assert builder.session_state["spec"].layers[0].branches[1][-1] == ReLU()
+    assert builder.session_state["builder_selected"] == (0, "branches", 1, 1)
+    _pick(builder, "1 · ")
+    by_key_prefix(builder.selectbox, "_w_branch_").set_value(0).run()
+    button(builder, "Remove branch").click().run()
+    assert len(builder.session_state["spec"].layers[0].branches) == 3
+    assert not builder.exception and not builder.error
+
+
+def test_a_layer_that_cannot_train_says_why_and_the_fix_is_one_tick(builder):
+    builder.session_state["spec"] = NetworkSpec((1, 8, 8), (Conv2d(2, 3), Sigmoid(), ReLU(inplace=True), Flatten(),
+                                                            Linear(2)))
+    builder.run()
+    errors = [e.value for e in builder.error]
+    assert any("relu #3: cannot train: it works in place, but sigmoid #2 before it needs its own output" in e
+               for e in errors), errors
+    assert metric(builder, "output") == "—"
+    _pick(builder, "3 · ")
+    [w for w in builder.checkbox if w.key and w.key.endswith("_inplace")][0].uncheck().run()
+    assert not builder.error and metric(builder, "output") == "2"
+
+
+def test_a_receptive_field_that_varies_between_outputs_is_said_so(builder):
+    builder.session_state["spec"] = NetworkSpec((1, 12, 12), (AdaptiveAvgPool2d(5), Conv2d(1, 3)))
+    builder.run()
+    # 12 → 5 pools [⌊i·12/5⌋, ⌈(i+1)·12/5⌉): the centre output [4, 8), then a 3×3 over outputs 1-3: [2, 10)
+    assert list(_table(builder)["receptive field"]) == ["4×4 *", "8×8 *"]
+    _pick(builder, "2 · ")
+    notes = [c.value for c in builder.caption if c.value.startswith("Receptive field:")]
+    assert notes and "the centre output's is shown" in notes[0]
+
+
+def test_the_pretrained_preset_opens_with_its_parameters(builder):
+    builder.selectbox(key="_w_preset").set_value("efficientnet_lite0")
+    button(builder, "Load preset").click().run()
+    assert metric(builder, "parameters") == "4,652,008" and metric(builder, "output") == "1000"
+    assert not builder.error

@@ -133,3 +133,14 @@ def test_bad_command_lines_are_usage_errors(argv: list[str], capsys: pytest.Capt
 def test_codegen_to_stdout_is_the_engine_source(capsys: pytest.CaptureFixture) -> None:
     assert main(["codegen", "lenet5", "--class-name", "LeNet5"]) == 0
     assert capsys.readouterr().out == codegen(get_preset("lenet5"), class_name="LeNet5")
+
+
+def test_summary_marks_a_receptive_field_that_varies(tmp: Path, capsys: pytest.CaptureFixture) -> None:
+    spec = {"input": [1, 12, 12], "layers": [{"kind": "adaptiveavgpool2d", "output_size": 5},
+                                            {"kind": "conv2d", "out_channels": 1}]}
+    (tmp / "adaptive.json").write_text(json.dumps(spec))
+    assert main(["summary", str(tmp / "adaptive.json")]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("adaptiveavgpool2d #1", "conv2d #2"))]
+    assert rows[0].endswith("4×4 *") and rows[1].endswith("8×8 *")
+    assert "* receptive field: outputs see fields of different sizes here" in out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 from torch import nn
+from torch.nn.modules.utils import _pair
 
 from engine.nets.build import NOT_REACHED, Network, build, errors, trace
 from engine.nets.presets import get_preset
@@ -53,6 +54,7 @@ class Ref:
     out_shape: tuple[int, ...] | None = None
     params: int = 0
     macs: int = 0
+    in_shape: tuple[int, ...] | None = None
 
 
 def _torch_layer(layer: LayerSpec, x: torch.Tensor) -> nn.Module:
@@ -85,13 +87,17 @@ def _torch_layer(layer: LayerSpec, x: torch.Tensor) -> nn.Module:
 
 
 def _adopt(module: nn.Module, weights: Iterator[torch.Tensor] | None) -> nn.Module:
-    """Give a fresh module the next weights of the built network (same creation order), in eval mode."""
+    """Give a fresh module the next weights of the built network (same creation order), in eval mode (training mode
+    while ``trains`` runs)."""
     if weights is not None:
         for p in module.parameters():
             w = next(weights)
             assert w.shape == p.shape, "build() creates its parameters in a different order or shape"
             p.data.copy_(w)
-    return module.eval()
+    return module.train(_TRAINING[0])
+
+
+_TRAINING = [False]  # whether the reference runs as in training (train mode, autograd on): see ``trains``
 
 
 def _leaf_macs(module: nn.Module, y: torch.Tensor) -> int:
@@ -174,7 +180,8 @@ def _ref_layer(layer, x, path, refs, weights) -> torch.Tensor | None:
     if y.numel() == 0:
         refs[path] = Ref("error")
         return None
-    refs[path] = Ref("ok", tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()), _leaf_macs(module, y))
+    refs[path] = Ref("ok", tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()), _leaf_macs(module, y),
+                     tuple(x.shape[1:]))
     return y
 
 
@@ -189,6 +196,41 @@ def reference(spec: NetworkSpec, net: Network | None = None, x: torch.Tensor | N
     if weights is not None and y is not None:
         assert next(weights, None) is None, "build() creates parameters the reference does not"
     return refs, y
+
+
+def reads_only_padding(layer: MaxPool2d, ref: Ref) -> bool:
+    """Slow reference: whether some window of this max pool (input and output shapes from ``ref``) lies entirely in
+    the padding — every output position of each axis, every tap, as torch's pooling loop visits them. Such a maximum
+    has no input pixel, and torch's backward then writes outside the tensor: never run it."""
+    for axis in (0, 1):
+        k, s, p, d = (_pair(v)[axis] for v in (layer.kernel_size, layer.stride or layer.kernel_size, layer.padding,
+                                                  layer.dilation))
+        n = ref.in_shape[1 + axis]
+        for u in range(ref.out_shape[1 + axis]):
+            if not any(0 <= u * s - p + i * d < n for i in range(k)):
+                return True
+    return False
+
+
+def trains(spec: NetworkSpec) -> bool:
+    """Whether torch runs ``spec`` forward and backward in training mode on a random batch (the reference's modules,
+    the input not requiring gradients, as in training). A max pool that reads only padding is judged by the slow
+    loop above and never run."""
+    refs, y = reference(spec)
+    if y is None:
+        return False
+    if any(isinstance(layer, MaxPool2d) and reads_only_padding(layer, refs[path]) for path, layer in walk(spec.layers)):
+        return False
+    _TRAINING[0] = True
+    try:
+        out = _ref_seq(spec.layers, torch.randn(2, *spec.input), (), {}, None)
+        if out.requires_grad:
+            out.sum().backward()
+    except RuntimeError:
+        return False
+    finally:
+        _TRAINING[0] = False
+    return True
 
 
 # --------------------------------------------------------------------------------------------------- random specs
@@ -236,8 +278,9 @@ def _elementwise(rng: random.Random) -> LayerSpec:
 
 
 def random_spec(rng: random.Random, valid: bool = True) -> NetworkSpec:
-    """A small random network (1-3 channels, 8-24 px). ``valid``: every layer is one PyTorch accepts (drawn again
-    until it does, as judged by ``reference``); otherwise one layer PyTorch refuses is kept, and a few after it."""
+    """A small random network (1-3 channels, 8-24 px). ``valid``: every layer is one PyTorch accepts and the network
+    trains (drawn again until it does, as judged by ``reference`` and ``trains``); otherwise one layer PyTorch refuses
+    is kept, and a few after it (the layers before it train)."""
     shape = start = (rng.randint(1, 3), rng.randint(8, 24), rng.randint(8, 24))
     layers: list[LayerSpec] = []
     broken = False
@@ -250,6 +293,8 @@ def random_spec(rng: random.Random, valid: bool = True) -> NetworkSpec:
             else:
                 layer = _image_layer(rng, shape[0], 0)
             _, y = reference(NetworkSpec(shape, (layer,)))
+            if y is not None and not broken and not trains(NetworkSpec(start, (*layers, layer))):
+                continue
             if y is not None or (not valid and not broken and rng.random() < 0.3):
                 break
         else:

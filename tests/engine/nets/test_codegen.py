@@ -224,3 +224,13 @@ def test_invalid_layer_inside_a_block_raises_spec_error() -> None:
 def test_bad_class_name(bad: str) -> None:
     with pytest.raises(ValueError, match="class_name"):
         codegen(SPECS["plain"], class_name=bad)
+
+
+@pytest.mark.parametrize("spec", [
+    NetworkSpec((2, 6, 6), (Conv2d(2, 1), Residual((ReLU(inplace=True), Conv2d(2, 3, padding=1))))),
+    NetworkSpec((2, 6, 6), (Conv2d(2, 1), Inception(((ReLU(inplace=True),), (), (LeakyReLU(0.1, inplace=True),))))),
+    NetworkSpec((2, 6, 6), (Residual((Inception(((ReLU6(inplace=True),), ())), Conv2d(2, 1))),)),
+])
+def test_blocks_whose_body_works_in_place_give_their_input_a_copy_as_build_does(spec) -> None:
+    # the shortcut adds x, and every branch reads x: an in-place first layer must not overwrite it
+    _assert_same_network(spec, torch.randn(2, *spec.input))

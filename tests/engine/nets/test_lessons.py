@@ -30,6 +30,8 @@ def test_costs_equal_torch_flop_counter(args):
     lesson = bottleneck_lesson(*args)
     assert lesson.direct.macs == _real_macs(lesson.direct.spec)
     assert lesson.bottleneck.macs == _real_macs(lesson.bottleneck.spec)
+    one_by_one = lesson.bottleneck.spec.layers[:1]
+    assert lesson.first_macs == _real_macs(type(lesson.bottleneck.spec)(lesson.bottleneck.spec.input, one_by_one))
     for cost in (lesson.direct, lesson.bottleneck):
         assert cost.params == sum(p.numel() for p in build(cost.spec).parameters())
 

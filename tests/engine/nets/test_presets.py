@@ -71,7 +71,10 @@ def fingerprint(model: nn.Module) -> list[tuple]:
 
 
 def test_menu_order_and_entries():
-    assert preset_names() == ["lenet5", "alexnet", "vgg16", "resnet18", "resnet50", "googlenet", "mobilenet_v2"]
+    assert preset_names() == ["lenet5", "alexnet", "vgg16", "resnet18", "resnet50", "googlenet", "mobilenet_v2",
+                              "efficientnet_lite0"]
+    assert PRESETS.names(tags=("pretrained",)) == ["efficientnet_lite0"]  # a preset carries its weights' metadata
+    assert PRESETS["efficientnet_lite0"].weights.dataset == "ImageNet" and PRESETS["lenet5"].weights is None
     for name, preset in PRESETS.items():
         assert isinstance(preset, Preset) and preset.name == name
         assert preset.title and preset.paper and len(preset.description) > 200

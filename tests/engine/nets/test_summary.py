@@ -38,6 +38,7 @@ from engine.nets.spec import (
     Residual,
     SpecError,
     Tanh,
+    ZeroPad2d,
     walk,
 )
 from engine.nets.summary import BYTES_PER_VALUE, summary
@@ -244,12 +245,32 @@ def test_receptive_field_special_cases(spec, expected):
         assert row.receptive_field == measured[path], row.name
 
 
-def test_adaptive_pooling_field_is_its_largest_window():
+def test_adaptive_pooling_that_does_not_divide_is_exact():
     # 5 -> 3 pools [0, 2), [1, 4), [3, 5): the middle output sees 3 pixels
     assert summary(NetworkSpec((1, 5, 5), (AdaptiveAvgPool2d(3),))).rows[0].receptive_field == (3, 3)
-    # upsampling 2 -> 5 never has a zero step between outputs (a zero jump would freeze every later field)
+    # upsampling 2 -> 5, then a 3×3 convolution: the centre output sees both input pixels, no more
     rows = summary(NetworkSpec((1, 2, 2), (AdaptiveAvgPool2d(5), Conv2d(1, 3)))).rows
-    assert rows[0].receptive_field == (2, 2) and rows[1].receptive_field[0] > 2
+    assert rows[0].receptive_field == (2, 2) and rows[1].receptive_field == (2, 2)
+    assert rows[1].notes  # the field depends on the output: the page says so
+
+
+@pytest.mark.parametrize(("n", "m", "k"), [(7, 5, 3), (9, 4, 2), (31, 6, 3), (12, 5, 1), (3, 8, 3), (40, 7, 2)])
+def test_receptive_field_after_adaptive_pooling_is_what_the_gradient_reaches(n, m, k):
+    """Windows of ⌊i·n/m⌋ … ⌈(i+1)·n/m⌉ are no stride; the centre output's field is still exact: compare it with
+    the input pixels the gradient of that output reaches (conv and pool weights one, so nothing cancels; no padding,
+    which the field counts as Araujo et al. do but the gradient cannot see)."""
+    spec = NetworkSpec((1, 3 * n, n), (Conv2d(1, 3), AdaptiveAvgPool2d(m), Conv2d(1, k), AvgPool2d(2, 1)))
+    net = build(spec).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(1.0)
+    x = torch.ones(1, *spec.input, requires_grad=True)
+    y = net(x)
+    h, w = y.shape[2:]
+    (grad,) = torch.autograd.grad(y[0, 0, h // 2, w // 2], x)
+    rows, cols = (grad[0, 0].abs() > 0).any(dim=1).nonzero(), (grad[0, 0].abs() > 0).any(dim=0).nonzero()
+    measured = (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
+    assert summary(spec).rows[-1].receptive_field == measured
 
 
 # --------------------------------------------------------------------------------------------------- invalid specs
@@ -283,7 +304,8 @@ INVALID = [
      "stride must be an integer or a (height, width) pair of integers ≥ 1, got 0"),
     (NetworkSpec((1, 8, 8), (Conv2d(2), AvgPool2d((2, 3, 4)))), "avgpool2d #2",
      "kernel_size must be one integer or two"),
-    (NetworkSpec((1, 4, 4), (Conv2d(2, 3, padding=9, padding_mode="reflect"),)), "conv2d #1", "PyTorch rejects"),
+    (NetworkSpec((1, 4, 4), (Conv2d(2, 3, padding=9, padding_mode="reflect"),)), "conv2d #1",
+     "padding_mode 'reflect' needs padding less than the input's side: padding 9 on a side of 4"),
     (NetworkSpec((4,), (Conv2d(2),)), "conv2d #1", "needs an image-shaped input C×H×W, but gets a flat vector of 4"),
     (NetworkSpec((1, 8, 8), (Residual((Conv2d(2, 1, padding=1),), "projection"), ReLU())), "residual #1",
      "the body shrinks 8×8 to 10×10, which no 1×1 strided projection reproduces"),
@@ -375,3 +397,29 @@ def test_totals():
     assert d["totals"]["params"] == s.total_params and d["output_shape"] == [5]
     assert d["rows"][0]["out_shape"] == [4, 8, 8] and d["rows"][0]["receptive_field"] == [3, 3]
     assert summary(NetworkSpec((3, 8, 8), ())).output_shape == (3, 8, 8)
+
+
+# --------------------------------------------------------------------------------------------------- fixed in issue 7
+
+
+def test_zero_padding_says_how_it_changes_the_shape():
+    rows = summary(NetworkSpec((3, 8, 10), (ZeroPad2d((0, 1, 2, 3)), ZeroPad2d(1)))).rows
+    assert rows[0].out_shape == (3, 13, 11) and rows[1].out_shape == (3, 15, 13)
+    assert rows[0].formulas == ("out H: 8 + 2 + 3 = 13", "out W: 10 + 0 + 1 = 11",
+                                "channels stay 3; params 0 (the padding is zeros, nothing to learn)")
+    assert rows[1].formulas[0] == "out H: 13 + 2·1 = 15"
+
+
+def test_zero_padding_shifts_the_receptive_field():
+    # each branch pads one side, so their 2×2 windows sit one pixel apart: together they see 3×3
+    block = Inception(((ZeroPad2d((1, 0, 1, 0)), Conv2d(1, 2)), (ZeroPad2d((0, 1, 0, 1)), Conv2d(1, 2))))
+    spec = NetworkSpec((1, 32, 32), (block,))
+    assert summary(spec).rows[0].receptive_field == (3, 3)
+    assert measured_fields(spec)[(0,)] == (3, 3)
+
+
+def test_a_flatten_that_keeps_the_image_keeps_the_receptive_field():
+    spec = NetworkSpec((1, 32, 32), (Conv2d(1, 3), Flatten(start_dim=-1), Conv2d(1, 3)))
+    rows = summary(spec).rows
+    assert rows[1].out_shape == (1, 30, 30) and rows[1].receptive_field == (3, 3)
+    assert rows[2].receptive_field == (5, 5) == measured_fields(spec)[(2,)]

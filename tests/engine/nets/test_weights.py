@@ -15,8 +15,8 @@ from skimage import data
 
 from engine.data import Normalization
 from engine.nets import weights as W
+from engine.nets.architectures import efficientnet_lite0
 from engine.nets.build import build
-from engine.nets.presets import efficientnet_lite0
 from engine.nets.spec import NetworkSpec, ZeroPad2d
 from engine.nets.summary import summary
 from engine.training.runs import load_state_dict
