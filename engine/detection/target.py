@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from torchvision.ops import box_convert, box_iou
 
 BOX = slice(1, 5)  # b_x, b_y, b_h, b_w inside y
-BOX_WEIGHT = 5.0  # the box terms' weight in the total: YOLO's λ_coord (Redmon et al., 2016). Squared errors of
-# fractions are small beside the logistic and cross-entropy terms; unweighted, the box is learnt last and slowly.
+BOX_WEIGHT = 10.0  # the box terms' weight in the total, as YOLO weights its coordinates (λ_coord = 5, Redmon et al.,
+# 2016) and more: squared errors of fractions are small beside the logistic and cross-entropy terms; unweighted, the box
+# is learnt last and slowly.
 COMPONENTS = ("p_c", "b_x", "b_y", "b_h", "b_w", "class")
 
 

@@ -81,3 +81,21 @@ def test_faces_put_each_landmark_on_its_feature():
             x, y = (int(v) for v in p[i, k])
             ring = img[i, max(0, y - 6):y + 7, max(0, x - 6):x + 7]
             assert img[i, y, x] < ring.median(), (i, landmarks.NAMES[k])
+
+
+def test_the_named_sets_carry_typed_targets_with_their_frame():
+    from engine.data import dataset_card, load_dataset
+    from engine.data.targets import Boxes, Points
+
+    data = load_dataset("scenes", seed=1, max_train=50)
+    card = dataset_card("scenes")
+    assert card.targets == "boxes" and data.card.train_size == 50 and len(data.val) == card.val_size
+    assert isinstance(data.train.targets, Boxes) and data.train.targets.frame == (48, 48)
+    boxes = data.train.targets.boxes
+    assert all(len(b) in (0, 1) for b in boxes) and any(len(b) == 0 for b in data.val.targets.boxes)
+    assert torch.equal(data.train.images, load_dataset("scenes", seed=1, max_train=50).train.images)
+    halved = data.train.targets.resized((48, 48), (24, 24))
+    assert halved.frame == (24, 24) and torch.allclose(halved.boxes[0], boxes[0] / 2)
+    faces = load_dataset("faces", seed=0, max_train=20)
+    assert isinstance(faces.train.targets, Points) and faces.train.targets.names == landmarks.NAMES
+    assert faces.train.targets.batch([0, 1]).frame == (48, 48)

@@ -46,7 +46,7 @@ def test_loss_counts_every_component_with_an_object_and_only_p_c_without():
     assert t.p_c[1].item() == pytest.approx(-math.log(1 - 1 / (1 + math.exp(-2))))
     assert t.b_x[1] == t.b_y[1] == t.b_h[1] == t.b_w[1] == t.cls[1] == 0
     assert t.total[1].item() == pytest.approx(t.p_c[1].item())
-    # The total weights the box as YOLO does (λ_coord = 5): log 2 + 5·2·0.0625 + the class term.
+    # The total weights the box terms by BOX_WEIGHT: log 2 + BOX_WEIGHT·2·0.0625 + the class term.
     assert t.total[0].item() == pytest.approx(math.log(2) + target.BOX_WEIGHT * 0.125 + t.cls[0].item())
     means = t.means()
     assert means["total"] == pytest.approx(float(t.total.mean())) and set(means) == {*target.COMPONENTS, "total"}
