@@ -22,7 +22,7 @@ from engine.nets.codegen import codegen
 from engine.nets.presets import get_preset, preset_names
 from engine.nets.spec import NetworkSpec, Shape, SpecError
 from engine.nets.summary import Summary, summary
-from engine.units import format_bytes, format_count, format_shape
+from engine.units import format_bytes, format_count, format_shape, plural
 
 EXIT_BAD_INPUT = 2  # argparse's own status for a bad command line
 
@@ -98,6 +98,7 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    from engine.data import dataset_names
     from engine.device import CHOICES
     from engine.training.config import OPTIMIZERS, SCHEDULES
     from engine.training.tasks import TASKS
@@ -112,7 +113,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--spec", required=True, metavar="SPEC", help=f"a preset ({_preset_list()}) or a JSON spec file")
     train.add_argument("--input", type=_shape_arg, metavar="C,H,W", help="override the spec's input shape")
     train.add_argument("--data", required=True, metavar="NAME",
-                       help="shapes, digits, mnist5k, fashion_mnist, lfw_faces, or the path of a zip of class folders")
+                       help=f"a named set ({', '.join(dataset_names())}) or the path of a zip of class folders")
     train.add_argument("--epochs", required=True, type=_positive_int, metavar="N")
     train.add_argument("--device", default="auto", choices=CHOICES)
     train.add_argument("--batch-size", type=_positive_int, default=64, metavar="B")
@@ -200,7 +201,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(_finite(summary), indent=2, allow_nan=False))
     else:
         say(f"{result.status}: validation {result.metric.title} {result.metric.format(result.last)} after "
-            f"{result.epochs} epochs on {result.device}, {result.images_per_second:,.0f} images/s; run "
+            f"{plural(result.epochs, 'epoch')} on {result.device}, {result.images_per_second:,.0f} images/s; run "
             f"{result.run_id} in {summary['run_dir']}")
     if result.status == "failed":
         print(f"error: {result.reason}", file=sys.stderr)
