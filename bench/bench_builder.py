@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from floor import floor_reruns
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 0.3
-FLOOR = "import streamlit as st\nst.slider('s', 1, 100, 1, key='s')\n"
 
 
 def _out_channels(at: AppTest):
@@ -50,16 +49,7 @@ def main(repeats: int = 8) -> int:
     assert [m.value for m in at.metric if m.label == "parameters"] == ["25,557,032"], "ResNet-50 did not load"
     _edits(at, [63, 62])  # warm-up: first imports, first figures
     builder = _edits(at, list(range(64 + 1, 64 + 1 + repeats)))
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "floor.py"
-        script.write_text(FLOOR)
-        floor = AppTest.from_file(str(script), default_timeout=60)
-        floor.run()
-        floor_times = []
-        for v in range(2, 2 + repeats):
-            start = time.perf_counter()
-            floor.slider(key="s").set_value(v).run()
-            floor_times.append(time.perf_counter() - start)
+    floor_times = floor_reruns(repeats)
     edit_s, floor_s = statistics.median(builder), statistics.median(floor_times)
     print(f"Builder, ResNet-50, a new out_channels for the first convolution: median of {repeats} AppTest reruns")
     print(f"  builder rerun         {edit_s * 1e3:8.1f} ms   (fastest {min(builder) * 1e3:.1f} ms)")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from floor import floor_reruns
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOOR = "import streamlit as st\nst.slider('s', 1, 8, 1, key='s')\n"
 TARGET_MS = 500.0  # the server's half of the 1 s redraw budget
 
 
@@ -41,12 +40,7 @@ def main(repeats: int = 8) -> bool:
     lab.segmented_control(key="_w_cl_colour").set_value("RGB").run()
     strides = [2, 3, 4, 1] * (repeats // 4 + 1)
     lab_times = _time_reruns(lab, "_w_cl_s", strides[:repeats])
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "floor.py"
-        script.write_text(FLOOR)
-        floor = AppTest.from_file(str(script), default_timeout=60)
-        floor.run()
-        floor_times = _time_reruns(floor, "s", strides[:repeats])
+    floor_times = floor_reruns(repeats)
     lab_ms, floor_ms = statistics.median(lab_times) * 1e3, statistics.median(floor_times) * 1e3
     print(f"Convolution lab, stride change on a 128×128 RGB photo: median of {repeats} AppTest reruns")
     print(f"  conv lab rerun        {lab_ms:8.1f} ms")
