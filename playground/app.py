@@ -11,9 +11,15 @@ import streamlit as st
 from playground.navigation import grouped
 from playground.sidebar import sidebar_ui
 
+ABOUT = """**CNN Playground** — a first course on convolutional neural networks, to move, run and train on real PyTorch:
+convolutions, classic networks, training, detection, faces and style. Open source (MIT)."""
+
 
 def main() -> None:
-    st.set_page_config(page_title="CNN Playground", page_icon=":material/grid_on:", layout="wide")
+    # menu_items: the app's own About in the menu; the developer chrome (Deploy, Rerun, Clear cache) is hidden by
+    # client.toolbarMode = "viewer" in .streamlit/config.toml.
+    st.set_page_config(page_title="CNN Playground", page_icon=":material/grid_on:", layout="wide",
+                       menu_items={"About": ABOUT, "Get help": None, "Report a bug": None})
     sections = {group: [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=p.name == "home")
                         for p in pages] for group, pages in grouped().items()}
     page = st.navigation(sections)

@@ -35,3 +35,14 @@ def test_every_page_loads_by_deep_link(app, url):
     expect(app.page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox")).to_contain_text("Compute device")
     expect(app.main().locator("h1").first).to_be_visible()
     app.assert_no_exception()
+
+
+def test_students_see_no_developer_chrome_and_the_app_s_own_about(app):
+    app.goto("/")
+    expect(app.main()).to_contain_text("CNN Playground")
+    expect(app.page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+    app.page.get_by_test_id("stMainMenu").click()
+    menu = app.page.get_by_test_id("stMainMenuList")
+    expect(menu).to_contain_text("About")
+    expect(menu).not_to_contain_text("Clear cache")
+    expect(menu).not_to_contain_text("Rerun")
