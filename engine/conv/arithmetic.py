@@ -53,22 +53,42 @@ def _pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
     return v, v
 
 
-def same_padding(f: int, d: int = 1) -> tuple[int, int]:
-    """Padding (left/top, right/bottom) that keeps the size at stride 1, as PyTorch's ``padding="same"`` pads it.
+def same_padding(f: int, d: int = 1, n: int | None = None, s: int = 1) -> tuple[int, int]:
+    """Padding (left/top, right/bottom) for "same": the output keeps ``n`` cells at stride 1, and has ⌈n/s⌉ at stride
+    ``s`` — the course's and TensorFlow/Keras's meaning (PyTorch's ``padding="same"`` takes stride 1 only).
 
-    The filter spans ``d(f − 1) + 1`` pixels, so ``d(f − 1)`` padding pixels are needed in all; when that is odd
-    (even ``f``, odd ``d``) the extra pixel goes on the right/bottom.
+    The filter spans ``d(f − 1) + 1`` pixels. At stride 1 that needs ``d(f − 1)`` padding pixels in all, whatever
+    ``n``; at stride ``s`` the last of ⌈n/s⌉ windows must fit: ``max((⌈n/s⌉ − 1)·s + d(f − 1) + 1 − n, 0)`` pixels.
+    When the total is odd, the extra pixel goes on the right/bottom (as both PyTorch and TensorFlow do).
     """
-    f, d = _int("filter size f", f, 1), _int("dilation d", d, 1)
-    total = d * (f - 1)
+    f, d, s = _int("filter size f", f, 1), _int("dilation d", d, 1), _int("stride s", s, 1)
+    if s == 1:
+        total = d * (f - 1)
+    else:
+        if n is None:
+            raise ValueError("with a stride above 1, 'same' padding depends on the input size n: give n")
+        n = _int("input size n", n, 1)
+        total = max((-(-n // s) - 1) * s + d * (f - 1) + 1 - n, 0)
     return total // 2, total - total // 2
 
 
-def explain_same_padding(f: int, d: int = 1) -> str:
-    """A sentence on how "same" padding is split for this filter size, for a caption."""
-    left, right = same_padding(f, d)
+def explain_same_padding(f: int, d: int = 1, n: int | None = None, s: int = 1) -> str:
+    """A sentence on how "same" padding is split for this filter size (and, at a stride above 1, input size), for a
+    caption."""
+    left, right = same_padding(f, d, n, s)
     total = left + right
     span = f"{f}×{f} filter" + (f" (dilated by {d}, spanning {d * (f - 1) + 1} pixels)" if d > 1 else "")
+    if s > 1:
+        out = -(-n // s)
+        split = f"p = {left} on every side" if left == right else \
+            f"{left} on the left/top and {right} on the right/bottom (the extra one on the right/bottom)"
+        return (
+            f"With stride {s}, 'same' means the output has ⌈n/s⌉ = ⌈{n}/{s}⌉ = {out} cells per dimension (the "
+            f"course's and TensorFlow/Keras's rule). The last window must fit: (⌈n/s⌉ − 1)·s + f − n = "
+            f"({out} − 1)·{s} + {d * (f - 1) + 1} − {n} = {total} padding pixels per dimension, so {split}. "
+            f"PyTorch's padding='same' accepts stride 1 only: there you pad explicitly (nn.ZeroPad2d(({left}, "
+            f"{right}, {left}, {right})), then padding=0)."
+        )
     if left == right:
         return (
             f"A {span} needs {total} padding pixels per dimension to keep the size: "
@@ -81,13 +101,14 @@ def explain_same_padding(f: int, d: int = 1) -> str:
     )
 
 
-def _pads(f: int, p: Padding, d: int) -> tuple[int, int]:
-    """(before, after) padding of one dimension."""
+def paddings(n: int, f: int, p: Padding, s: int = 1, d: int = 1) -> tuple[int, int]:
+    """(before, after) padding of one dimension of ``n`` cells: ``p`` itself on both sides, 0 for "valid", and for
+    "same" what ``same_padding`` says (at a stride above 1, TensorFlow's rule)."""
     if isinstance(p, str):
         if p == "valid":
             return 0, 0
         if p == "same":
-            return same_padding(f, d)
+            return same_padding(f, d, n, s)
         raise ValueError(f"padding must be a non-negative int, 'valid' or 'same', got {p!r}")
     try:
         v = _int("padding p", p, 0)
@@ -131,17 +152,13 @@ def size_formula(n: int, f: int, before: int, after: int | None = None, s: int =
 def output_size(n: int, f: int, p: Padding = 0, s: int = 1, d: int = 1) -> int:
     """Output length of one dimension: ⌊(n + 2p − d(f − 1) − 1)/s⌋ + 1.
 
-    ``n`` input size, ``f`` filter size, ``p`` padding per side (an int ≥ 0, "valid" = 0, or "same"), ``s`` stride,
-    ``d`` dilation. Raises ValueError for impossible values, naming the value and what would be valid.
+    ``n`` input size, ``f`` filter size, ``p`` padding per side (an int ≥ 0, "valid" = 0, or "same": n cells kept at
+    stride 1, ⌈n/s⌉ at stride s — see ``same_padding``), ``s`` stride, ``d`` dilation. Raises ValueError for impossible
+    values, naming the value and what would be valid.
     """
     n, f = _int("input size n", n, 1), _int("filter size f", f, 1)
     s, d = _int("stride s", s, 1), _int("dilation d", d, 1)
-    before, after = _pads(f, p, d)
-    if p == "same" and s != 1:
-        raise ValueError(
-            f"padding='same' needs stride 1 (PyTorch refuses it for strided convolutions), got stride {s}; "
-            f"use an int padding such as p = {(d * (f - 1)) // 2} instead"
-        )
+    before, after = paddings(n, f, p, s, d)
     extent = d * (f - 1) + 1
     padded = n + before + after
     if extent > padded:
@@ -159,7 +176,7 @@ def output_size_formula(n: int, f: int, p: Padding = 0, s: int = 1, d: int = 1) 
     """The output-size formula with these numbers in it, e.g. ``"⌊(6 + 2·0 − 3)/1⌋ + 1 = 4"``. Checked like
     ``output_size``."""
     output_size(n, f, p, s, d)
-    before, after = _pads(f, p, d)
+    before, after = paddings(n, f, p, s, d)
     return size_formula(n, f, before, after, s, d)[0]
 
 

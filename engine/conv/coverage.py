@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.conv.arithmetic import Padding, _pads, output_size
+from engine.conv.arithmetic import Padding, output_size, paddings
 
 
 def _coverage_1d(n: int, f: int, p: Padding, s: int, d: int) -> np.ndarray:
     n_out = output_size(n, f, p, s, d)
-    before, after = _pads(f, p, d)
+    before, after = paddings(n, f, p, s, d)
     counts = np.zeros(n + before + after, dtype=np.int64)
     for o in range(n_out):
         counts[o * s + d * np.arange(f)] += 1  # the taps of window o (dilation gaps are not seen)
@@ -41,7 +41,9 @@ class CoverageFacts:
 
     counts: np.ndarray  # (n, n) int64, the map itself
     corner: int  # windows reading the top-left pixel
-    centre: int  # windows reading the central pixel
+    centre: int  # windows reading the central pixel, at ``centre_at``
+    centre_at: tuple[int, int]  # (row, column) of the central pixel: (n // 2, n // 2)
+    around: tuple[int, int]  # the fewest and most windows reading a pixel of the 3×3 block around the centre
     never: np.ndarray  # (n, n) bool, pixels no window reads
     unread: int  # how many such pixels
     pixels: int  # n·n
@@ -58,4 +60,7 @@ def coverage_facts(counts: np.ndarray) -> CoverageFacts:
         raise ValueError(f"a coverage map must be a non-empty (n, n) grid, got shape {c.shape}")
     never = c == 0
     h, w = c.shape
-    return CoverageFacts(c, int(c[0, 0]), int(c[h // 2, w // 2]), never, int(never.sum()), int(c.size))
+    block = c[max(0, h // 2 - 1):h // 2 + 2, max(0, w // 2 - 1):w // 2 + 2]
+    around = (int(block.min()), int(block.max()))
+    return CoverageFacts(c, int(c[0, 0]), int(c[h // 2, w // 2]), (h // 2, w // 2), around, never, int(never.sum()),
+                         int(c.size))

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.conv.arithmetic import IntPair, Padding2d, _int, _pads, _pair, output_size
+from engine.conv.arithmetic import IntPair, Padding2d, _int, _pair, output_size, paddings
 from engine.units import format_number as _num
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -222,7 +222,7 @@ def _plan(x: Any, w: Any, b: Any, stride: IntPair, padding: Padding2d, dilation:
         ph = pw = padding
     h_out = output_size(xa.shape[1], fh, ph, sh, dh)
     w_out = output_size(xa.shape[2], fw, pw, sw, dw)
-    (top, bottom), (left, right) = _pads(fh, ph, dh), _pads(fw, pw, dw)
+    (top, bottom), (left, right) = paddings(xa.shape[1], fh, ph, sh, dh), paddings(xa.shape[2], fw, pw, sw, dw)
     xp = np.pad(xa, ((0, 0), (top, bottom), (left, right)))  # zeros around each channel
     kernel = wa[:, :, ::-1, ::-1].copy() if flip else wa
     return _Plan(xp, kernel, ba, (sh, sw), (dh, dw), (top, bottom, left, right), (h_out, w_out), not has_k)

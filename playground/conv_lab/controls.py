@@ -64,9 +64,9 @@ def padding_ui(prefix: str, where: Any, where_p: Any) -> int | str:
     return int(p)
 
 
-def padding_text(padding: int | str, f: int, d: int = 1) -> str:
+def padding_text(padding: int | str, f: int, d: int = 1, n: int | None = None, s: int = 1) -> str:
     """How the padding reads in a formula's caption: "valid (p = 0)", "same (p = 1)", "p = 2"."""
     if padding == "same":
-        left, right = same_padding(f, d)
+        left, right = same_padding(f, d, n, s)
         return f"same (p = {left})" if left == right else f"same ({left} before, {right} after)"
     return "valid (p = 0)" if padding == "valid" else f"p = {padding}"

@@ -118,12 +118,12 @@ def tab(inp: LabInput) -> None:
     m[0].metric("output size", f"{h_out}×{w_out}")
     m[1].metric("filter", f"{cs.f}×{cs.f}×{n_c}")
     m[2].markdown(f"n_out = {output_size_rule(cs.dilation)}  \n= **{formula}**  \nwith n = {inp.n}, f = {cs.f}, "
-                  f"{padding_text(cs.padding, cs.f, cs.dilation)}, s = {cs.stride}"
+                  f"{padding_text(cs.padding, cs.f, cs.dilation, inp.n, cs.stride)}, s = {cs.stride}"
                   + (f", d = {cs.dilation}" if cs.dilation > 1 else ""))
     st.caption(filter_about(cs.filter) + (" On an RGB input the filter is f×f×3, here with the same weights on "
                                           "each channel (the next tab lets them differ)." if n_c == 3 else ""))
     if cs.padding == "same":
-        st.caption(explain_same_padding(cs.f, cs.dilation))
+        st.caption(explain_same_padding(cs.f, cs.dilation, inp.n, cs.stride))
     never = cf.Overlay(facts.never, cf.NEVER, "never read by any window")
     names = list(cf.CHANNEL_NAMES) if n_c == 3 else None
     in_title = f"input: {inp.label}" + (", zero-padded" if any(steps.padding) else "")
@@ -157,10 +157,13 @@ def tab(inp: LabInput) -> None:
     left.plotly_chart(cf.coverage_figure(facts, title="how many windows read each input pixel"), config=CONFIG,
                       key="cl_conv_coverage")
     with right:
-        st.markdown(f"A corner pixel is read by **{plural(facts.corner, 'window')}**, a central one by "
-                    f"**{facts.centre}**. " + ("Without padding the borders take part in fewer sums: what happens "
-                                               "at the edge of the image counts less. Padding evens this out."
-                                               if facts.corner < facts.centre else ""))
+        (r, c), (fewest, most) = facts.centre_at, facts.around
+        around = ("" if fewest == most else f" — its neighbours by {fewest} to {most}: with stride {cs.stride} the "
+                  f"windows do not overlap every pixel equally")
+        st.markdown(f"The corner pixel (row 0, column 0) is read by **{plural(facts.corner, 'window')}**, the central "
+                    f"one (row {r}, column {c}) by **{plural(facts.centre, 'window')}**{around}. "
+                    + ("Without padding the borders take part in fewer sums: what happens at the edge of the image "
+                       "counts less. Padding evens this out." if facts.corner < facts.centre else ""))
         if facts.unread:
             st.markdown(f":red[**{facts.unread} of {facts.pixels} pixels ({facts.unread_fraction:.0%}) are never "
                         "read**] (red): with this stride the windows jump over them, or the last window stops before "

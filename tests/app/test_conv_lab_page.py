@@ -50,6 +50,14 @@ def _titles(at) -> list[str]:
     return [c["layout"].get("title", {}).get("text", "") for c in _charts(at)]
 
 
+def _output_values(at, title: str) -> np.ndarray:
+    """The numbers of the output heatmap titled ``title`` (plotly's typed array: base64 bytes, dtype and shape)."""
+    out = next(c for c in _charts(at) if c["layout"].get("title", {}).get("text") == title)
+    z = out["data"][0]["z"]
+    shape = [int(v) for v in str(z["shape"]).split(",")]  # "38, 38"
+    return np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape(shape)
+
+
 def test_opens_on_the_course_example_with_its_formula(lab):
     assert metric(lab, "output size") == "4×4"
     assert "⌊(6 + 2·0 − 3)/1⌋ + 1 = 4" in _text(lab)
@@ -79,13 +87,8 @@ def test_impossible_values_show_the_engines_message_not_a_traceback(lab):
     assert not lab.exception
     errors = " ".join(e.value for e in lab.error)
     assert "filter size f=9" in errors and "use f ≤ 6 or padding p ≥ 2" in errors
-    # 'same' padding is refused for a strided convolution, with the reason
     lab.slider(key="_w_cl_f").set_value(3).run()
-    lab.segmented_control(key="_w_cl_pad").set_value("same").run()
-    lab.slider(key="_w_cl_s").set_value(2).run()
-    assert not lab.exception and "needs stride 1" in " ".join(e.value for e in lab.error)
     # a preset that has no such size says which sizes it has
-    lab.slider(key="_w_cl_s").set_value(1).run()
     lab.selectbox(key="_w_cl_filter").set_value("sobel x").run()
     lab.slider(key="_w_cl_f").set_value(5).run()
     assert not lab.exception and "defined only for f=3" in " ".join(e.value for e in lab.error)
@@ -148,10 +151,7 @@ def test_an_upload_is_convolved_and_survives_a_page_switch(lab):
     assert not lab.exception and not lab.error
     title = "input: your image edge.png (centre square) at 40×40"
     assert title in _titles(lab)
-    out = next(c for c in _charts(lab) if c["layout"].get("title", {}).get("text") == "output 38×38")
-    z = out["data"][0]["z"]  # plotly's typed array: base64 bytes, their dtype and shape
-    shape = [int(v) for v in str(z["shape"]).split(",")]  # "38, 38"
-    drawn = np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape(shape)
+    drawn = _output_values(lab, "output 38×38")
     expected = _torch_out(rgb[:, 10:50, 0] / 255.0, make_filter("vertical edge", 3), 1, 0)  # gray = R = G = B
     np.testing.assert_allclose(drawn, expected, atol=1e-5)
     assert np.abs(expected).max() == 3  # the edge: three bright columns of one
@@ -233,3 +233,36 @@ def test_a_128_pixel_colour_photo_follows_the_stride(lab):
     lab.slider(key="_w_cl_s").set_value(3).run()
     assert metric(lab, "output size") == "42×42"
     assert not lab.exception
+
+
+def test_same_with_stride_2_keeps_working_with_tensorflow_s_rule(lab):
+    """The course exercise: 'same' padding with a stride of 2. TensorFlow's rule, computed here from its documentation:
+    the output has ⌈n/s⌉ cells and needs max((out − 1)·s + f − n, 0) padding pixels, the smaller half before."""
+    lab.segmented_control(key="_w_cl_pad").set_value("same").run()
+    lab.slider(key="_w_cl_s").set_value(2).run()
+    assert not lab.exception and not lab.error
+    n, f, s = 6, 3, 2
+    out = -(-n // s)
+    total = max((out - 1) * s + f - n, 0)
+    assert metric(lab, "output size") == f"{out}×{out}"
+    captions = " ".join(c.value for c in lab.caption)
+    assert f"⌈{n}/{s}⌉ = {out}" in captions and "PyTorch's padding='same' accepts stride 1 only" in captions
+    assert f"{total // 2} on the left/top and {total - total // 2} on the right/bottom" in captions
+    # the output's numbers are torch's convolution of the input padded that way
+    x = example_image(6)
+    padded = np.pad(x, ((total // 2, total - total // 2),) * 2)
+    expected = _torch_out(padded, make_filter("vertical edge", 3), s, 0)
+    np.testing.assert_allclose(_output_values(lab, f"output {out}×{out}"), expected, atol=1e-5)
+
+
+def test_the_coverage_sentence_reads_the_map_it_describes(lab):
+    from engine.conv.coverage import coverage
+
+    lab.slider(key="_w_cl_s").set_value(2).run()
+    counts = coverage(6, 3, 0, 2)
+    text = _text(lab)
+    assert f"the central one (row 3, column 3) by **{counts[3, 3]} window" in text
+    assert f"The corner pixel (row 0, column 0) is read by **{counts[0, 0]} window" in text
+    block = counts[2:5, 2:5]
+    if block.min() != block.max():
+        assert f"its neighbours by {block.min()} to {block.max()}" in text

@@ -3,6 +3,8 @@ and a layer's parameters against nn.Conv2d."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -26,6 +28,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even k
     d=st.integers(1, 4),
 )
 def test_output_size_is_torch_output_shape_or_both_refuse(n, f, p, s, d):
+    if p == "same" and s > 1:  # PyTorch refuses it; the lab follows the course and TensorFlow (tested below)
+        assert arithmetic.output_size(n, f, p, s, d) == _tensorflow_same(n, f, s, d)[0]
+        return
     x, w = torch.empty(1, 1, n, n, device="meta"), torch.empty(1, 1, f, f, device="meta")
     try:
         expected = F.conv2d(x, w, stride=s, padding=p, dilation=d).shape[-1]
@@ -102,7 +107,7 @@ def test_layer_params_course_example():
         (lambda: arithmetic.output_size(4, 7, 1),
          r"f=7 .*larger than the padded input n \+ 2p = 4 \+ 2 = 6; use f ≤ 6"),
         (lambda: arithmetic.output_size(4, 3, 0, 1, 2), r"dilated by 2: spans 5 pixels"),
-        (lambda: arithmetic.output_size(6, 3, "same", 2), r"padding='same' needs stride 1.*got stride 2"),
+        (lambda: arithmetic.same_padding(3, 1, None, 2), r"depends on the input size n: give n"),
         (lambda: arithmetic.output_size(6, 3, -1), r"padding must be a non-negative int, 'valid' or 'same', got -1"),
         (lambda: arithmetic.output_size(6, 3, "full"), r"got 'full'"),
         (lambda: arithmetic.output_size(6, 3, 0, 0), r"stride s must be an integer ≥ 1, got 0"),
@@ -117,3 +122,33 @@ def test_layer_params_course_example():
 def test_errors_are_value_errors_that_say_what_is_wrong(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _tensorflow_same(n: int, f: int, s: int, d: int = 1) -> tuple[int, int, int]:
+    """TensorFlow's 'SAME' rule as its documentation states it (tf.nn.convolution): the output has ⌈n/s⌉ cells; the
+    padding needed in all is max((out − 1)·s + effective f − n, 0), the smaller half before."""
+    out = math.ceil(n / s)
+    total = max((out - 1) * s + (d * (f - 1) + 1) - n, 0)
+    return out, total // 2, total - total // 2
+
+
+@pytest.mark.parametrize("n", [5, 6, 7, 8, 13])
+@pytest.mark.parametrize("f", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("s", [1, 2, 3])
+def test_same_with_a_stride_follows_tensorflow_and_convolves_like_torch(n, f, s):
+    out, before, after = _tensorflow_same(n, f, s)
+    assert arithmetic.output_size(n, f, "same", s) == out
+    assert arithmetic.same_padding(f, 1, n, s) == (before, after) == arithmetic.paddings(n, f, "same", s)
+    assert arithmetic.output_size_formula(n, f, "same", s).endswith(f"= {out}")
+    # the padding it says, applied explicitly, gives torch's convolution of that size
+    x, w = torch.randn(1, 1, n, n), torch.randn(1, 1, f, f)
+    padded = torch.nn.functional.pad(x, (before, after, before, after))
+    assert torch.nn.functional.conv2d(padded, w, stride=s).shape[-1] == out
+
+
+def test_same_with_a_stride_is_explained_with_the_user_s_numbers():
+    text = arithmetic.explain_same_padding(3, 1, 7, 2)
+    assert "⌈7/2⌉ = 4" in text and "(4 − 1)·2 + 3 − 7 = 2" in text and "p = 1 on every side" in text
+    assert "PyTorch's padding='same' accepts stride 1 only" in text
+    odd = arithmetic.explain_same_padding(3, 1, 6, 2)  # ⌈6/2⌉ = 3: (3 − 1)·2 + 3 − 6 = 1 pixel, after
+    assert "0 on the left/top and 1 on the right/bottom" in odd

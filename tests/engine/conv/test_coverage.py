@@ -73,7 +73,7 @@ def test_coverage_facts_of_the_course_example():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: coverage.coverage(5, 3, "same", 2), r"stride 1"),
+        (lambda: coverage.coverage(5, 3, "full", 2), r"'valid' or 'same', got 'full'"),
         (lambda: coverage.coverage_facts(np.zeros(3)), r"\(n, n\) grid, got shape \(3,\)"),
     ],
 )
