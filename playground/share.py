@@ -16,7 +16,9 @@ MAX_SPEC_BYTES = 1 << 20  # 1 MB: far above any real architecture's JSON
 
 
 def use_spec(spec: NetworkSpec) -> None:
+    """Make ``spec`` (from a link, a file, another page) the builder's network; it comes from no preset."""
     state.set_spec(spec)
+    state.put(state.BUILDER_ORIGIN, None)
     state.put(state.SELECTED, (0,) if spec.layers else None)
     editor.bump_version()
 

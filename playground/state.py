@@ -17,6 +17,7 @@ SEED = "seed"  # int
 SPEC = "spec"  # NetworkSpec: the builder's network, the one the training page trains
 SPEC_HISTORY = "spec_history"  # list[NetworkSpec]: undo stack of the builder
 SELECTED = "builder_selected"  # path of the layer being edited on the builder
+BUILDER_ORIGIN = "builder_origin"  # str | None: the preset the builder's network was last loaded from
 SHARED_TOKEN = "shared_token"  # the ?spec= token last loaded from the URL, so a rerun doesn't reload it
 EDIT_VERSION = "builder_edit_version"  # bumped when the structure changes, so editor widgets start fresh
 

@@ -201,3 +201,14 @@ def get_preset(name: str) -> NetworkSpec:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     return PRESETS[name].spec
+
+
+def network_title(spec: NetworkSpec, origin: str | None = None) -> str:
+    """What to call a network: a preset's title when it is that preset, unchanged; "edited from <title>" when it was
+    loaded from preset ``origin`` and has changed since; else "your network"."""
+    for preset in PRESETS.values():
+        if preset.spec == spec:
+            return preset.title
+    if origin in PRESETS:
+        return f"edited from {PRESETS[origin].title}"
+    return "your network"

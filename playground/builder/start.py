@@ -7,18 +7,21 @@ import dataclasses
 import streamlit as st
 
 from engine.nets.editing import Edit
-from engine.nets.presets import PRESETS
+from engine.nets.presets import PRESETS, network_title
 from engine.nets.spec import NetworkSpec
 from playground import state
 from playground.builder import editor
 
 
 def _load_preset(widget_key: str) -> None:
-    editor.apply(Edit(PRESETS[st.session_state[widget_key]].spec, (0,)))
+    name = st.session_state[widget_key]
+    editor.apply(Edit(PRESETS[name].spec, (0,)))
+    state.put(state.BUILDER_ORIGIN, name)
 
 
 def _new_empty() -> None:
     editor.apply(Edit(NetworkSpec(input=state.spec().input, layers=()), None))
+    state.put(state.BUILDER_ORIGIN, None)
 
 
 def _undo() -> None:
@@ -36,8 +39,14 @@ def start_ui() -> None:
                    help="Replaces the current network (Undo brings it back).")
     cols[2].button("New empty", on_click=_new_empty, width="stretch")
     cols[3].button("Undo", on_click=_undo, disabled=not state.get(state.SPEC_HISTORY, []), width="stretch")
-    preset = PRESETS[st.session_state["_w_preset"]]
-    st.caption(f"**{preset.title}** — {preset.description} *{preset.paper}*")
+    spec, origin = state.spec(), state.get(state.BUILDER_ORIGIN, "lenet5")
+    title = network_title(spec, origin)
+    if origin in PRESETS and title in (PRESETS[origin].title, f"edited from {PRESETS[origin].title}"):
+        preset = PRESETS[origin]
+        st.caption(f"**{title[0].upper() + title[1:]}** — {preset.description} *{preset.paper}*")
+    else:
+        st.caption(f"**{title[0].upper() + title[1:]}** — built here; load a preset above to start from a classic "
+                   f"architecture.")
     input_ui()
 
 

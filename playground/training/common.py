@@ -15,7 +15,7 @@ from typing import NamedTuple
 import streamlit as st
 
 from engine.data import LoadedData, Normalization, channel_stats, load_dataset
-from engine.nets.presets import PRESETS
+from engine.nets import presets
 from engine.nets.spec import NetworkSpec
 from engine.nets.summary import Summary
 from engine.training.runs import RunStore
@@ -66,11 +66,10 @@ def short(name: str, n: int = 9) -> str:
 
 
 def network_title(spec: NetworkSpec) -> str:
-    """The preset's title when the network is one, unchanged; else "your network"."""
-    for preset in PRESETS.values():
-        if preset.spec == spec:
-            return preset.title
-    return "your network"
+    """The preset's title when the network is one, unchanged; "edited from ..." when the builder's network was loaded
+    from a preset and changed since; else "your network"."""
+    origin = state.get(state.BUILDER_ORIGIN) if spec == state.spec() else None
+    return presets.network_title(spec, origin)
 
 
 def network_ui(spec: NetworkSpec) -> Summary:

@@ -220,3 +220,18 @@ def test_the_pretrained_preset_opens_with_its_parameters(builder):
     button(builder, "Load preset").click().run()
     assert metric(builder, "parameters") == "4,652,008" and metric(builder, "output") == "1000"
     assert not builder.error
+
+
+def test_the_preset_line_says_edited_from_once_the_network_changes(builder):
+    from apptest_helpers import button
+
+    caption = lambda: " ".join(c.value for c in builder.caption)  # noqa: E731
+    assert "**LeNet-5** —" in caption()
+    builder.selectbox(key="_w_preset").set_value("resnet18").run()
+    button(builder, "Load preset").click().run()
+    assert "**ResNet-18** —" in caption()
+    first = [w for w in builder.number_input if w.key and w.key.endswith("_out_channels")][0]
+    first.set_value(first.value + 1).run()
+    assert not builder.exception and "**Edited from ResNet-18** —" in caption()
+    button(builder, "New empty").click().run()
+    assert "**Your network** — built here" in caption()

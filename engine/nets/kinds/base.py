@@ -214,11 +214,13 @@ class LayerSpec:
         return cls()
 
     def args(self) -> dict[str, Any]:
-        """The arguments that differ from torch's defaults, in field order (what a compact spec writes)."""
+        """The arguments a compact spec writes, in field order: those that differ from torch's defaults, and always
+        those torch's constructor requires (a convolution's ``kernel_size``), so the JSON reads as a torch call."""
+        required = required_args(self.torch_name)
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.default is not dataclasses.MISSING and same_value(value, f.default):
+            if f.name not in required and f.default is not dataclasses.MISSING and same_value(value, f.default):
                 continue
             out[f.name] = value
         return out
@@ -282,6 +284,16 @@ def _signature(torch_name: str) -> dict[str, inspect.Parameter]:
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise ValueError(f"codegen cannot write torch.nn.{torch_name}: there is no such module")
     return dict(inspect.signature(cls).parameters)
+
+
+@functools.cache
+def required_args(torch_name: str) -> frozenset[str]:
+    """The arguments of ``torch.nn.<torch_name>`` that have no default (none for the project's own blocks)."""
+    cls = getattr(nn, torch_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        return frozenset()
+    return frozenset(name for name, p in inspect.signature(cls).parameters.items()
+                     if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
 
 def torch_call(torch_name: str, values: dict[str, Any], inferred: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.nets.build import errors
+from engine.nets.presets import get_preset, preset_names
 from engine.nets.spec import (
     KINDS,
     AvgPool2d,
@@ -87,11 +88,11 @@ def test_json_round_trip_is_lossless(spec):
     assert set(spec.to_token()) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def test_compact_json_writes_only_what_differs_from_torch():
-    spec = NetworkSpec((3, 32, 32), (Conv2d(16, padding=1), MaxPool2d(), Linear(10, bias=False)))
+def test_compact_json_writes_what_differs_from_torch_and_what_torch_requires():
+    spec = NetworkSpec((3, 32, 32), (Conv2d(16, padding=1), MaxPool2d(), Linear(10, bias=False), ReLU()))
     assert spec.to_dict() == {"input": [3, 32, 32], "layers": [
-        {"kind": "conv2d", "out_channels": 16, "padding": 1}, {"kind": "maxpool2d"},
-        {"kind": "linear", "bias": False}]}
+        {"kind": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"kind": "maxpool2d", "kernel_size": 2},
+        {"kind": "linear", "out_features": 10, "bias": False}, {"kind": "relu"}]}
     full = spec.to_dict(full=True)["layers"][0]
     assert full == {"kind": "conv2d", "out_channels": 16, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1,
                     "groups": 1, "bias": True, "padding_mode": "zeros"}
@@ -215,3 +216,54 @@ def test_every_kind_has_a_usable_default(kind):
     head = (Flatten(),) if kind == "linear" else ()
     assert errors(NetworkSpec((3, 16, 16), (*head, layer, *tail))) == []
     assert layer_from_dict({"kind": kind}) == KINDS[kind]()
+
+
+def _torch_required(layer: dict) -> set[str]:
+    """The arguments torch's constructor of this layer requires and that are not inferred from the input."""
+    import inspect
+
+    from torch import nn
+
+    cls = getattr(nn, KINDS[layer["kind"]].torch_name, None)
+    if cls is None:
+        return set()
+    inferred = {"in_channels", "in_features", "num_features"}
+    return {n for n, p in inspect.signature(cls).parameters.items()
+            if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)} - inferred
+
+
+def _layer_dicts(layers: list) -> list[dict]:
+    out = []
+    for layer in layers:
+        out.append(layer)
+        for value in layer.values():
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                out += _layer_dicts(value)
+            elif isinstance(value, list) and value and isinstance(value[0], list):
+                for branch in value:
+                    out += _layer_dicts(branch)
+    return out
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_exported_json_passes_every_argument_torch_requires_and_builds_the_same_module(name):
+    import torch
+    from torch import nn
+
+    from engine.nets.build import build
+
+    spec = get_preset(name)
+    data = json.loads(spec.to_json())
+    for layer in _layer_dicts(data["layers"]):
+        missing = _torch_required(layer) - set(layer)
+        assert not missing, f"{layer['kind']} written without {missing}"
+        cls = getattr(nn, KINDS[layer["kind"]].torch_name, None)
+        if cls is not None:  # plain PyTorch reads the written arguments as they are
+            import inspect
+
+            params = inspect.signature(cls).parameters
+            assert set(layer) - {"kind"} <= set(params)
+    again = NetworkSpec.from_dict(data)
+    assert again == spec
+    a, b = build(spec, seed=1), build(again, seed=1)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
