@@ -16,11 +16,12 @@ spec = state.spec()
 s = summary_of(spec)
 
 totals_box = st.container()
-left, right = st.columns([5, 8], gap="large")
+left, right = st.columns([5, 7], gap="large")
 with left:
     st.subheader("Edit")
     path = picker.picker_ui(s)
     actions.actions_ui(path)
+with right:
     if path is not None:
         details.layer_details_ui(path, s)
         fields.arguments_ui(path)
@@ -28,8 +29,7 @@ with left:
 # The editor's callbacks ran before this script, so everything below shows the edited network.
 with totals_box:
     details.totals_ui(s)
-with right:
-    details.layers_ui(s)
+details.layers_ui(s)
 details.drawing_ui(s)
 
 lesson_tab, export_tab = st.tabs(["1×1 convolutions", "Export & share"])

@@ -35,12 +35,15 @@ def totals_ui(s: Summary) -> None:
         col.metric(label, value)
 
 
+FORMULA_PX = 620  # the table spans the page: at 1440 px the formula column shows about 90 characters
+
+
 def summary_columns() -> dict[str, Any]:
     """Column widths and labels of the summary table: the formula gets the room."""
     col = st.column_config
     return {
         "#": col.TextColumn("#", width="small"),
-        "layer": col.TextColumn("layer", width="small"),
+        "layer": col.TextColumn("layer", width=120),
         "output": col.TextColumn("output", width="small"),
         "params": col.NumberColumn("params", width="small", format="localized"),
         "MACs": col.NumberColumn("MACs", width="small", format="compact",
@@ -49,13 +52,16 @@ def summary_columns() -> dict[str, Any]:
         "receptive field": col.TextColumn("RF", width="small", help="receptive field: how many input pixels the "
                                           "centre output value sees, padding included (* it differs between outputs "
                                           "here; select the layer to read why)"),
-        "formula": col.TextColumn("formula, with your numbers", width="large"),
+        "formula": col.TextColumn("formula, with your numbers", width=FORMULA_PX,
+                                  help="select the layer above to read its formulas in full, one per line"),
     }
 
 
 def layers_ui(s: Summary) -> None:
     """Every problem, then the table of every layer."""
     st.subheader("Layers")
+    st.caption("Every layer's output shape, parameters, cost and receptive field; select a layer above to see its "
+               "formulas in full.")
     for message in s.errors:
         st.error(message, icon=":material/error:")
     st.dataframe(figures.summary_table(s), hide_index=True, height=560, width="stretch",

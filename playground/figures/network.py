@@ -33,8 +33,8 @@ def summary_table(s: Summary) -> pd.DataFrame:
             if r.receptive_field else "—",
             "memory": format_bytes(r.memory) if r.memory else "—",
         })
-    return pd.DataFrame.from_records(records, columns=["#", "layer", "output", "formula", "params", "MACs",
-                                                        "receptive field", "memory"])
+    return pd.DataFrame.from_records(records, columns=["#", "layer", "output", "params", "MACs", "receptive field",
+                                                        "memory", "formula"])
 
 
 def totals(s: Summary) -> dict[str, str]:
@@ -69,10 +69,18 @@ def _drawn_rows(s: Summary, show_all: bool) -> list[Row]:
     return rows if show_all else [r for r in rows if not r.elementwise or not r.ok]
 
 
+_HEIGHT, _MARGIN = 420, 10  # the drawing's largest height and its margins, in pixels
+_MIN_WIDTH = 860  # the plot width the labels are laid out for (the builder's main column at 1280–1440 px; a wider
+# plot draws at this scale too, since the figure's height is made to fit it)
+_CHAR_PX, _LINE_PX = 6.4, 13.0  # a 10-px label's character width and line height, generously
+_GAP = 1.2  # space between volumes, in drawing units
+
+
 def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
-    """The network as volumes left to right, LeNet-figure style: each box is one layer's output (C×H×W)."""
+    """The network as volumes left to right, LeNet-figure style: each box is one layer's output (C×H×W). Labels go
+    under their volume, on as many rows as it takes for none to overlap (``_label_rows``)."""
     xs: dict[str, list] = {}
-    labels_x, labels_y, labels, hovers, hover_x, hover_y = [], [], [], [], [], []
+    centres, labels, hovers, hover_y = [], [], [], []
     x, top = 0.0, 0.0
     items = [("input", tuple(s.spec.input), "input", None)] + [
         (r.index, r.out_shape, r.kind, r) for r in _drawn_rows(s, show_all)
@@ -95,32 +103,59 @@ def network_figure(s: Summary, show_all: bool = False) -> go.Figure:
             pts[0] += [p[0] for p in face] + [face[0][0], None]
             pts[1] += [p[1] for p in face] + [face[0][1], None]
         text = format_shape(shape) if shape else "invalid"
-        labels_x.append(x + dx / 2)
-        labels_y.append(-0.3 - 1.5 * (len(labels_y) % 2))  # staggered, so thin neighbours' labels don't collide
-        labels.append(f"{kind}<br>{text}" if kind != "input" else f"input<br>{text}")
-        hover_x.append(x + dx / 2)
+        centres.append(x + dx / 2)
+        labels.append(f"{kind}<br>{text}")
         hover_y.append(dy / 2)
         if row is None:
             hovers.append(f"input {text}")
         else:
             hovers.append(f"<b>{row.name}</b><br>output {text}<br>params {row.params:,}<br>MACs {row.macs:,}"
                           + ("".join(f"<br>⚠ {e}" for e in row.errors) if row.errors else ""))
-        x += dx + sx + 1.2
+        x += dx + sx + _GAP
+    x_range = [-2.5, max(x, 12) + 1]
+    label_y, bottom, height = _label_rows(centres, labels, x_range, top + 0.5)
     shade = {0: 1.0, 1: 0.8, 2: 0.6}
     data = [{"type": "scatter", "x": px, "y": py, "mode": "lines", "fill": "toself", "fillcolor": key.split("|")[0],
              "opacity": shade[int(key.split("|")[1])], "line": {"color": "#333", "width": 0.8}, "hoverinfo": "skip",
              "showlegend": False} for key, (px, py) in xs.items()]
-    data.append({"type": "scatter", "x": hover_x, "y": hover_y, "mode": "markers", "marker": {"size": 18, "opacity": 0},
+    data.append({"type": "scatter", "x": centres, "y": hover_y, "mode": "markers", "marker": {"size": 18, "opacity": 0},
                  "hovertext": hovers, "hoverinfo": "text", "showlegend": False})
-    data.append({"type": "scatter", "x": labels_x, "y": labels_y, "mode": "text", "text": labels,
+    data.append({"type": "scatter", "x": centres, "y": label_y, "mode": "text", "text": labels,
                  "textfont": {"size": 10}, "textposition": "bottom center", "hoverinfo": "skip", "showlegend": False})
     layout = {
-        "template": _NO_TEMPLATE, "height": 380, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "template": _NO_TEMPLATE, "height": height, "margin": {"l": _MARGIN, "r": _MARGIN, "t": _MARGIN, "b": _MARGIN},
         "plot_bgcolor": "white", "dragmode": "pan",
-        "xaxis": {"visible": False, "range": [-2.5, max(x, 12) + 1]},
-        "yaxis": {"visible": False, "scaleanchor": "x", "range": [-3.8, top + 0.5]},
+        "xaxis": {"visible": False, "range": x_range},
+        "yaxis": {"visible": False, "scaleanchor": "x", "range": [bottom, top + 0.5]},
     }
     return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _label_rows(centres: list[float], labels: list[str], x_range: list[float], y_top: float
+                ) -> tuple[list[float], float, int]:
+    """The y of each label (its top), the drawing's bottom and the figure's height in pixels: every label on the
+    first row below the volumes where it overlaps no earlier label, judged in pixels at the scale the figure is drawn
+    at (x and y share one scale: the smaller of ``_MIN_WIDTH`` over the x range and ``_HEIGHT`` over the y range; the
+    figure's height is then cut to what that scale needs, so a wider plot does not enlarge it). More rows make the
+    drawing deeper, which can shrink the scale and widen the labels again: the layout is redone until it fits."""
+    depth = 2.0  # drawing units below the volumes that the labels may take
+    for _ in range(50):
+        px = min(_MIN_WIDTH / (x_range[1] - x_range[0]), (_HEIGHT - 2 * _MARGIN) / (y_top + depth))  # px per unit
+        row, pad = (2 * _LINE_PX + 4) / px, 6 / px
+        ends: list[float] = []  # the right end of the last label on each row
+        y = []
+        for c, text in zip(centres, labels, strict=True):
+            half = max(len(line) for line in text.split("<br>")) * _CHAR_PX / px / 2
+            level = next((i for i, end in enumerate(ends) if c - half > end + pad), len(ends))
+            ends.append(-math.inf) if level == len(ends) else None
+            ends[level] = c + half
+            y.append(-0.3 - level * row)
+        need = 0.3 + len(ends) * row + 0.2
+        if need <= depth:
+            break
+        depth = need
+    height = min(_HEIGHT, math.ceil(px * (y_top + depth)) + 2 * _MARGIN)
+    return y, -depth, height
 
 
 def bottleneck_figure(direct_macs: int, neck_macs: int, first_macs: int) -> go.Figure:

@@ -63,3 +63,42 @@ def test_a_shared_link_opens_the_same_network_and_the_address_follows_edits(app)
     app.act(lambda: out.press("Enter"))
     edited = NetworkSpec((3, 16, 16), (Conv2d(8, 3), ReLU(), Flatten(), Linear(2)))
     expect(app.page).to_have_url(f"{app.base_url}/builder?spec={edited.to_token()}")
+
+
+_LABEL_BOXES = """() => {
+  const plot = [...document.querySelectorAll('.js-plotly-plot')].find(p => p.querySelector('.textpoint'));
+  return [...plot.querySelectorAll('.textpoint text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return [t.textContent, r.left, r.top, r.right, r.bottom];
+  });
+}"""
+
+
+def _overlaps(boxes: list) -> list[tuple[str, str]]:
+    out = []
+    for i, (a, l1, t1, r1, b1) in enumerate(boxes):
+        for b, l2, t2, r2, b2 in boxes[i + 1:]:
+            if l1 < r2 and l2 < r1 and t1 < b2 and t2 < b1:
+                out.append((a, b))
+    return out
+
+
+def test_the_drawing_s_labels_never_overlap_for_the_deep_networks(app):
+    app.page.set_viewport_size({"width": 1440, "height": 1000})
+    app.goto("/builder")
+    for preset in ("ResNet-50", "GoogLeNet (Inception v1)", "MobileNetV2"):
+        box = app.page.get_by_test_id("stSelectbox").filter(has_text="Start from a preset")
+        box.click()
+        app.page.keyboard.type(preset.split()[0])  # the menu filters as one types
+        app.act(lambda: app.page.keyboard.press("Enter"))
+        app.act(lambda: _button(app, "Load preset").click())
+        for show_all in (False, True):
+            if show_all:
+                app.act(lambda: app.page.get_by_text("show every layer").click())
+            app.page.wait_for_selector(".js-plotly-plot .textpoint text")
+            app.page.wait_for_timeout(500)  # plotly lays the text out after the script finished
+            boxes = app.page.evaluate(_LABEL_BOXES)
+            assert len(boxes) > 15 and all(r - left > 5 for _, left, _, r, _ in boxes)
+            assert _overlaps(boxes) == [], (preset, show_all)
+        app.act(lambda: app.page.get_by_text("show every layer").click())
+    app.assert_no_exception()
