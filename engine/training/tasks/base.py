@@ -166,7 +166,7 @@ class Task:
         want = tuple(self.output_shape(card))
         if output is None or tuple(output) != want:
             return [f"output: the network gives {format_shape(output)} per image; the {self.title} of "
-                    f"{card.title} needs {format_shape(want)} ({self.fix_label(card).lower()} fixes this)"]
+                    f"{card.title} needs {format_shape(want)} (the one-click fix does this)"]
         return []
 
     def fit_output(self, spec: NetworkSpec, card: DatasetCard) -> NetworkSpec:

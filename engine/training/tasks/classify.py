@@ -56,10 +56,10 @@ class Classify(Task):
         k = card.num_classes
         if output is None or len(output) != 1:
             return [f"output: the network ends with a {format_shape(output or ())} volume, not one score per class; "
-                    f"end it with a flatten and a linear layer of {k} outputs (fit_head does this)"]
+                    f"end it with a flatten and a linear layer of {k} outputs (the one-click fix does this)"]
         if output[0] != k:
             return [f"output: the network gives {output[0]} scores but {card.title} has {k} classes; set the last "
-                    f"linear layer's out_features to {k} (fit_head does this)"]
+                    f"linear layer's out_features to {k} (the one-click fix does this)"]
         return []
 
     def fit_output(self, spec: NetworkSpec, card: DatasetCard) -> NetworkSpec:

@@ -107,8 +107,8 @@ def test_a_diverging_loss_and_a_wrong_output_are_reasons(squares, tmp_path) -> N
     wrong = fit_output(NET, dataclasses.replace(squares.card, classes=("a", "b", "c")), Locate())
     assert wrong.layers[-1].out_features == 6
     problems = fit_problems(wrong, squares.card, Locate())
-    assert problems == ["output: the network gives 6 per image; the point location of White squares needs 2 (set "
-                        "the output to 2 fixes this)"]
+    assert problems == ["output: the network gives 6 per image; the point location of White squares needs 2 (the "
+                        "one-click fix does this)"]
     with pytest.raises(ValueError, match="the network gives 6 per image"):
         fit(wrong, squares, TrainConfig(epochs=1, task=Locate()))
 

@@ -32,7 +32,7 @@ def test_check_fit_reports_the_adaptation_and_the_head(digits: LoadedData) -> No
     assert any("resized to 224×224" in m for m in alexnet)
     assert any("the network takes 3: gray repeated to 3 channels" in m for m in alexnet)
     assert alexnet[-1] == ("output: the network gives 1000 scores but Handwritten digits 8×8 has 10 classes; set the "
-                           "last linear layer's out_features to 10 (fit_head does this)")
+                           "last linear layer's out_features to 10 (the one-click fix does this)")
     fitted = fit_head(get_preset("alexnet"), 10)
     assert fit_problems(fitted, card) == [] and fitted.layers[-1].out_features == 10
     assert len(fitted.layers) == len(get_preset("alexnet").layers)
@@ -43,7 +43,7 @@ def test_a_network_without_a_classifier_gets_one() -> None:
     conv_only = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [{"kind": "conv2d", "out_channels": 4}]})
     assert fit_problems(conv_only, card) == [
         "output: the network ends with a 4×6×6 volume, not one score per class; end it with a flatten and a linear "
-        "layer of 2 outputs (fit_head does this)"]
+        "layer of 2 outputs (the one-click fix does this)"]
     fitted = fit_head(conv_only, 2)
     assert [layer.kind for layer in fitted.layers] == ["conv2d", "flatten", "linear"]
     assert fit_problems(fitted, card) == []

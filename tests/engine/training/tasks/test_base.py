@@ -71,7 +71,7 @@ def test_a_minimal_tasks_defaults() -> None:
     task = Count()
     assert task.output_problems((4,), card) == []
     assert task.output_problems((5,), card) == [
-        "output: the network gives 5 per image; the counting of People needs 4 (set the output to 4 fixes this)"]
+        "output: the network gives 5 per image; the counting of People needs 4 (the one-click fix does this)"]
     assert task.collate("as it is") == "as it is"
     assert task.evaluate(torch.zeros(3, 4), Identities(torch.tensor([0, 1, 1]), ("ann", "bob"))) == {"count": 3.0}
     assert torch.equal(task.decode(torch.ones(2, 4)), torch.ones(2, 4))

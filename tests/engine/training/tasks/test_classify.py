@@ -105,7 +105,7 @@ def test_the_output_check_and_its_fix() -> None:
     assert task.output_shape(CARD) == (3,) and task.output_problems((3,), CARD) == []
     assert task.output_problems((10,), CARD) == [
         "output: the network gives 10 scores but Three things has 3 classes; set the last linear layer's "
-        "out_features to 3 (fit_head does this)"]
+        "out_features to 3 (the one-click fix does this)"]
     assert task.output_problems((4, 6, 6), CARD)[0].startswith("output: the network ends with a 4×6×6 volume")
     conv = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [{"kind": "conv2d", "out_channels": 4}]})
     fixed = task.fit_output(conv, CARD)
