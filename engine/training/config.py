@@ -20,6 +20,7 @@ from torch import nn
 from engine.data import AugmentConfig
 from engine.device import CHOICES as DEVICE_CHOICES
 from engine.training.tasks import Task, task_from_dict
+from engine.units import plural
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -103,12 +104,14 @@ def resume_config(stored: TrainConfig, config: TrainConfig | None, epochs_done: 
         raise ValueError(f"run {run_id!r} cannot resume with other settings ({', '.join(changed)}); only "
                          f"{', '.join(RESUMABLE_CHANGES)} may change; start a new run for the rest")
     if config.epochs < stored.epochs and config.epochs <= epochs_done:
-        raise ValueError(f"run {run_id!r} has already trained {epochs_done} epochs; ask for more than that")
+        raise ValueError(f"run {run_id!r} has already trained {plural(epochs_done, 'epoch')}; ask for more than that")
     if config.epochs > stored.epochs and stored.schedule in ("cosine", "onecycle"):
-        raise ValueError(f"run {run_id!r}'s {stored.schedule} schedule is planned over {stored.epochs} epochs and "
-                         f"cannot be extended; start a new run (init_from={run_id!r}) to train longer")
+        raise ValueError(f"run {run_id!r}'s {stored.schedule} schedule is planned over "
+                         f"{plural(stored.epochs, 'epoch')} and cannot be extended; start a new run "
+                         f"(init_from={run_id!r}) to train longer")
     if epochs_done >= config.epochs:
-        raise ValueError(f"run {run_id!r} has finished its {epochs_done} epochs; ask for more epochs to continue it")
+        raise ValueError(f"run {run_id!r} has finished its {plural(epochs_done, 'epoch')}; ask for more epochs to "
+                         f"continue it")
     return config
 
 

@@ -29,6 +29,7 @@ from engine.nets.spec import Linear, NetworkSpec, parse_spec, walk
 from engine.nets.summary import Summary, summary
 from engine.training.runs import RunStore, load_state_dict
 from engine.training.tasks.classify import fit_head
+from engine.units import plural
 
 PRETRAINED = "pretrained:"  # a transfer source naming pretrained weights: "pretrained:efficientnet_lite0"
 
@@ -121,7 +122,7 @@ def _check_freeze(spec: NetworkSpec, freeze_upto: int) -> None:
     head = head_index(spec)
     if isinstance(freeze_upto, int) and freeze_upto > head:
         raise ValueError(f"freezing layers up to {freeze_upto} would freeze the new head (layer {head}, "
-                         f"{spec.layers[head].kind}); freeze at most {head} layers")
+                         f"{spec.layers[head].kind}); freeze at most {plural(head, 'layer')}")
 
 
 def transfer_report(spec: NetworkSpec | dict | str, num_classes: int, freeze_upto: int) -> ParamReport:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from engine.nets.spec import NetworkSpec, SpecError
 from engine.nets.summary import Summary
+from engine.units import format_shape, plural
 from playground import share
 from playground.cache import code_of
 
@@ -22,7 +23,8 @@ def export_ui(spec: NetworkSpec, s: Summary) -> None:
         except SpecError as e:
             st.error(f"That file is not a usable spec: {e}")
         else:
-            st.success(f"Read a network of {len(imported.layers)} layers on a {imported.input} input.")
+            st.success(f"Read a network of {plural(len(imported.layers), 'layer')} on a "
+                       f"{format_shape(imported.input)} input.")
             st.button("Use the imported network", on_click=share.use_spec, args=(imported,))
     st.subheader("PyTorch code")
     if code:

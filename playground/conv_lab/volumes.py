@@ -14,6 +14,7 @@ from engine.conv.filters import filter_names
 from engine.conv.reference import conv_steps
 from engine.media.images import SAMPLE_IMAGES, to_chw
 from engine.units import format_number as fmt
+from engine.units import plural
 from playground import state
 from playground.conv_lab.controls import PERSIST, bump_version, padding_ui, version
 from playground.conv_lab.inputs import LabInput
@@ -142,5 +143,5 @@ def tab(inp: LabInput) -> None:
         st.plotly_chart(cf.feature_maps_figure(steps.output, (k, i, j), titles), config=CONFIG, key="cl_vol_maps")
 
     walk()
-    with st.expander(f"All {n_k} filters, channel by channel"):
+    with st.expander(f"All {plural(n_k, 'filter')}, channel by channel"):
         st.plotly_chart(cf.filter_bank_figure(steps.kernel, titles), config=CONFIG, key="cl_vol_bank")

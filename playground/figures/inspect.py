@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.units import format_shape
+from engine.units import format_shape, plural
 from playground.figures.primitives import GRAY, SIGNED, pixel_axes, tile, tile_columns, tiles_height
 from playground.theme import COLORS
 
@@ -42,7 +42,7 @@ def filters_figure(weight: np.ndarray, images: np.ndarray, name: str) -> go.Figu
                                  hoverongaps=False, colorbar=dict(title="weight", thickness=12),
                                  hovertemplate="filter %{customdata} · weight %{z:.3f}<extra></extra>"))
     pixel_axes(fig)
-    fig.update_layout(title=f"{name}: {k} filters of {c}×{kh}×{kw}", margin=MARGIN,
+    fig.update_layout(title=f"{name}: {plural(k, 'filter')} of {c}×{kh}×{kw}", margin=MARGIN,
                       height=tiles_height(rows, cols, cap=520), plot_bgcolor="white")
     return fig
 

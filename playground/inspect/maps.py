@@ -8,6 +8,7 @@ import torch
 
 from engine.data import adapt_batch
 from engine.nets.inspect import KINDS_CONV, feature_maps, shrink, spread, strongest_channels
+from engine.units import plural
 from playground import state
 from playground.figures import inspect as inspect_figures
 from playground.figures.primitives import plotly_config
@@ -45,7 +46,7 @@ def feature_maps_ui(subject: Subject, inp: InputImage) -> None:
               tuple(maps[i][1].shape)) for i in picks]
     st.plotly_chart(inspect_figures.overview_figure(seen(subject, inp), strip), width="stretch",
                     config=plotly_config(), key="inspect_overview")
-    left = f"; {len(picks)} of {len(maps)} layers, evenly spread" if len(picks) < len(maps) else ""
+    left = f"; {len(picks)} of {plural(len(maps), 'layer')}, evenly spread" if len(picks) < len(maps) else ""
     st.caption(f"Each column is a layer's four most active channels (red positive, blue negative, one scale per "
                f"layer){left}. Early layers keep the picture's layout; deeper ones are smaller and more abstract.")
     names = [name for name, _ in maps]

@@ -19,7 +19,7 @@ from engine.nets import presets
 from engine.nets.spec import NetworkSpec
 from engine.nets.summary import Summary
 from engine.training.runs import RunStore
-from engine.units import format_count, format_shape
+from engine.units import format_count, format_shape, plural
 from playground import state
 from playground.cache import summary_of
 from playground.navigation import page_path
@@ -77,8 +77,8 @@ def network_ui(spec: NetworkSpec) -> Summary:
     s = summary_of(spec)
     with st.container(border=True):
         text, link = st.columns([4, 1], vertical_alignment="center")
-        text.markdown(f"**Network: {network_title(spec)}** (from the builder) — {len(spec.layers)} layers, input "
-                      f"{format_shape(spec.input)} → output {format_shape(s.output_shape)}, {s.total_params:,} "
+        text.markdown(f"**Network: {network_title(spec)}** (from the builder) — {plural(len(spec.layers), 'layer')}, "
+                      f"input {format_shape(spec.input)} → output {format_shape(s.output_shape)}, {s.total_params:,} "
                       f"parameters, {format_count(s.total_macs)} multiply-accumulates per image")
         link.page_link(BUILDER_PAGE, label="Edit on the builder", icon=":material/account_tree:")
     return s

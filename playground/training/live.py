@@ -179,7 +179,7 @@ def _outcome_ui(job: Job, snap: LogSnapshot, task: dict[str, Any]) -> None:
     elif job.status == "stopped":
         b = snap.latest
         where = f" in epoch {b.epoch}, after batch {b.batch} of {b.batches}" if b is not None else ""
-        st.warning(f"Stopped ({job.reason}){where}; {len(snap.epochs)} epochs finished. The run keeps its "
+        st.warning(f"Stopped ({job.reason}){where}; {plural(len(snap.epochs), 'epoch')} finished. The run keeps its "
                    f"checkpoint: resume it under **Runs → Manage a run**.", icon=":material/pause_circle:")
     else:
         st.error(f"Training failed: {job.error}", icon=":material/error:")

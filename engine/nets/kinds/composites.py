@@ -25,7 +25,7 @@ from engine.nets.kinds.conv import Conv2d
 from engine.nets.kinds.norm import BatchNorm2d
 from engine.nets.kinds.pool import MaxPool2d
 from engine.nets.receptive import Field
-from engine.units import format_shape
+from engine.units import format_shape, plural
 
 if TYPE_CHECKING:
     from engine.nets.analysis import Node
@@ -148,7 +148,7 @@ class Residual(LayerSpec):
                 f"{n(self.params(i, o))} params"]
 
     def describe(self) -> str:
-        return f"residual ({len(self.body)} layers, {self.shortcut})"
+        return f"residual ({plural(len(self.body), 'layer')}, {self.shortcut})"
 
     def module(self, node: Node, inner: list[list[nn.Module]]) -> nn.Module:
         return ResidualBlock(nn.Sequential(*inner[0]), self._shortcut(node.in_shape, node.out_shape))
