@@ -107,8 +107,8 @@ def resume_config(stored: TrainConfig, config: TrainConfig | None, epochs_done: 
         raise ValueError(f"run {run_id!r} has already trained {plural(epochs_done, 'epoch')}; ask for more than that")
     if config.epochs > stored.epochs and stored.schedule in ("cosine", "onecycle"):
         raise ValueError(f"run {run_id!r}'s {stored.schedule} schedule is planned over "
-                         f"{plural(stored.epochs, 'epoch')} and cannot be extended; start a new run "
-                         f"(init_from={run_id!r}) to train longer")
+                         f"{plural(stored.epochs, 'epoch')} and cannot be extended; to train longer, start a new "
+                         f"run from its weights (fine-tune it)")
     if epochs_done >= config.epochs:
         raise ValueError(f"run {run_id!r} has finished its {plural(epochs_done, 'epoch')}; ask for more epochs to "
                          f"continue it")
