@@ -21,8 +21,10 @@ class PageInfo:
     title: str
     icon: str
     url: str
-    blurb: str  # what the user does there, for the home page
+    blurb: str  # what the user does there, in full
     group: str = ""  # one of GROUPS
+    week: int | None = None  # the course week it teaches (1–4), for the home page's path; None: not a step
+    step: str = ""  # one sentence: what you will do there first, as the path's step
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -45,6 +47,18 @@ def page_path(name: str) -> str:
     return str(PAGES.get(name).path)
 
 
+WEEKS = {1: "Convolutions", 2: "Classic networks and training", 3: "Detection", 4: "Faces and style"}
+
+
+def course_path() -> dict[int, list[PageInfo]]:
+    """The pages that teach each course week, in menu order; weeks with no page yet are left out."""
+    out: dict[int, list[PageInfo]] = {}
+    for page in PAGES.values():
+        if page.week is not None:
+            out.setdefault(page.week, []).append(page)
+    return dict(sorted(out.items()))
+
+
 def grouped() -> dict[str, list[PageInfo]]:
     """The pages by section, in ``GROUPS`` order, empty sections left out."""
     out: dict[str, list[PageInfo]] = {}
@@ -64,7 +78,8 @@ for _page in [
         "dilation and watch the output size follow ⌊(n + 2p − f)/s⌋ + 1 with your numbers; see which pixels are "
         "never read; filters over RGB volumes, one CNN layer with its (f·f·n_c + 1)·K parameters, max and average "
         "pooling, and convolution vs cross-correlation.",
-        "Basics",
+        "Basics", 1, "Slide a vertical-edge filter over the course's 6×6 picture and watch each output number being "
+        "made; then change padding and stride.",
     ),
     PageInfo(
         "builder.py", "CNN builder", ":material/account_tree:", "builder",
@@ -72,7 +87,8 @@ for _page in [
         "blocks, or start from LeNet-5, AlexNet, VGG-16, ResNet, GoogLeNet or MobileNetV2. Every layer's output "
         "shape, parameters, multiply-accumulates and receptive field update as you edit, with the formula and your "
         "numbers in it; the 1×1-convolution bottleneck lesson; export JSON or PyTorch code, or share a link.",
-        "Networks",
+        "Networks", 2, "Open LeNet-5, then load ResNet-50 or GoogLeNet and see where their parameters and "
+        "multiplications go.",
     ),
     PageInfo(
         "training.py", "Training", ":material/model_training:", "training",
@@ -80,14 +96,14 @@ for _page in [
         "your own zip of class folders — with augmentation and your choice of optimiser, learning-rate schedule and "
         "batch size. Watch the loss and accuracy curves live, stop and resume, compare runs, fine-tune a trained run "
         "on new classes (transfer learning), read the confusion matrix and the mistakes, download the model.",
-        "Training",
+        "Training", 2, "Train the builder's LeNet-5 on handwritten digits in a few seconds and read its mistakes.",
     ),
     PageInfo(
         "inspect.py", "Look inside", ":material/visibility:", "inspect",
         "Look inside a trained network — or the builder's, untrained: its first-layer filters as images, the feature "
         "maps every convolution makes of one input (an overview across layers, then any layer's channels as a grid), "
         "and its top-5 prediction for a validation sample, your uploaded image, your drawing or live webcam frames.",
-        "Training",
+        "Training", 2, "See the filters your trained network learned and what each layer makes of one image.",
     ),
 ]:
     PAGES.add(_page.name, _page)

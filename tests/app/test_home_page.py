@@ -5,16 +5,25 @@ from __future__ import annotations
 import torch
 from apptest_helpers import open_page
 
-from playground.navigation import PAGES
+from playground.navigation import WEEKS, course_path
 
 
-def test_home_says_what_is_covered_and_links_every_page():
+def test_home_is_the_course_as_a_path_with_a_start_for_every_step():
     at = open_page()
     text = " ".join(m.value for m in at.markdown)
     assert "convolutional neural networks" in text
+    path = course_path()
+    assert list(path) == sorted(path) and set(path) <= set(WEEKS) and 1 in path and 2 in path
+    headers = [h.value for h in at.subheader]
+    assert headers == [f"Week {w} — {WEEKS[w]}" for w in path]
+    steps = [p for pages in path.values() for p in pages]
+    assert steps and all(p.step for p in steps)
+    for page in steps:
+        assert f"**{page.title}** — {page.step}" in text
     captions = " ".join(c.value for c in at.caption)
-    for page in PAGES.values()[1:]:
-        assert page.blurb in captions
+    assert all(page.blurb in captions for page in steps)
+    links = at.get("page_link")
+    assert len(links) == len(steps)
 
 
 def test_sidebar_device_choice_lists_what_this_machine_has_and_persists():

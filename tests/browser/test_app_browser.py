@@ -46,3 +46,12 @@ def test_students_see_no_developer_chrome_and_the_app_s_own_about(app):
     expect(menu).to_contain_text("About")
     expect(menu).not_to_contain_text("Clear cache")
     expect(menu).not_to_contain_text("Rerun")
+
+
+def test_home_s_path_starts_the_first_step(app):
+    app.goto("/")
+    expect(app.main().locator("h3").first).to_contain_text("Week 1")
+    start = app.main().get_by_test_id("stPageLink").first
+    app.act(lambda: start.click())
+    expect(app.main().locator("h1").first).to_contain_text("Convolution lab")
+    app.assert_no_exception()
