@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test bench lint setup setup-dev system-deps clean
+.PHONY: run run-https test bench lint setup setup-dev system-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ system-deps:
 run: setup
 	$(PY) -m streamlit run playground/app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
+
+# The same app over https, for a classroom: other machines' browsers give the camera only to https pages. A self-signed
+# certificate is made once in .certs/ (scripts/make-cert.sh); serves on every interface of this machine.
+run-https: setup
+	bash scripts/make-cert.sh .certs
+	$(PY) -m streamlit run playground/app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false --server.address 0.0.0.0 \
+		--server.sslCertFile .certs/cert.pem --server.sslKeyFile .certs/key.pem
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the tests and pages use: Chromium (the real-browser tests) and Fashion-MNIST (a training data set).
+# Debian packages the tests and pages use: Chromium (the real-browser tests), Fashion-MNIST (a training data set) and
+# openssl (the certificate of make run-https, for the camera on a classroom network).
 # Installs them when this machine has apt-get and we are root. Otherwise it says what is missing and goes on — except
 # in CI (CI set, as .ci/run sets it), where a missing package would turn into skipped tests: there it fails, with why.
 set -u
@@ -7,6 +8,7 @@ missing() {
   want=()
   [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || want+=(chromium)
   [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || want+=(dataset-fashion-mnist)
+  command -v openssl >/dev/null 2>&1 || want+=(openssl)  # make run-https's certificate
 }
 missing
 [ ${#want[@]} -eq 0 ] && exit 0

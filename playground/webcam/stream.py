@@ -14,6 +14,7 @@ component's default asks public STUN servers (see docs/testing.md). A hosted dep
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -76,9 +77,30 @@ def frame_callback(fn: FrameFn) -> Callable[[Any], Any]:
     return callback
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+
+def camera_blocked_reason() -> str | None:
+    """Why this browser will not give the page its camera, when that is knowable from here: browsers allow the camera
+    only on secure pages — https, or http from the same computer (localhost). None when it should work."""
+    url = urllib.parse.urlsplit(st.context.url or "")
+    if url.scheme == "http" and url.hostname not in LOCAL_HOSTS and url.hostname is not None:
+        return (f"This page comes from **{url.hostname}** over plain http, and browsers give the camera only to "
+                f"secure pages: https, or http from the same computer (localhost). The live camera will not start "
+                f"here. Whoever runs the server can serve it over https — `make run-https` makes a self-signed "
+                f"certificate for a classroom network (your browser asks once whether to trust it) — or you can use "
+                f"a photo or an upload instead.")
+    return None
+
+
 def frame_stream(key: str, fn: FrameFn | None = None) -> bool:
     """Draw the webcam component ``key``: every frame is kept as the key's latest (``latest_frame``), sent through
-    ``fn`` (None: shown as it is) and back to the browser. Returns whether the camera is on."""
+    ``fn`` (None: shown as it is) and back to the browser. Returns whether the camera is on. On a page the browser
+    will not give the camera to, says why instead (``camera_blocked_reason``)."""
+    blocked = camera_blocked_reason()
+    if blocked:
+        st.warning(blocked, icon=":material/no_photography:")
+        return False
     latest = _latest(key)
 
     def work(frame: np.ndarray) -> np.ndarray:

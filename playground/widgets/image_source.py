@@ -220,7 +220,28 @@ def _webcam_ui(key: str, options: Options) -> Picture | None:
                 st.warning("No frame yet: press START and wait for the picture.")
             else:
                 kept.snapshot = (frame.copy(), _digest(frame))
+        _snapshot_fallback_ui(key, kept, options)
     if kept.snapshot is None:
         return None
     frame, digest = kept.snapshot
     return Picture(_square(frame, options), "the webcam frame you took", f"webcam:{digest}:{options.square}")
+
+
+def _snapshot_fallback_ui(key: str, kept: SourceState, options: Options) -> None:
+    """A still photo from the browser's own camera dialog (``st.camera_input``): it needs no video connection, so it
+    works where the live stream cannot connect (no TURN server between the browser and this server)."""
+    with st.expander("The live camera does not start? Take a photo instead"):
+        shot = st.camera_input("Take a photo", key=f"_w_{key}_camera_input", label_visibility="collapsed")
+        if shot is None:
+            return
+        data = shot.getvalue()
+        digest = _digest(data)
+        if kept.snapshot is not None and kept.snapshot[1] == digest:
+            return
+        try:
+            image = _decoded(data, digest, options.max_bytes, options.max_pixels)
+        except ValueError as e:
+            st.error(f"The photo could not be read: {e}")
+            return
+        rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+        kept.snapshot = (np.ascontiguousarray(rgb), digest)

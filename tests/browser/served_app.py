@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -24,22 +25,28 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(script: Path, log: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
-    """Run ``script`` until the block ends; yields its URL once ``/_stcore/health`` answers ``ok``."""
+def serve(script: Path, log: Path, env: dict[str, str] | None = None, timeout: float = 60,
+          certificate: tuple[Path, Path] | None = None, address: str = "127.0.0.1") -> Iterator[str]:
+    """Run ``script`` until the block ends; yields its URL once ``/_stcore/health`` answers ``ok``. ``certificate``:
+    (cert, key) files to serve over https (the probe then trusts the self-signed certificate); ``address``: the
+    interface to listen on ("0.0.0.0": every one, as a classroom server does)."""
     port = free_port()
+    tls = ["--server.sslCertFile", str(certificate[0]), "--server.sslKeyFile", str(certificate[1])] if certificate \
+        else []
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
+             "--server.port", str(port), "--server.address", address, "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false", *tls],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if certificate else 'http'}://127.0.0.1:{port}"
+    context = ssl._create_unverified_context() if certificate else None  # noqa: S323 - our own self-signed test cert
     try:
         deadline = time.time() + timeout
         while True:
             try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2, context=context).read() == b"ok":
                     break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:

@@ -51,7 +51,9 @@ def test_students_see_no_developer_chrome_and_the_app_s_own_about(app):
 def test_home_s_path_starts_the_first_step(app):
     app.goto("/")
     expect(app.main().locator("h3").first).to_contain_text("Week 1")
+    expect(app.main()).to_contain_text("Compute devices on this server")  # the page is drawn to its end
     start = app.main().get_by_test_id("stPageLink").first
+    expect(start.locator("a")).to_have_attribute("href", "conv-lab")
     app.act(lambda: start.click())
     expect(app.main().locator("h1").first).to_contain_text("Convolution lab")
     app.assert_no_exception()

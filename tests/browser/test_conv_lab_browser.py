@@ -48,8 +48,9 @@ def test_step_stride_and_padding_controls_change_what_is_shown(app):
     assert _metric(app, "output size").inner_text() == _size(6, 3, 2, 2) == "4×4"
     assert "⌊(6 + 2·2 − 3)/2⌋ + 1 = 4" in app.main().inner_text()
 
-    app.act(lambda: padding.get_by_role("radio", name="same").click())  # 'same' with stride 2: refused, explained
-    assert "needs stride 1" in app.main().get_by_test_id("stAlert").first.inner_text()
+    app.act(lambda: padding.get_by_role("radio", name="same").click())  # 'same' at stride 2: ⌈n/s⌉, explained
+    assert _metric(app, "output size").inner_text() == "3×3"
+    assert "⌈n/s⌉ = ⌈6/2⌉ = 3" in app.main().inner_text()
     stride.focus()
     app.act(lambda: stride.press("ArrowLeft"))
     assert _metric(app, "output size").inner_text() == _size(6, 3, "same", 1) == "6×6"
