@@ -41,6 +41,21 @@ def format_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def format_duration(seconds: float | None) -> str:
+    """A duration in words for a sentence: ``6.4`` -> ``"6 s"``, ``125`` -> ``"2 min 5 s"``, ``7260`` ->
+    ``"2 h 1 min"``; ``"—"`` for an unknown time. Under 10 s, tenths are kept (``"0.8 s"``)."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return NONE
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
+    return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``plural(1, "layer")`` -> ``"1 layer"``, ``plural(3, "class", "classes")`` -> ``"3 classes"``."""
     return f"{n:,} {word if n == 1 else (words or word + 's')}"

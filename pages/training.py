@@ -17,7 +17,7 @@ spec = state.spec()
 summary = common.network_ui(spec)
 
 st.subheader("1 · Data", divider="gray")
-picked = data.data_ui(int(state.get(state.SEED)))
+picked = data.data_ui(int(state.get(state.SEED)), spec)
 ready = picked is not None and data.fit_ui(spec, picked, summary)
 
 st.subheader("2 · Augmentation", divider="gray")

@@ -23,6 +23,7 @@ from engine.units import format_seconds, plural
 from playground import state
 from playground.figures import training as figs
 from playground.training.common import Picked, message, network_title, run_store
+from playground.training.expected import expected_time
 from playground.training.results import eval_key, remember_eval
 
 PROGRESS_S = 0.5  # seconds between two redraws of the progress bar while a job runs
@@ -102,10 +103,11 @@ def train_ui(spec: NetworkSpec, picked: Picked | None, config: TrainConfig | Non
             where = describe(resolve(config.device))
         except ValueError as e:
             where = str(e)
+        took = f" Expected time: {expected_time(spec, picked, config)}." if ready and not running else ""
         plan.caption(f"Trains **{network_title(spec)}** on **{picked.data.card.title}** for {config.epochs} "
                      f"epoch{'s' * (config.epochs != 1)} on {where}. Each epoch: {n:,} images in {batches:,} "
-                     f"batches of {bs}, then a check on {len(picked.data.val):,} validation images. Every run is "
-                     f"kept under Runs: stop it, resume it, compare it.")
+                     f"batches of {bs}, then a check on {len(picked.data.val):,} validation images.{took} Every "
+                     f"run is kept under Runs: stop it, resume it, compare it.")
     said = state.get(state.TRAIN_MESSAGE)
     if said:
         level, text = said

@@ -7,15 +7,18 @@ until it is done, as the page's live fragment would. Runs go to a temporary run 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
+import re
 import time
 import zipfile
 
 import numpy as np
 import pytest
-from apptest_helpers import button, metric, open_page
+from apptest_helpers import ENTRY, button, metric, open_page
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from engine.jobs import runner as jobs
 from engine.nets.presets import get_preset
@@ -78,6 +81,34 @@ def _trace_names(at) -> set[str]:
 
 def _percent(text: str) -> float:
     return float(text.rstrip("%")) / 100
+
+
+def test_a_fresh_page_trains_at_the_first_click_and_says_how_long_it_expects(page, runs_dir):
+    assert page.selectbox(key="_w_tr_dataset").value == "mnist5k"  # the set the builder's LeNet-5 fits as it is
+    assert not page.warning
+    train = button(page, "Train")
+    assert not train.disabled
+    plan = next(c.value for c in page.caption if c.value.startswith("Trains **LeNet-5** on **MNIST, 5,000 digits**"))
+    assert re.search(r"Expected time: about [\d.]+ (s|min)", plan), plan
+    assert "ms per training batch of 64 on cpu" in plan
+    train.click().run()  # no other change: the page's own defaults
+    job = _await_job(page)
+    assert job.status == "finished", job.error
+    (run,) = RunStore(runs_dir).list()
+    assert (run.dataset, run.status) == ("mnist5k", "finished") and run.best > 0.5
+
+
+def test_a_network_that_fits_no_set_as_it_is_opens_on_the_first_with_the_fix(runs_dir):
+    lenet = get_preset("lenet5")
+    three = dataclasses.replace(lenet, layers=(*lenet.layers[:-1], Linear(out_features=3)))
+    at = AppTest.from_file(ENTRY, default_timeout=120)
+    at.session_state["spec"] = three
+    at.run()
+    at.switch_page("../pages/training.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="_w_tr_dataset").value == "mnist5k"
+    assert any("the one-click fix does this" in w.value for w in at.warning)
 
 
 def test_train_digits_one_epoch_shows_the_curves_and_the_evaluation(page, runs_dir):

@@ -39,6 +39,17 @@ def _digits(app) -> None:
     expect(app.main()).to_contain_text("8×8 gray → resized to 32×32")
 
 
+def test_a_fresh_page_trains_at_the_first_click(app):
+    app.goto("/training")
+    expect(app.main()).to_contain_text("Expected time: about")
+    expect(app.page.get_by_test_id("stAlertContentWarning")).to_have_count(0)
+    _button(app, "Train").click()  # nothing chosen: the page's defaults agree with the builder's LeNet-5
+    expect(app.page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "Finished LeNet-5 on MNIST, 5,000 digits", timeout=3 * TRAIN_TIMEOUT)  # 5 epochs of 4,000 images
+    expect(_metric(app, "validation accuracy")).to_be_visible()
+    app.assert_no_exception()
+
+
 def test_train_one_epoch_on_digits_shows_curves_and_evaluation(app):
     _digits(app)
     _set_epochs(app, 1)
