@@ -21,10 +21,14 @@ log = logging.getLogger(__name__)
 class Job:
     """A unit of background work. ``status``: queued → running → finished | stopped | failed; ``error`` says why a
     failed job failed, ``reason`` why a stopped (or failed) one ended; ``result`` is what the function returned.
-    Set ``stop`` (or call ``request_stop``) to ask the function to end after its current step."""
+    Set ``stop`` (or call ``request_stop``) to ask the function to end after its current step. ``owner`` is whose job
+    it is (a browser's anonymous id, "" for nobody's); ``about`` what the page that started it needs to show it again
+    after a reload (plain data)."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, owner: str = "", about: dict[str, Any] | None = None) -> None:
         self.id = job_id
+        self.owner = owner
+        self.about = dict(about or {})
         self.stop = threading.Event()
         self.log = JobLog()
         self.submitted = time.time()

@@ -7,6 +7,10 @@ once; the function reads ``job.stop`` (a ``threading.Event``) to stop cleanly an
 (``engine.jobs.log``), which any thread can ``snapshot()`` at any time. ``engine.jobs.training.train_job`` is that
 function for ``engine.training.loop.fit``.
 
+A job has an owner (the anonymous id of the browser that started it): ``latest(owner)`` finds the owner's newest job
+again — running, or done within the last ``KEEP_DONE`` jobs of that owner — so a reloaded page re-attaches to it; the
+job is the owner's, not the tab's.
+
 The cap (``$CNNPG_MAX_JOBS``, default 2) counts the jobs not yet done: past it ``submit`` raises ``ServerBusyError``
 instead of queueing, so a full server says so at once. A deployment that sends jobs elsewhere replaces this runner
 behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
@@ -24,6 +28,7 @@ from engine.jobs.job import Job, run_job
 
 ENV_VAR = "CNNPG_MAX_JOBS"
 DEFAULT_MAX_JOBS = 2
+KEEP_DONE = 3  # finished jobs remembered per owner, for a page reloaded after its job ended
 
 
 class ServerBusyError(RuntimeError):
@@ -55,6 +60,7 @@ class JobRunner:
         self.max_jobs = max_jobs
         self._lock = threading.Lock()
         self._active: list[Job] = []
+        self._by_owner: dict[str, list[Job]] = {}  # each owner's newest jobs: the running ones and KEEP_DONE done
 
     def active(self) -> list[Job]:
         """The jobs submitted here that are not done yet."""
@@ -62,17 +68,31 @@ class JobRunner:
             self._active = [j for j in self._active if not j.done]
             return list(self._active)
 
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
-        """Start ``fn(job, *args, **kwargs)`` in a daemon thread and return its ``Job``. ``ServerBusyError`` when
-        ``max_jobs`` jobs are already running."""
+    def latest(self, owner: str, kind: str | None = None) -> Job | None:
+        """``owner``'s newest job (whose ``about["kind"]`` is ``kind``, when given), running or recently done; None
+        for nobody's ("")."""
+        if not owner:
+            return None
+        with self._lock:
+            jobs = self._by_owner.get(owner, [])
+            return next((j for j in reversed(jobs) if kind is None or j.about.get("kind") == kind), None)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, owner: str = "", about: dict[str, Any] | None = None,
+               **kwargs: Any) -> Job:
+        """Start ``fn(job, *args, **kwargs)`` in a daemon thread and return its ``Job``, owned by ``owner`` and
+        described by ``about`` (``Job``). ``ServerBusyError`` when ``max_jobs`` jobs are already running."""
         with self._lock:
             self._active = [j for j in self._active if not j.done]
             if len(self._active) >= self.max_jobs:
                 n = len(self._active)
                 raise ServerBusyError(f"the server is busy: {n} job{'s' * (n != 1)} running (at most "
                                       f"{self.max_jobs} at once), try again in a moment")
-            job = Job(secrets.token_hex(4))
+            job = Job(secrets.token_hex(4), owner, about)
             self._active.append(job)
+            if owner:
+                mine = [*self._by_owner.get(owner, []), job]
+                done = [j for j in mine if j.done]
+                self._by_owner[owner] = [j for j in mine if not j.done or j in done[-KEEP_DONE:]]
         thread = threading.Thread(target=run_job, args=(job, fn, args, kwargs), name=f"cnnpg-job-{job.id}", daemon=True)
         thread.start()
         return job

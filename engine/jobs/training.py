@@ -45,11 +45,11 @@ def train_job(job: Job, model_or_spec: Any, data: LoadedData, config: TrainConfi
               callbacks: Sequence[Callback] = ()) -> TrainOutcome:
     """``engine.training.loop.fit`` reporting to ``job.log`` (and ``callbacks``) and stopping on ``job.stop``, then
     the task's evaluation of the trained model on ``data.val``. Resuming (``run_id``) first puts the run's earlier
-    epochs into the log."""
+    epochs into the log. A new run belongs to the job's owner."""
     if run_id is not None and store is not None:
         job.log.preload(store.get(run_id).history)
     result = fit(model_or_spec, data, config, callbacks=[job.log, *callbacks], stop=job.stop, store=store,
-                 run_id=run_id, init_from=init_from, name=name)
+                 run_id=run_id, init_from=init_from, name=name, owner=job.owner)
     evaluation = None
     if result.status != "failed" and len(data.val):
         evaluation = evaluate(result.model, data.val, result.stats, task=result.task)

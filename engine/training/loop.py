@@ -49,7 +49,7 @@ MAX_SYNC_EVERY = 64
 def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConfig | None = None, *,
         callbacks: Sequence[Callback] = (), stop: threading.Event | None = None, store: RunStore | None = None,
         run_id: str | None = None, init_from: str | Path | Mapping[str, torch.Tensor] | None = None,
-        name: str | None = None) -> FitResult:
+        name: str | None = None, owner: str = "") -> FitResult:
     """Train on ``data`` for ``config.task`` (default: the data's task — classification for class ids) and return
     the result (``FitResult``).
 
@@ -64,11 +64,12 @@ def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConf
     workers).
     ``init_from``: start from these weights (a run id in ``store``, a weights file, or a state dict); tensors whose
     name and shape match are copied, the others keep their fresh values (the notes say which).
+    ``owner``: whose run it is in ``store`` (a browser's anonymous id; "" for nobody's).
     ``stop``: set it (from any thread) to stop after the current batch. Same seed, same data, same device -> the same
     weights, whatever other fits run in other threads: every random draw comes from the fit's own generators
     (``engine.training.checkpoint``). Runs in the calling thread.
     """
-    return _prepare(model_or_spec, data, config, store, run_id, init_from, name).run(list(callbacks), stop)
+    return _prepare(model_or_spec, data, config, store, run_id, init_from, name, owner).run(list(callbacks), stop)
 
 
 class _Failed(Exception):
@@ -80,7 +81,7 @@ class _Stopped(Exception):
 
 
 def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, store: RunStore | None,
-             run_id: str | None, init_from: Any, name: str | None) -> _Fit:
+             run_id: str | None, init_from: Any, name: str | None, owner: str = "") -> _Fit:
     if not isinstance(data, LoadedData):
         raise ValueError(f"data must be a LoadedData (engine.data.load_dataset), got {type(data).__name__}")
     if len(data.train) == 0:
@@ -138,7 +139,7 @@ def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, s
     fit.notes.extend(fit.generators.notes)
     if saved is None and store is not None:
         fit.run_id = store.create(model.spec, fit.run_config(init_from), dataset=data.card.name, task=task,
-                                  device=describe(device), name=name)
+                                  device=describe(device), name=name, owner=owner)
     return fit
 
 

@@ -15,6 +15,9 @@ Format 1 (every run made before the task interface) knew only classification:
   global state drove dropout, so on the CPU the new dropout generator takes it over and the resumed run continues
   exactly as the old code would have.
 
+Index version 2 had no ``owner`` column: it is added, empty, for every run made before owners existed (nobody's
+runs; see ``RunStore.visible``).
+
 Run folders are migrated as they are read, in memory; a resumed run writes its files in today's format.
 """
 
@@ -29,7 +32,7 @@ import torch
 RUN_FORMAT = "cnnpg-run-2"  # config.json's "format"; absent means format 1
 CHECKPOINT_FORMAT = "cnnpg-checkpoint-2"
 OLD_CHECKPOINT_FORMAT = "cnnpg-checkpoint-1"
-INDEX_VERSION = 2  # PRAGMA user_version of a migrated (or new) index
+INDEX_VERSION = 3  # PRAGMA user_version of a migrated (or new) index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,11 +46,12 @@ CREATE TABLE IF NOT EXISTS runs (
     metric TEXT NOT NULL,
     higher_is_better INTEGER NOT NULL,
     best REAL,
-    device TEXT NOT NULL DEFAULT ''
+    device TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT ''
 )
 """
 COLUMNS = ("id", "name", "created", "dataset", "status", "epochs", "task", "metric", "higher_is_better", "best",
-           "device")
+           "device", "owner")
 _OLD_METRICS = {"train_loss": ("train", "loss"), "train_acc": ("train", "accuracy"),
                 "val_loss": ("val", "loss"), "val_acc": ("val", "accuracy")}
 
@@ -65,9 +69,12 @@ def migrate_index(con: sqlite3.Connection) -> bool:
         if migrated:
             con.execute(SCHEMA.replace("runs (", "runs_v2 (", 1))
             con.execute(f"INSERT INTO runs_v2 ({', '.join(COLUMNS)}) SELECT id, name, created, dataset, status, "
-                        f"epochs, 'classify', 'accuracy', 1, best_val_acc, device FROM runs")
+                        f"epochs, 'classify', 'accuracy', 1, best_val_acc, device, '' FROM runs")
             con.execute("DROP TABLE runs")
             con.execute("ALTER TABLE runs_v2 RENAME TO runs")
+        elif columns and "owner" not in columns:  # format 2: runs made before owners, kept as nobody's ('')
+            con.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            migrated = True
         else:
             con.execute(SCHEMA)
         con.execute(f"PRAGMA user_version = {INDEX_VERSION}")

@@ -12,7 +12,10 @@ A run is a folder ``<root>/<run_id>/`` holding
   Tensors are safetensors tensors; the rest is JSON in the file's metadata (``engine.training.runs.files``).
 
 ``<root>/runs.sqlite`` indexes the runs (id, name, created, dataset, status, epochs, task, its primary metric, whether
-higher is better, its best validation value, device) for listing. Each call opens its own connection and the
+higher is better, its best validation value, device, owner) for listing. A run's ``owner`` is the anonymous id of the
+browser that started it ("" for runs from the CLI or from before owners: nobody's); ``list(owner=...)`` and
+``visible(owner)`` give one owner's runs, and renaming or deleting another owner's run is refused here, not only hidden
+in a page. Each call opens its own connection and the
 database is in WAL mode, so two sessions (threads or processes) can train and write at once. The files are the truth
 for a run's content; the index is what ``list`` reads. Stores and runs written before tasks existed are read as
 today's (``engine.training.runs.migrate``); docs/tasks-and-jobs.md describes the format.
@@ -85,6 +88,7 @@ class RunInfo:
     higher_is_better: bool
     best: float | None
     device: str
+    owner: str = ""  # the browser's anonymous id that started it; "" = nobody's (the CLI, or before owners)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "higher_is_better", bool(self.higher_is_better))
@@ -157,9 +161,9 @@ class RunStore:
     # ----------------------------------------------------------------------------------------------- writing
 
     def create(self, spec: NetworkSpec, config: dict[str, Any], *, dataset: str, task: Task, device: str = "",
-               name: str | None = None) -> str:
+               name: str | None = None, owner: str = "") -> str:
         """A new run folder with ``config.json`` (``config`` and today's ``format``), ``spec.json`` and an empty
-        history, indexed with ``task``'s name and primary metric; returns its id."""
+        history, indexed with ``task``'s name and primary metric and its ``owner``; returns its id."""
         if not isinstance(task, Task):
             raise ValueError(f"task must be an engine.training.tasks.Task, got {type(task).__name__}")
         created = datetime.now(UTC)
@@ -171,9 +175,10 @@ class RunStore:
         write_text(folder / "metrics.json", "[]")
         metric: Metric = task.primary_metric
         with self._connect() as con:
-            con.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, 'running', 0, ?, ?, ?, NULL, ?)",
+            con.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) "
+                        f"VALUES (?, ?, ?, ?, 'running', 0, ?, ?, ?, NULL, ?, ?)",
                         (run_id, name or run_id, created.isoformat(timespec="seconds"), dataset, task.name,
-                         metric.name, int(metric.higher_is_better), device))
+                         metric.name, int(metric.higher_is_better), device, str(owner)))
         return run_id
 
     def update(self, run_id: str, *, status: str | None = None, epochs: int | None = None,
@@ -211,11 +216,18 @@ class RunStore:
 
     # ----------------------------------------------------------------------------------------------- reading
 
-    def list(self) -> list[RunInfo]:
-        """Every run, newest first."""
+    def list(self, owner: str | None = None) -> list[RunInfo]:
+        """Every run (``owner``'s only, when given), newest first."""
+        where, args = ("", ()) if owner is None else (" WHERE owner = ?", (str(owner),))
         with self._connect() as con:
-            rows = con.execute(f"{_SELECT} ORDER BY created DESC, rowid DESC").fetchall()
+            rows = con.execute(f"{_SELECT}{where} ORDER BY created DESC, rowid DESC", args).fetchall()
         return [RunInfo(*row) for row in rows]
+
+    def visible(self, owner: str) -> list[RunInfo]:
+        """The runs ``owner`` sees: their own, then nobody's (made from the CLI or before owners existed) — never
+        another owner's. Newest first within each."""
+        runs = self.list()
+        return [r for r in runs if r.owner == owner] + [r for r in runs if not r.owner and owner]
 
     def info(self, run_id: str) -> RunInfo:
         with self._connect() as con:
@@ -266,18 +278,20 @@ class RunStore:
 
     # ----------------------------------------------------------------------------------------------- managing
 
-    def rename(self, run_id: str, name: str) -> None:
+    def rename(self, run_id: str, name: str, *, by: str | None = None) -> None:
+        """Rename a run; ``by`` (an owner) may rename only their own runs and nobody's."""
         name = name.strip()
         if not name:
             raise ValueError("a run's name cannot be empty")
+        self._check_owner(run_id, by, "rename")
         with self._connect() as con:
             done = con.execute("UPDATE runs SET name = ? WHERE id = ?", (name, self._check_id(run_id)))
         if done.rowcount == 0:
             raise RunError(f"no run {run_id!r} in {self.root}")
 
-    def delete(self, run_id: str) -> None:
-        """Remove the run's folder and its index row."""
-        self.info(run_id)  # raises for an unknown id
+    def delete(self, run_id: str, *, by: str | None = None) -> None:
+        """Remove the run's folder and its index row; ``by`` (an owner) may delete only their own runs and nobody's."""
+        self._check_owner(run_id, by, "delete")  # raises for an unknown id too
         shutil.rmtree(self.root / run_id, ignore_errors=True)
         with self._connect() as con:
             con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -309,6 +323,12 @@ class RunStore:
         """A fresh connection, one transaction: committed on success, rolled back on an exception, then closed."""
         with closing(sqlite3.connect(self.db, timeout=30)) as con, con:
             yield con
+
+    def _check_owner(self, run_id: str, by: str | None, what: str) -> None:
+        """``PermissionError`` when ``by`` is an owner and the run is another owner's (None: the server itself)."""
+        owner = self.info(run_id).owner
+        if by is not None and owner and owner != by:
+            raise PermissionError(f"run {run_id!r} belongs to someone else: only its owner can {what} it")
 
     def _check_id(self, run_id: str) -> str:
         if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):

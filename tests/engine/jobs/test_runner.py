@@ -17,7 +17,7 @@ import torch
 from engine.data import LoadedData, load_dataset
 from engine.jobs.job import Job
 from engine.jobs.log import MAX_BATCH_POINTS, JobLog
-from engine.jobs.runner import JobRunner, ServerBusyError, max_jobs_from_env
+from engine.jobs.runner import KEEP_DONE, JobRunner, ServerBusyError, max_jobs_from_env
 from engine.jobs.training import train_job
 from engine.nets.build import build
 from engine.nets.spec import NetworkSpec
@@ -238,3 +238,22 @@ def test_jobs_with_the_same_seed_started_together_give_identical_weights(digits)
     assert all(torch.equal(states[0][k], same[k]) for k in same)
     assert not all(torch.equal(states[0][k], other[k]) for k in other)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_a_job_is_its_owner_s_and_found_again_by_them_only(digits, tmp_path):
+    runner = JobRunner(max_jobs=3)
+    store = RunStore(tmp_path)
+    config = TrainConfig(epochs=1, batch_size=64)
+    ada = runner.submit(train_job, _model(0), _part(digits, 0, 128), config, store=store, owner="ada",
+                        about={"kind": "train", "label": "small CNN"})
+    bob = runner.submit(lambda job: "bob's", owner="bob", about={"kind": "style"})
+    assert runner.latest("ada") is ada and runner.latest("bob") is bob and runner.latest("carol") is None
+    assert runner.latest("bob", kind="train") is None and runner.latest("") is None
+    assert ada.about == {"kind": "train", "label": "small CNN"} and ada.owner == "ada"
+    _done(ada)
+    assert runner.latest("ada") is ada  # done, still found: a page reloaded after its job ended shows the outcome
+    (run,) = store.list()
+    assert run.owner == "ada" and run.id == ada.result.run_id  # the run is the job's owner's
+    later = [_done(runner.submit(lambda job: None, owner="ada")) for _ in range(KEEP_DONE + 1)]
+    assert runner.latest("ada") is later[-1]
+    assert len(runner._by_owner["ada"]) == KEEP_DONE + 1  # bounded: the done ones kept at the last submit, and it

@@ -185,8 +185,9 @@ def test_an_old_store_lists_and_loads_as_today(old_store) -> None:
     assert store.list()[0].id == "20250102-100000-bbbbbb"  # newest first, as before
     with sqlite3.connect(root / "runs.sqlite") as con:
         columns = [row[1] for row in con.execute("PRAGMA table_info(runs)")]
-        assert "best_val_acc" not in columns and {"task", "metric", "best"} <= set(columns)
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert "best_val_acc" not in columns and {"task", "metric", "best", "owner"} <= set(columns)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert {r.owner for r in runs.values()} == {""}  # made before owners: nobody's
     RunStore(root)  # opening again changes nothing
     assert {r.id: r for r in RunStore(root).list()} == runs
 

@@ -191,3 +191,39 @@ def test_two_trainings_at_once_into_one_store(small: LoadedData, tmp_path: Path)
         assert all(torch.equal(a, b.cpu()) for a, b in zip(model.state_dict().values(),
                                                              results[seed].model.state_dict().values(), strict=True))
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary files left behind
+
+
+def _owned(store: RunStore, owner: str, name: str) -> str:
+    return store.create(SPEC, {"train": {}}, dataset="digits", task=Classify(), name=name, owner=owner)
+
+
+def test_runs_belong_to_their_owner_and_others_cannot_touch_them(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    nobody = _owned(store, "", "from the CLI")
+    ada1, bob, ada2 = _owned(store, "ada", "a1"), _owned(store, "bob", "b"), _owned(store, "ada", "a2")
+    assert [r.id for r in store.list(owner="ada")] == [ada2, ada1]
+    assert [r.id for r in store.visible("ada")] == [ada2, ada1, nobody]  # never bob's
+    assert [r.id for r in store.visible("bob")] == [bob, nobody]
+    assert [r.id for r in store.visible("")] == [nobody]
+    assert store.info(bob).owner == "bob" and store.info(nobody).owner == ""
+    with pytest.raises(PermissionError, match="belongs to someone else: only its owner can delete it"):
+        store.delete(bob, by="ada")
+    with pytest.raises(PermissionError, match="only its owner can rename it"):
+        store.rename(bob, "mine now", by="ada")
+    assert store.info(bob).name == "b" and (tmp_path / bob).is_dir()
+    store.rename(bob, "renamed", by="bob")
+    store.rename(nobody, "shared", by="ada")  # nobody's runs are everybody's
+    store.delete(ada1, by="ada")
+    store.delete(bob)  # the server itself (no owner given): the CLI, the teacher
+    assert {r.id for r in store.list()} == {nobody, ada2}
+
+
+def test_a_store_from_before_owners_gets_the_column_with_nobody_s_runs(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    run = _make_run(store)
+    with sqlite3.connect(tmp_path / "runs.sqlite") as con:  # back to index version 2: no owner column
+        con.execute("ALTER TABLE runs DROP COLUMN owner")
+        con.execute("PRAGMA user_version = 2")
+    reopened = RunStore(tmp_path)
+    assert [(r.id, r.owner) for r in reopened.list()] == [(run, "")]
+    assert _owned(reopened, "ada", "new") in {r.id for r in reopened.list(owner="ada")}
