@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.navigation import grouped
+from playground.owner import owner_id
 from playground.sidebar import sidebar_ui
 
 ABOUT = """**CNN Playground** — a first course on convolutional neural networks, to move, run and train on real PyTorch:
@@ -23,6 +24,7 @@ def main() -> None:
     sections = {group: [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=p.name == "home")
                         for p in pages] for group, pages in grouped().items()}
     page = st.navigation(sections)
+    owner_id()  # before any page: this browser's runs and jobs are found by it
     sidebar_ui()
     page.run()
 

@@ -20,6 +20,7 @@ SELECTED = "builder_selected"  # path of the layer being edited on the builder
 BUILDER_ORIGIN = "builder_origin"  # str | None: the preset the builder's network was last loaded from
 SHARED_TOKEN = "shared_token"  # the ?spec= token last loaded from the URL, so a rerun doesn't reload it
 EDIT_VERSION = "builder_edit_version"  # bumped when the structure changes, so editor widgets start fresh
+OWNER = "owner"  # str: this browser's anonymous owner id (playground/owner.py), read once per session
 
 DEFAULTS: dict[str, Any] = {DEVICE: "auto", SEED: 0}
 
@@ -92,13 +93,13 @@ WEBCAM = "webcam"  # dict[str, stream.LatestFrame | capture.Capture | live.Frame
 
 
 # --------------------------------------------------------------------------------------------------- training
-# pages/training.py (it also sets ACTIVE_RUN above). The job handle survives reruns and page switches here; the run
-# store on disk has the rest.
-TRAIN_JOB = "train_job"  # engine.jobs.runner.Job | None: this session's training job, running or done
+# pages/training.py (it also sets ACTIVE_RUN above). The job handle survives reruns and page switches here, and a
+# reload finds it again through the runner (the job is the owner's: engine.jobs.runner.latest); the run store on disk
+# has the rest.
+TRAIN_JOB = "train_job"  # engine.jobs.runner.Job | None: this owner's training job, running or done
 TRAIN_JOB_TASK = "train_job_task"  # dict: what the job trains ("kind": new/resume/transfer, "data": card name, ...)
 TRAIN_COLLECTED = "train_collected"  # str | None: id of the finished job whose outcome was taken into the session
 TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resume/Transfer click did not start a job
 TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
 TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
-TRAIN_MY_RUNS = "train_my_runs"  # list[str]: ids of the runs this session started
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images

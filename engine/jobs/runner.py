@@ -68,14 +68,14 @@ class JobRunner:
             self._active = [j for j in self._active if not j.done]
             return list(self._active)
 
-    def latest(self, owner: str, kind: str | None = None) -> Job | None:
-        """``owner``'s newest job (whose ``about["kind"]`` is ``kind``, when given), running or recently done; None
-        for nobody's ("")."""
+    def latest(self, owner: str, page: str | None = None) -> Job | None:
+        """``owner``'s newest job (started from ``page``: its ``about["page"]``, when given), running or recently
+        done; None for nobody's ("")."""
         if not owner:
             return None
         with self._lock:
             jobs = self._by_owner.get(owner, [])
-            return next((j for j in reversed(jobs) if kind is None or j.about.get("kind") == kind), None)
+            return next((j for j in reversed(jobs) if page is None or j.about.get("page") == page), None)
 
     def submit(self, fn: Callable[..., Any], *args: Any, owner: str = "", about: dict[str, Any] | None = None,
                **kwargs: Any) -> Job:

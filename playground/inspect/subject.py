@@ -25,6 +25,7 @@ from engine.units import format_shape, plural
 from playground import state
 from playground.cache import summary_of
 from playground.navigation import PAGES, page_path
+from playground.owner import owner_id
 
 BUILDER = ""  # the network option that stands for the builder's untrained network
 T = TypeVar("T")
@@ -48,15 +49,18 @@ class Subject:
 
 
 def model_ui() -> Subject | None:
-    """Choose the network: a run with at least one finished epoch (the active run by default, and again whenever the
-    training page starts a new one), or the builder's untrained network. Says so, with a link to the Training page,
-    when there are no runs. None when the choice can't be loaded (the reason is shown)."""
+    """Choose the network: one of this owner's runs (or nobody's: the CLI's) with at least one finished epoch — by
+    default the active run, again whenever the training page starts a new one, else this owner's newest — or the
+    builder's untrained network. Never another browser's run (playground/owner.py). Says so, with a link to the
+    Training page, when there are no runs. None when the choice can't be loaded (the reason is shown)."""
+    me = owner_id()
     try:
-        runs = [r for r in RunStore().list() if r.epochs >= 1 or r.status == "stopped"]
+        runs = [r for r in RunStore().visible(me) if r.epochs >= 1 or r.status == "stopped"]
     except (OSError, RunError) as e:
         st.error(f"The run store could not be read: {e}")
         runs = []
     ids = [r.id for r in runs]
+    newest_mine = next((r.id for r in runs if r.owner == me), None)
     active = state.get(state.ACTIVE_RUN)
     if active != state.get(state.INSPECT_SEEN_ACTIVE):  # a new run from the training page: follow it
         state.put(state.INSPECT_SEEN_ACTIVE, active)
@@ -64,7 +68,7 @@ def model_ui() -> Subject | None:
             state.put(state.INSPECT_RUN, active)
     options = [*ids, BUILDER]
     if state.get(state.INSPECT_RUN) not in options:
-        state.put(state.INSPECT_RUN, active if active in ids else (ids[0] if ids else BUILDER))
+        state.put(state.INSPECT_RUN, active if active in ids else (newest_mine or BUILDER))
     if not runs:
         _no_runs_message()
     by_id = {r.id: r for r in runs}

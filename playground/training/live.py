@@ -22,10 +22,12 @@ from engine.training.tasks import Classify
 from engine.units import format_seconds, plural
 from playground import state
 from playground.figures import training as figs
+from playground.owner import owner_id
 from playground.training.common import Picked, message, network_title, run_store
 from playground.training.expected import expected_time
 from playground.training.results import eval_key, remember_eval
 
+PAGE = "training"  # the jobs' about["page"]: what a reloaded training page re-attaches to
 PROGRESS_S = 0.5  # seconds between two redraws of the progress bar while a job runs
 CURVES_S = 2.0  # ... and of the live curves
 
@@ -39,7 +41,7 @@ def submit(task: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         message("warning", "This session is already training; stop that run first.")
         return
     try:
-        job = jobs.runner().submit(train_job, *args, **kwargs)
+        job = jobs.runner().submit(train_job, *args, owner=owner_id(), about={"page": PAGE, **task}, **kwargs)
     except (ServerBusyError, ValueError) as e:
         message("error", str(e)[:1].upper() + str(e)[1:])
         return
@@ -53,6 +55,12 @@ def _start_new(spec: NetworkSpec, data: LoadedData, config: TrainConfig) -> None
 
 
 def current_job() -> Job | None:
+    """This session's job; in a new session (a reload, a new tab), this owner's latest training job, found again."""
+    if state.TRAIN_JOB not in st.session_state:
+        job = jobs.runner().latest(owner_id(), page=PAGE)
+        state.put(state.TRAIN_JOB, job)
+        if job is not None:
+            state.put(state.TRAIN_JOB_TASK, {k: v for k, v in job.about.items() if k != "page"})
     return state.get(state.TRAIN_JOB)
 
 
@@ -72,9 +80,6 @@ def collect_finished_job(store: RunStore) -> None:
     if not isinstance(outcome, TrainOutcome) or outcome.run_id is None:
         return
     run_id = outcome.run_id
-    mine = state.get(state.TRAIN_MY_RUNS, [])
-    if run_id not in mine:
-        mine.append(run_id)
     if job.status == "failed":
         return
     state.put(state.ACTIVE_RUN, run_id)

@@ -1,5 +1,6 @@
-"""The training page's runs section: every stored run (the store is shared by the server's sessions) — compare their
-curves, manage one (show, rename, resume, delete), and start transfer learning from one (``transfer``)."""
+"""The training page's runs section: this browser's runs and nobody's (the CLI's; never another browser's: see
+playground/owner.py) — compare their curves, manage one (show, rename, resume, delete), and start transfer learning
+from one (``transfer``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from engine.training.runs import RunError, RunInfo, RunStore
 from engine.training.trained import resume_settings
 from playground import state
 from playground.figures import training as figs
+from playground.owner import owner_id
 from playground.training import live
 from playground.training.common import PERSIST, Picked, device_choice, message
 from playground.training.results import data_of
@@ -23,25 +25,30 @@ def _labels(runs: list[RunInfo]) -> dict[str, str]:
 
 
 def runs_ui(store: RunStore, current: Picked | None, config: TrainConfig | None) -> None:
-    """Every stored run; compare, manage (show, rename, resume, delete) and transfer from one."""
-    runs = store.list()
+    """This owner's runs and nobody's; compare, manage (show, rename, resume, delete) and transfer from one."""
+    me = owner_id()
+    runs = store.visible(me)
     if not runs:
         st.caption("No runs yet. Every training run is kept here — its settings, curves and weights — to compare, "
                    "resume or fine-tune later.")
         st.markdown("**Transfer learning**")
         transfer_ui(store, [], {}, current, config)
         return
-    mine = state.get(state.TRAIN_MY_RUNS, [])
-    only_mine = st.toggle("only this session's runs", key="_w_tr_only_mine", persist_state=PERSIST,
-                          help="The run store is shared by everyone using this server.")
+    mine = [r.id for r in runs if r.owner == me]
+    if len(mine) < len(runs):
+        only_mine = st.toggle("only my runs", key="_w_tr_only_mine", persist_state=PERSIST,
+                              help="Besides your own runs (this browser's), the list shows runs that belong to nobody: "
+                                   "trained from the command line on this server. Other browsers' runs are theirs.")
+    else:
+        only_mine = False
     shown = [r for r in runs if r.id in mine] if only_mine else runs
     if not shown:
-        st.caption("This session has not trained yet.")
+        st.caption("You have not trained yet.")
         return
     st.dataframe(figs.runs_table(shown, state.get(state.ACTIVE_RUN), mine), hide_index=True, width="stretch",
                  height=min(400, 38 + 35 * len(shown)),
                  column_config={"": st.column_config.TextColumn(width="small",
-                                                                help="▶ shown above · ● trained in this session"),
+                                                                help="▶ shown above · ● yours (this browser's)"),
                                 "best (validation)": st.column_config.TextColumn(
                                     help="the best epoch's value of the task's primary metric")})
     labels = _labels(shown)
@@ -126,8 +133,8 @@ def _training_now(run_id: str) -> bool:
 
 def _rename(store: RunStore, run_id: str, key: str) -> None:
     try:
-        store.rename(run_id, st.session_state[key])
-    except ValueError as e:
+        store.rename(run_id, st.session_state[key], by=owner_id())
+    except (ValueError, PermissionError) as e:
         message("error", f"Cannot rename the run: {e}")
 
 
@@ -136,15 +143,12 @@ def _delete(store: RunStore, run_id: str) -> None:
         message("warning", "This run is training; stop it before deleting it.")
         return
     try:
-        store.delete(run_id)
-    except ValueError as e:
+        store.delete(run_id, by=owner_id())
+    except (ValueError, PermissionError) as e:
         message("error", f"Cannot delete the run: {e}")
         return
     if state.get(state.ACTIVE_RUN) == run_id:
         state.put(state.ACTIVE_RUN, None)
-    mine = state.get(state.TRAIN_MY_RUNS, [])
-    if run_id in mine:
-        mine.remove(run_id)
 
 
 def _resume(store: RunStore, run_id: str, key: str, current: Picked | None) -> None:

@@ -9,9 +9,12 @@ from streamlit.testing.v1 import AppTest
 ENTRY = str(Path(__file__).resolve().parents[2] / "playground" / "app.py")
 
 
-def open_page(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
-    """The app, run once, then switched to ``pages/<page>`` (relative to the entry, as st.navigation sees it)."""
+def open_page(page: str | None = None, query: dict[str, str] | None = None, owner: str | None = None) -> AppTest:
+    """The app, run once, then switched to ``pages/<page>`` (relative to the entry, as st.navigation sees it).
+    ``owner``: the browser's owner id, as its cookie would give it (AppTest has no browser: else a new one)."""
     at = AppTest.from_file(ENTRY, default_timeout=120)
+    if owner is not None:
+        at.session_state["owner"] = owner
     for k, v in (query or {}).items():
         at.query_params[k] = v
     at.run()

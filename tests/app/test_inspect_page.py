@@ -54,12 +54,15 @@ def streamer(monkeypatch) -> FakeStreamer:
     return fake
 
 
+ADA = "ada-0123456789abcdef"  # the owner id of the browser that trained the run
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory) -> tuple[str, str]:
     """(runs folder, run id) of a one-epoch run on the digits."""
     root = tmp_path_factory.mktemp("runs")
     result = fit(SPEC, load_dataset("digits", seed=0), TrainConfig(epochs=1, batch_size=64, seed=0),
-                 store=RunStore(root), name="digits test run")
+                 store=RunStore(root), name="digits test run", owner=ADA)
     assert result.status == "finished"
     return str(root), result.run_id
 
@@ -135,9 +138,9 @@ def test_an_unreadable_upload_is_an_error_message(monkeypatch, tmp_path, streame
 def test_with_a_trained_run(monkeypatch, digits_run, streamer):
     root, run_id = digits_run
     monkeypatch.setenv("CNNPG_RUNS_DIR", root)
-    at = open_page("inspect.py")
+    at = open_page("inspect.py", owner=ADA)
     _ok(at)
-    assert at.selectbox(key="_w_inspect_run").value == run_id
+    assert at.selectbox(key="_w_inspect_run").value == run_id  # the owner's latest run, without asking
     assert not at.warning  # trained
     titles = _titles(at)
     assert any(t.startswith("conv2d #1: 6 filters of 1×3×3") for t in titles), titles
@@ -211,3 +214,21 @@ def test_capture_dataset_ui_records_and_returns_a_data_set(streamer):
     cap = at.session_state["webcam"]["cap"]
     assert [len(s) for s in cap.samples] == [3, 4]
     assert cap.dataset.card.classes == ("red", "class 2") and cap.dataset.card.image_shape == (3, 64, 64)
+
+
+def test_another_browser_never_sees_the_run_and_nobody_s_runs_are_listed_not_chosen(monkeypatch, digits_run,
+                                                                                   streamer, tmp_path):
+    root, run_id = digits_run
+    monkeypatch.setenv("CNNPG_RUNS_DIR", root)
+    bob = open_page("inspect.py", owner="bob-0123456789abcdef")
+    _ok(bob)
+    assert bob.selectbox(key="_w_inspect_run").options == ["The builder's network, untrained (weights from seed 0)"]
+    assert bob.session_state["inspect_run"] == ""  # the builder's network, never Ada's run
+    # a run from the command line is nobody's: listed for everyone, chosen by nobody without asking
+    cli = fit(SPEC, load_dataset("digits", seed=0, max_train=200), TrainConfig(epochs=1, seed=0),
+              store=RunStore(root), name="from the CLI")
+    bob = open_page("inspect.py", owner="bob-0123456789abcdef")
+    assert len(bob.selectbox(key="_w_inspect_run").options) == 2 and bob.session_state["inspect_run"] == ""
+    ada = open_page("inspect.py", owner=ADA)
+    assert ada.session_state["inspect_run"] == run_id and len(ada.selectbox(key="_w_inspect_run").options) == 3
+    RunStore(root).delete(cli.run_id)

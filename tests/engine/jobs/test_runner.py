@@ -245,11 +245,12 @@ def test_a_job_is_its_owner_s_and_found_again_by_them_only(digits, tmp_path):
     store = RunStore(tmp_path)
     config = TrainConfig(epochs=1, batch_size=64)
     ada = runner.submit(train_job, _model(0), _part(digits, 0, 128), config, store=store, owner="ada",
-                        about={"kind": "train", "label": "small CNN"})
-    bob = runner.submit(lambda job: "bob's", owner="bob", about={"kind": "style"})
+                        about={"page": "training", "label": "small CNN"})
+    bob = runner.submit(lambda job: "bob's", owner="bob", about={"page": "style"})
     assert runner.latest("ada") is ada and runner.latest("bob") is bob and runner.latest("carol") is None
-    assert runner.latest("bob", kind="train") is None and runner.latest("") is None
-    assert ada.about == {"kind": "train", "label": "small CNN"} and ada.owner == "ada"
+    assert runner.latest("bob", page="training") is None and runner.latest("") is None
+    assert runner.latest("ada", page="training") is ada
+    assert ada.about == {"page": "training", "label": "small CNN"} and ada.owner == "ada"
     _done(ada)
     assert runner.latest("ada") is ada  # done, still found: a page reloaded after its job ended shows the outcome
     (run,) = store.list()
