@@ -2,13 +2,15 @@
 
 import streamlit as st
 
-from playground.inspect import filters, inputs, maps, prediction, subject
+from playground.inspect import filters, inputs, link, maps, prediction, subject
 
 st.title("Look inside")
 st.caption("What a network has learned, layer by layer: its first filters, the maps every convolution makes of one "
            "input, and what it predicts — for a validation sample, your image, your drawing or your webcam.")
 
+link.restore()  # a reloaded or shared link: its network, sample and layer
 net = subject.model_ui()
+link.publish()
 if net is None:
     st.stop()
 subject.subject_caption(net)
@@ -22,3 +24,4 @@ if image is not None:
     prediction.prediction_ui(net, image)
     st.subheader("Feature maps")
     maps.feature_maps_ui(net, image)
+link.publish()  # the layer, once its selectbox is drawn

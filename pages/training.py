@@ -4,7 +4,7 @@ fine-tune and download it."""
 import streamlit as st
 
 from playground import state
-from playground.training import common, data, live, results, runs, settings
+from playground.training import common, data, link, live, results, runs, settings
 
 st.title("Training")
 st.caption("The network you built becomes a trained model: choose data, augmentation and an optimiser, watch it learn "
@@ -12,6 +12,7 @@ st.caption("The network you built becomes a trained model: choose data, augmenta
            "the server in the background, one job per session.")
 
 store = common.run_store()
+link.restore(store)  # a reloaded or shared link: its data set, settings and the run shown
 live.collect_finished_job(store)
 spec = state.spec()
 summary = common.network_ui(spec)
@@ -34,3 +35,4 @@ results.results_ui(store, picked)
 
 st.subheader("6 · Runs", divider="gray")
 runs.runs_ui(store, picked, config)
+link.publish()

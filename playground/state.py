@@ -20,6 +20,7 @@ SELECTED = "builder_selected"  # path of the layer being edited on the builder
 BUILDER_ORIGIN = "builder_origin"  # str | None: the preset the builder's network was last loaded from
 SHARED_TOKEN = "shared_token"  # the ?spec= token last loaded from the URL, so a rerun doesn't reload it
 EDIT_VERSION = "builder_edit_version"  # bumped when the structure changes, so editor widgets start fresh
+LINKS_RESTORED = "links_restored"  # set[str]: the pages whose link was read into their widgets (playground/links.py)
 OWNER = "owner"  # str: this browser's anonymous owner id (playground/owner.py), read once per session
 
 DEFAULTS: dict[str, Any] = {DEVICE: "auto", SEED: 0}
@@ -80,6 +81,7 @@ ACTIVE_RUN = "active_run"  # str | None: id of the run (in the run store) the tr
 INSPECT_RUN = "inspect_run"  # str: the run the "Look inside" page shows ("" = the builder's untrained network)
 INSPECT_SEEN_ACTIVE = "inspect_seen_active"  # str | None: ACTIVE_RUN when that page last looked, to follow a new run
 INSPECT_SAMPLE = "inspect_sample"  # int: the validation sample shown there
+INSPECT_LAYER_LINK = "inspect_layer_link"  # str: the layer a link asked for, until the layer selectbox takes it
 INSPECT_MODEL = "inspect_model"  # (token, Network): the network loaded for that page, kept for this session only
 INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its feature maps for the current input
 

@@ -54,8 +54,9 @@ def padding_ui(prefix: str, where: Any, where_p: Any) -> int | str:
     """valid, same or a custom p (the number input goes in ``where_p``)."""
     mode = where.segmented_control(
         "padding", ["valid", "same", "custom"], default="valid", required=True, key=f"{prefix}pad",
-        persist_state=PERSIST, help="valid: no padding, the output shrinks. same: enough zeros around the input to "
-                                    "keep its size (stride 1 only). custom: choose p, zeros on every side.",
+        persist_state=PERSIST,
+        help="valid: no padding, the output shrinks. same: enough zeros around the input that the output has ⌈n/s⌉ "
+             "cells (at stride 1: the input's size). custom: choose p, zeros on every side.",
     )
     if mode != "custom":
         return mode

@@ -12,6 +12,7 @@ from engine.units import plural
 from playground import state
 from playground.figures import inspect as inspect_figures
 from playground.figures.primitives import plotly_config
+from playground.inspect import link
 from playground.inspect.inputs import InputImage, seen
 from playground.inspect.subject import Subject
 
@@ -51,6 +52,7 @@ def feature_maps_ui(subject: Subject, inp: InputImage) -> None:
                f"layer){left}. Early layers keep the picture's layout; deeper ones are smaller and more abstract.")
     names = [name for name, _ in maps]
     a, b = st.columns([2, 1], vertical_alignment="bottom")
+    link.layer_default(names)
     name = a.selectbox("Layer", names, key="_w_inspect_layer")
     strongest = b.toggle("Most active channels first", value=True, key="_w_inspect_sort")
     m = dict(maps)[name]

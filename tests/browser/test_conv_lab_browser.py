@@ -67,3 +67,29 @@ def test_every_tab_draws_its_charts(app):
         expect(panel.locator(".js-plotly-plot")).to_have_count(charts)  # every chart of the tab, and only its own
         expect(panel.locator(CHART).first).to_be_visible()
         app.assert_no_exception()
+
+
+def test_a_reload_or_a_shared_link_restores_the_lab(app):
+    app.goto("/conv-lab")
+    stride = _slider(app, "stride s")
+    stride.focus()
+    app.act(lambda: stride.press("ArrowRight"))  # s = 2
+    padding = app.main().get_by_test_id("stButtonGroup").filter(has_text="custom")
+    app.act(lambda: padding.get_by_role("radio", name="custom").click())
+    p = app.main().get_by_test_id("stNumberInput").filter(has_text="p").locator("input")
+    p.fill("2")
+    app.act(lambda: p.press("Enter"))
+    pooling = app.page.get_by_role("tab", name="Pooling", exact=True)
+    app.act(lambda: pooling.click())
+    link = app.page.url
+    assert "tab=Pooling" in link and "s=2" in link and "padding=custom" in link and "p=2" in link
+
+    app.goto(link.removeprefix(app.base_url))  # a reload: a new session, restored from the link alone
+    expect(app.page.get_by_role("tab", selected=True)).to_have_text("Pooling")
+    convolution = app.page.get_by_role("tab", name="Convolution", exact=True)
+    app.act(lambda: convolution.click())
+    assert _metric(app, "output size").inner_text() == _size(6, 3, 2, 2) == "4×4"
+
+    app.goto("/conv-lab?s=99&padding=sideways&f=x")  # a hand-edited link: what does not fit is left at its default
+    assert _metric(app, "output size").inner_text() == _size(6, 3, 0, 1)
+    app.assert_no_exception()

@@ -62,6 +62,8 @@ def test_look_inside_in_another_browser_never_opens_the_first_one_s_run(browser,
         network = ada.page.get_by_test_id("stSelectbox").filter(has_text="Network")
         expect(network).to_match_aria_snapshot('- combobox "Network": /digits, 1 epoch/')  # Ada's own run, unasked
         ada.assert_no_exception()
+        shared = ada.page.url  # the link holds the run: ?run=<id>&sample=0...
+        assert "run=2" in shared
         with _student(browser, app_url) as bob:
             bob.goto("/inspect")
             expect(bob.main()).to_contain_text("No trained network yet")
@@ -70,4 +72,7 @@ def test_look_inside_in_another_browser_never_opens_the_first_one_s_run(browser,
             box.click()
             expect(bob.page.get_by_role("option")).to_have_count(1)  # Ada's run is not even listed
             assert _owner(bob) != _owner(ada)
+            bob.goto(shared.removeprefix(bob.base_url))  # Ada's link, run id and all: still not Ada's run
+            expect(bob.main()).to_contain_text("No trained network yet")
+            expect(box).to_match_aria_snapshot('- combobox "Network": /The builder\'s network, untrained/')
             bob.assert_no_exception()

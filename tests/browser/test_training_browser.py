@@ -68,6 +68,15 @@ def test_train_one_epoch_on_digits_shows_curves_and_evaluation(app):
     model, meta = read_bundle(Path(download.value.path()).read_bytes())
     assert model.spec == get_preset("lenet5") and meta["classes"] == [str(d) for d in range(10)]
     app.assert_no_exception()
+    # the link holds the data set, the settings and the run shown: a reload (a new session) restores them
+    link = app.page.url
+    assert "data=digits" in link and "epochs=1" in link and "run=" in link
+    shown = accuracy.inner_text()
+    app.goto(link.removeprefix(app.base_url))
+    expect(app.main()).to_contain_text("8×8 gray → resized to 32×32")  # digits, not the default MNIST 5k
+    expect(_metric(app, "validation accuracy")).to_have_text(shown)  # the same run's evaluation
+    expect(app.page.get_by_role("spinbutton", name="Epochs", exact=True)).to_have_value("1")
+    app.assert_no_exception()
 
 
 def test_a_run_goes_on_across_a_page_switch_and_stops(app):

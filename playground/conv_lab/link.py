@@ -1,0 +1,30 @@
+"""The convolution lab's state in its link (playground/links.py): the open tab, the input's size, the filter, f,
+padding, stride and dilation, and the pooling and volume tabs' controls."""
+
+from __future__ import annotations
+
+from engine.conv.filters import filter_names
+from playground.conv_lab.convolution import CUSTOM
+from playground.links import Link, choice, integer
+
+TAB_NAMES = ("Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?")
+
+LINKS = (
+    Link("_w_cl_tab", choice(TAB_NAMES), "tab"),
+    Link("_w_cl_n_example", integer(4, 16), "n"),
+    Link("_w_cl_n_grid", integer(2, 16), "n_grid"),
+    Link("_w_cl_n_photo", integer(8, 128), "n_photo"),
+    Link("_w_cl_colour", choice(["gray", "RGB"]), "colour"),
+    Link("_w_cl_filter", choice([*filter_names(), CUSTOM]), "filter"),
+    Link("_w_cl_f", integer(1, 11), "f"),
+    Link("_w_cl_pad", choice(["valid", "same", "custom"]), "padding"),
+    Link("_w_cl_p", integer(0, 20), "p"),
+    Link("_w_cl_s", integer(1, 8), "s"),
+    Link("_w_cl_d", integer(1, 4), "d"),
+    Link("_w_cl_pool_mode", choice(["max", "avg"]), "pool"),
+    Link("_w_cl_pool_f", integer(1, 8), "pool_f"),
+    Link("_w_cl_pool_s", integer(1, 8), "pool_s"),
+    Link("_w_cl_v_f", integer(1, 7), "volume_f"),
+    Link("_w_cl_v_k", integer(1, 10), "volume_k"),
+    Link("_w_cl_v_s", integer(1, 4), "volume_s"),
+)
