@@ -21,8 +21,10 @@ class PageInfo:
     title: str
     icon: str
     url: str
-    blurb: str  # what the user does there, for the home page
+    blurb: str  # what the user does there, in full
     group: str = ""  # one of GROUPS
+    week: int | None = None  # the course week it teaches (1–4), for the home page's path; None: not a step
+    step: str = ""  # one sentence: what you will do there first, as the path's step
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -88,6 +90,17 @@ for _page in [
         "maps every convolution makes of one input (an overview across layers, then any layer's channels as a grid), "
         "and its top-5 prediction for a validation sample, your uploaded image, your drawing or live webcam frames.",
         "Training",
+    ),
+    PageInfo(
+        "sliding.py", "Sliding windows", ":material/grid_view:", "sliding-windows",
+        "From a classifier to a detector: slide a classifier of shapes (trained here in one click, or your own run) "
+        "over scenes of several shapes or a photo, window by window, then as one pass of its convolutional form — "
+        "the same score map, many times faster, with the fully connected layers turned into convolutions. MTCNN's "
+        "P-Net finding faces over an image pyramid, and region proposals (R-CNN) with their count of classifier "
+        "calls against sliding windows.",
+        "Detection", week=3,
+        step="Train the window classifier in one click, slide it over a scene of shapes window by window, then see "
+        "its convolutional form give the same map in one pass.",
     ),
 ]:
     PAGES.add(_page.name, _page)
