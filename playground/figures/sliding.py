@@ -24,8 +24,8 @@ HEAT = Scale(COUNTS, 0.0, 1.0)  # probabilities
 
 @dataclass(frozen=True)
 class BoxGroup:
-    """Boxes drawn alike: ``boxes`` ``[[x0, y0, x1, y1], ...]`` in pixels, a ``text`` each (or none), a colour, a
-    dash ("solid", "dash", "dot") and a ``name`` for the legend."""
+    """Boxes drawn alike: ``boxes`` ``[[x0, y0, x1, y1], ...]`` in pixels, a ``text`` each (or none; "" leaves that
+    box unlabelled), a colour, a dash ("solid", "dash", "dot") and a ``name`` for the legend."""
 
     boxes: Sequence[Sequence[float]]
     texts: Sequence[str] | None
@@ -43,11 +43,13 @@ def picture_with_boxes(rgb: np.ndarray, groups: Sequence[BoxGroup], height: int 
                          "hoverinfo": "skip"}]
     shapes, notes = [], []
     for g in groups:
-        data.append(legend_entry(g.color, g.name))
+        entry = legend_entry(g.color, g.name)
+        entry["marker"]["line"] = {"width": 1, "color": "#888888"}  # a white swatch shows on the white legend too
+        data.append(entry)
         for k, (x0, y0, x1, y1) in enumerate(g.boxes):
             shapes.append({"type": "rect", "x0": x0 - 0.5, "x1": x1 - 0.5, "y0": y0 - 0.5, "y1": y1 - 0.5,
                            "line": {"color": g.color, "width": g.width, "dash": g.dash}, "layer": "above"})
-            if g.texts:
+            if g.texts and g.texts[k]:
                 notes.append({"text": g.texts[k], "x": x0 - 0.5, "y": y0 - 0.5, "xanchor": "left",
                               "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#000000"},
                               "bgcolor": g.color, "opacity": 0.9, "borderpad": 1})

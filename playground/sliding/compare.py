@@ -17,7 +17,7 @@ from playground.sliding.classifier import Classifier
 from playground.sliding.results import kept
 
 MAX_WINDOWS = 40_000  # the loop classifies each window: beyond this, ask for a larger stride
-BEST = "best shape"  # the map view: the best class but the background
+BEST = "best class"  # the map view: the best class but the background
 
 
 def tab(clf: Classifier | None) -> None:
@@ -56,7 +56,7 @@ def tab(clf: Classifier | None) -> None:
     with left:
         _found_ui(clf, pic, c, window)
     _agreement_ui(c, clf, window)
-    conversion.conversion_ui(clf)
+    conversion.conversion_ui(clf, c, tuple(pic.image.shape[1:]))
 
 
 def _window_ui(clf: Classifier, pic: picture.Search) -> tuple[int, int]:
@@ -121,11 +121,12 @@ def _numbers(c: Comparison) -> None:
 def _found_ui(clf: Classifier, pic: picture.Search, c: Comparison, window: int) -> None:
     a, b, d = st.columns(3)
     threshold = a.slider("Threshold", 0.05, 1.0, 0.8, 0.05, key="_w_sw_threshold", persist_state="session",
-                         help="A window is a candidate when its best shape's probability is at least this.")
+                         help="A window is a candidate when the probability of its best class (the background "
+                              "aside) is at least this.")
     iou = b.slider("NMS IoU", 0.05, 1.0, 0.1, 0.05, key="_w_sw_iou", persist_state="session",
                    help="Of candidates that overlap by more than this IoU only the most probable is kept "
                         "(non-maximum suppression, torchvision.ops.nms).")
-    more = d.toggle("Sizes ×1.5, ×2 too", key="_w_sw_more", value=True, persist_state="session",
+    more = d.toggle("Larger windows", key="_w_sw_more", value=True, persist_state="session",
                     disabled=c.network is None,
                     help="Also slide windows 1.5 and 2 times as large (in convolutional form: the image shrunk) and "
                          "merge all: larger shapes are framed by larger windows.")

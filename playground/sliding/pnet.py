@@ -17,6 +17,7 @@ from playground.widgets import image_source
 KEY = "slide_pnet"
 MAX_SIDE = 640  # P-Net is tiny: a photo up to this size is searched whole in well under a second
 MAX_LEVELS = 8  # drawn as small multiples
+LABELLED = 12  # the most probable candidates get their probability written on them; the rest would hide the photo
 
 
 @st.cache_resource(show_spinner="Loading P-Net's weights…")
@@ -63,10 +64,12 @@ def tab() -> None:
     left, right = st.columns([1, 1], gap="medium")
     with left:
         rgb = image.permute(1, 2, 0).contiguous().numpy()
-        group = BoxGroup(found.boxes.tolist(), [f"{s:.2f}" for s in found.scores.tolist()], FOUND, "face candidates")
+        texts = [f"{s:.2f}" if k < LABELLED else "" for k, s in enumerate(found.scores.tolist())]
+        group = BoxGroup(found.boxes.tolist(), texts, FOUND, "face candidates")
         st.plotly_chart(picture_with_boxes(rgb, [group]), width="stretch", config=plotly_config(), key="pn_boxes")
-        st.caption(f"{picture.caption} ({w}×{h}). Candidates after non-maximum suppression — P-Net's job in MTCNN is "
-                   f"to propose, the next two networks check and refine.")
+        labelled = f"; the {LABELLED} most probable are labelled" if len(found.boxes) > LABELLED else ""
+        st.caption(f"{picture.caption} ({w}×{h}). Candidates after non-maximum suppression{labelled} — P-Net's job "
+                   f"in MTCNN is to propose, the next two networks check and refine.")
     with right:
         levels = found.levels[:MAX_LEVELS]
         maps = [(f"×{lv.scale:.2f}: {lv.probs.shape[0]}×{lv.probs.shape[1]}", lv.probs.numpy()) for lv in levels]

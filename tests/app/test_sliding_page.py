@@ -37,6 +37,18 @@ def runs_dir(tmp_path_factory):
         os.environ["CNNPG_RUNS_DIR"] = before
 
 
+def _await(at, key: str):
+    """Wait for the job under ``key``, rerunning the app meanwhile as the page's fragment would; then one more run."""
+    job = at.session_state[key]
+    deadline = time.time() + TIMEOUT
+    while not job.wait(1.0):
+        assert time.time() < deadline, f"the job is still {job.status} after {TIMEOUT} s"
+        at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return job
+
+
 @pytest.fixture(scope="module")
 def trained(runs_dir):
     """The page after its one-click training (1 epoch) finished, and the job."""
@@ -45,14 +57,7 @@ def trained(runs_dir):
     at.number_input(key="_w_sw_epochs").set_value(1).run()
     button(at, "Train the window classifier").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    job = at.session_state["slide_job"]
-    deadline = time.time() + TIMEOUT
-    while not job.wait(1.0):
-        assert time.time() < deadline, f"the job is still {job.status} after {TIMEOUT} s"
-        at.run()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at, job
+    return at, _await(at, "slide_job")
 
 
 @pytest.fixture
@@ -75,7 +80,7 @@ def _count(text: str) -> int:
 def test_one_click_training_lands_in_the_run_store_and_is_slid(trained, runs_dir):
     at, job = trained
     assert job.status == "finished", job.error
-    (run,) = RunStore(runs_dir).list()
+    (run,) = [r for r in RunStore(runs_dir).list() if r.name == "window classifier (one click)"]
     assert (run.name, run.dataset, run.task, run.epochs) == ("window classifier (one click)", "windows", "classify", 1)
     assert run.id == job.result.run_id == at.session_state["slide_run"]
     assert any(s.value.startswith("Trained the window classifier") and run.id in s.value for s in at.success)
@@ -162,3 +167,34 @@ def test_proposals_are_classified_and_counted_against_sliding_windows(page):
     calls = page.dataframe[-1].value
     rows = dict(zip(calls["way"], calls["classifier calls"], strict=True))
     assert _count(rows["region proposals"]) == len(fewer.boxes) < len(p.boxes)
+
+
+def test_a_training_can_be_stopped(page):
+    page.number_input(key="_w_sw_epochs").set_value(30).run()
+    button(page, "Train the window classifier").click().run()
+    assert button(page, "Train the window classifier").disabled  # one at a time
+    button(page, "Stop").click().run()
+    job = _await(page, "slide_job")
+    assert job.status == "stopped"
+    assert any(w.value.startswith("Stopped (") for w in page.warning)
+    assert not button(page, "Train the window classifier").disabled
+
+
+def test_a_run_of_the_training_page_is_slid_as_the_users_own(trained, runs_dir):
+    # LeNet-5 (gray 32×32 input, no padding, no "background" class) trained for one epoch on the Training page
+    at = open_page("training.py")
+    at.selectbox(key="_w_tr_dataset").set_value("digits").run()
+    at.number_input(key="_w_tr_epochs").set_value(1).run()
+    button(at, "Train").click().run()
+    run_id = _await(at, "train_job").result.run_id
+    at.switch_page("../pages/sliding.py")
+    at.run()
+    at.selectbox(key="_w_sw_run").set_value(run_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    about = " ".join(c.value for c in at.caption)
+    (info,) = [r for r in RunStore(runs_dir).list() if r.id == run_id]
+    assert f"**your run {info.name}** (your own network): trained on **digits**" in about and "has no “background” class" in about
+    # its trunk's stride is 4 (two 2×2 poolings) and it pads nothing: the two maps are equal here too
+    assert _count(metric(at, "Loop: forward passes")) == window_count(SCENE, 32, 4) ** 2
+    assert any(s.value.startswith("Equal") for s in at.success)
+    assert at.selectbox(key="_w_sw_view").options == ["best class", *[str(d) for d in range(10)]]
