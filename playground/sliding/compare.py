@@ -119,7 +119,7 @@ def _numbers(c: Comparison) -> None:
 
 
 def _found_ui(clf: Classifier, pic: picture.Search, c: Comparison, window: int) -> None:
-    a, b, d = st.columns(3)
+    a, b, d = st.columns([2, 2, 3], vertical_alignment="center")
     threshold = a.slider("Threshold", 0.05, 1.0, 0.8, 0.05, key="_w_sw_threshold", persist_state="session",
                          help="A window is a candidate when the probability of its best class (the background "
                               "aside) is at least this.")

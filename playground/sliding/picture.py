@@ -47,15 +47,17 @@ def _shrunk(key: str, _picture: np.ndarray) -> torch.Tensor:
 
 def search_ui() -> Search | None:
     """The source menu and its controls; the image, or None (with a hint) until there is one."""
-    source = image_source.source_ui(KEY, extra={"scene": "Scene"}, default="scene", label="Image to search")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    source = image_source.source_ui(KEY, extra={"scene": "Scene"}, default="scene", label="Image to search",
+                                    where=left)
     if source == "scene":
-        number = st.number_input("Scene", 0, 9999, 0, key="_w_sw_scene", persist_state="session",
+        number = right.number_input("Scene", 0, 9999, 0, key="_w_sw_scene", persist_state="session",
                                  help=f"Scenes of {COUNT[0]} to {COUNT[1]} shapes — circles, squares, triangles, "
                                       f"crosses — of 10 to 26 px radius, drawn by the engine from this number.")
         image, boxes, names = _scene(int(number))
         return Search(image, image.permute(1, 2, 0).numpy(), f"scene {number}: {len(names)} shapes",
                       f"scene:{number}", boxes, names)
-    picture = image_source.picture_ui(KEY, source, image_source.Options(square=False))
+    picture = image_source.picture_ui(KEY, source, image_source.Options(square=False), where=right)
     if picture is None:
         return None
     image = _shrunk(picture.key, picture.image)
