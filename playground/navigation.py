@@ -105,5 +105,16 @@ for _page in [
         "and its top-5 prediction for a validation sample, your uploaded image, your drawing or live webcam frames.",
         "Training", 2, "See the filters your trained network learned and what each layer makes of one image.",
     ),
+    PageInfo(
+        "sliding.py", "Sliding windows", ":material/grid_view:", "sliding-windows",
+        "From a classifier to a detector: slide a classifier of shapes (trained here in one click, or your own run) "
+        "over scenes of several shapes or a photo, window by window, then as one pass of its convolutional form — "
+        "the same score map, many times faster, with the fully connected layers turned into convolutions. MTCNN's "
+        "P-Net finding faces over an image pyramid, and region proposals (R-CNN) with their count of classifier "
+        "calls against sliding windows.",
+        "Detection", week=3,
+        step="Train the window classifier in one click, slide it over a scene of shapes window by window, then see "
+        "its convolutional form give the same map in one pass.",
+    ),
 ]:
     PAGES.add(_page.name, _page)

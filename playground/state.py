@@ -105,3 +105,14 @@ TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resu
 TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
 TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
+
+# --------------------------------------------------------------------------------------------------- sliding windows
+# pages/sliding.py (playground/sliding/). The one-click classifier's job and the run the page slides survive reruns
+# and page switches here; the run itself is in the run store. Results are kept per input so that moving an unrelated
+# control does not slide every window again.
+SLIDE_JOB = "slide_job"  # engine.jobs.job.Job | None: this session's one-click window-classifier training
+SLIDE_COLLECTED = "slide_collected"  # str | None: id of the finished job whose run was taken as the classifier
+SLIDE_MESSAGE = "slide_message"  # str | None: why the last "Train" click did not start a job
+SLIDE_RUN = "slide_run"  # str | None: id of the run whose classifier the page slides
+SLIDE_MODEL = "slide_model"  # (token, engine.training.trained.TrainedModel): that run loaded, for this session only
+SLIDE_RESULTS = "slide_results"  # dict[tuple, Any]: the last few comparisons and proposal classifications, by input

@@ -182,6 +182,113 @@ def convolutional_windows(fcn: Network, image: torch.Tensor, window: int, stats:
     return ScoreMap(probs, window, stride, 1, time.perf_counter() - start)
 
 
+# --------------------------------------------------------------------------------------------------- the two maps
+
+
+def conv_stride(spec: NetworkSpec, window: int) -> float:
+    """How far apart, in image pixels, the convolutional form's windows of ``window`` pixels lie: the trunk's
+    stride, scaled by ``window / input`` (the image is resized by ``input / window``)."""
+    return trunk_stride(spec) * window / spec.input[1]
+
+
+def edge_layers(spec: NetworkSpec) -> list[str]:
+    """Why the trunk's output cells do not each depend on their own window alone, one sentence per layer: padding
+    (inside the image the converted network sees real neighbouring pixels where the classifier saw the padding),
+    a pooling that rounds up (it reads past a window's edge), an adaptive pooling (its output covers the whole input,
+    whatever its size: the converted network would not slide at all)."""
+    out = []
+    for path, layer in walk(_trunk(spec)):
+        name = f"{layer.kind} (layer {'.'.join(str(i + 1) for i in path)})"
+        pad = getattr(layer, "padding", 0)
+        if layer.kind == "zeropad2d" or pad == "same" and layer.kernel_size not in (1, (1, 1)) or \
+                isinstance(pad, int | tuple) and any(pad if isinstance(pad, tuple) else (pad,)):
+            out.append(f"{name} pads its input: in the large image its border cells see the neighbouring pixels, "
+                       f"where the classifier on one window saw padding")
+        if getattr(layer, "ceil_mode", False):
+            out.append(f"{name} rounds its output size up (ceil_mode): its last windows reach past the edge")
+        if layer.kind == "adaptiveavgpool2d":
+            out.append(f"{name} pools to a fixed size whatever the input: on the large image it would pool over "
+                       f"everything, not window by window")
+    return out
+
+
+def differences(spec: NetworkSpec, window: int) -> list[str]:
+    """Why the convolutional form's probabilities for a window may differ from the loop's for the same window (an
+    empty list: they are equal to float rounding). Where the two grids of windows meet is ``agreement``'s matter."""
+    out = edge_layers(spec)
+    c, h, w = spec.input
+    if h != w:
+        out.append(f"the classifier's input is {h}×{w}, not square: square windows are stretched to it, the image "
+                   f"is not")
+    elif window != h:
+        out.append(f"the window ({window} px) is not the classifier's input ({h} px): the loop resizes each crop, the "
+                   f"convolutional form the whole image once (by {h}/{window}); at a crop's edge the resizing filter "
+                   f"reads pixels outside it in the image but not in the crop")
+    return out
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The loop's map against the convolutional form's, on the windows both computed: ``compared`` windows (the
+    loop's every window when its stride is ``step`` times the convolutional form's, else none) and the largest
+    difference of any class probability there (None when none were compared); ``note`` says which windows."""
+
+    compared: int
+    max_difference: float | None
+    step: int | None
+    note: str
+
+
+def agreement(loop: ScoreMap, conv: ScoreMap) -> Agreement:
+    """Compare two score maps of the same window size: the loop's window ``(r, c)`` is the convolutional form's
+    ``(k·r, k·c)`` when the loop's stride is ``k`` times the convolutional form's."""
+    if loop.window != conv.window:
+        raise ValueError(f"the maps are of different windows: {loop.window} and {conv.window} px")
+    ratio = loop.stride / conv.stride
+    k = round(ratio)
+    if k < 1 or abs(ratio - k) > 1e-6:
+        return Agreement(0, None, None, f"the loop's windows, every {loop.stride:g} px, are not on the convolutional "
+                                        f"form's grid (every {conv.stride:g} px): no window is computed by both; "
+                                        f"a stride of {conv.stride:g} px or a multiple of it lines them up")
+    rows, cols = min(loop.shape[0], -(-conv.shape[0] // k)), min(loop.shape[1], -(-conv.shape[1] // k))
+    a = loop.probs[:rows, :cols]
+    b = conv.probs[::k, ::k][:rows, :cols]
+    note = "every window" if k == 1 else f"the loop's windows: every {k}th of the convolutional form's, each way"
+    if (rows, cols) != loop.shape:
+        note += f" ({rows}×{cols} of the loop's {loop.shape[0]}×{loop.shape[1]}: the rest fall past its edge)"
+    return Agreement(rows * cols, float((a - b).abs().max()) if rows * cols else None, k, note)
+
+
+@dataclass(frozen=True)
+class HeadLayer:
+    """One layer of the classifier's head and what it became: ``before`` (e.g. "linear 400 → 32") reads
+    ``volume``; ``after`` (e.g. "conv2d, 32 filters of 16×5×5") has the same ``params``."""
+
+    before: str
+    after: str
+    volume: tuple[int, ...]
+    params: int
+
+
+def head_conversion(spec: NetworkSpec) -> list[HeadLayer]:
+    """The fully connected layers of ``spec`` next to the convolutions ``convolutional_spec`` makes of them."""
+    new = convolutional_spec(spec)
+    s, t = summary(spec), summary(new)
+    n_trunk = len(_trunk(spec))
+    out = []
+    for i, layer in enumerate(spec.layers[n_trunk + 1:], start=n_trunk + 1):
+        if not isinstance(layer, Linear):
+            continue
+        row, conv_row = s.rows[_top_row(s, i)], t.rows[_top_row(t, i - 1)]
+        conv = new.layers[i - 1]
+        kh, kw = (conv.kernel_size, conv.kernel_size) if isinstance(conv.kernel_size, int) else conv.kernel_size
+        volume = tuple(conv_row.in_shape)
+        out.append(HeadLayer(f"linear {row.in_shape[-1]} → {layer.out_features}",
+                             f"conv2d, {conv.out_channels} filters of {volume[0]}×{kh}×{kw}", volume,
+                             conv_row.params))
+    return out
+
+
 # --------------------------------------------------------------------------------------------------- helpers
 
 

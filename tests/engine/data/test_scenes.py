@@ -99,3 +99,65 @@ def test_the_named_sets_carry_typed_targets_with_their_frame():
     faces = load_dataset("faces", seed=0, max_train=20)
     assert isinstance(faces.train.targets, Points) and faces.train.targets.names == landmarks.NAMES
     assert faces.train.targets.batch([0, 1]).frame == (48, 48)
+
+
+# --------------------------------------------------------------------------------------------------- many objects
+
+
+def test_many_object_scenes_are_deterministic_and_within_their_settings():
+    kw = {"count": (1, 4), "radius": (0.08, 0.15), "classes": ("circle", "cross")}
+    a, b = scenes.generate_many(30, 96, seed=2, **kw), scenes.generate_many(30, 96, seed=2, **kw)
+    assert torch.equal(a.images, b.images) and all(torch.equal(x, y) for x, y in zip(a.boxes, b.boxes, strict=True))
+    assert not torch.equal(a.images, scenes.generate_many(30, 96, seed=2, part=1, **kw).images)
+    counts = [len(x) for x in a.boxes]
+    assert min(counts) >= 1 and max(counts) == 4 and len(set(counts)) >= 3
+    labels = torch.cat(a.labels)
+    assert set(labels.tolist()) == {0, 1} and a.classes == ("circle", "cross")
+    boxes = torch.cat(a.boxes)
+    sides = (boxes[:, 2:] - boxes[:, :2]).max(dim=1).values
+    assert (boxes >= 0).all() and (boxes <= 96).all() and sides.max() <= 2 * 0.15 * 96 + 1
+    targets = a.targets()
+    assert targets.kind == "boxes" and len(targets) == 30 and targets.frame == (96, 96)
+
+
+def test_each_box_is_measured_on_its_drawn_pixels():
+    """Oracle: with shapes apart (overlap 0), find each shape in the pixels — connected components (scipy) of the
+    pixels far from the background colour (the scene's median), its colour their median — then take every pixel
+    near its component that is nearer its colour than the background's (covered at least half, noise aside), and box
+    those with torchvision's masks_to_boxes."""
+    from scipy import ndimage
+
+    s = scenes.generate_many(12, 128, seed=5, count=(3, 5), overlap=0.0)
+    for i in range(len(s)):
+        img = s.images[i].float()  # (3, H, W)
+        bg = img.flatten(1).median(dim=1).values[:, None, None]
+        far = ((img - bg).norm(dim=0) > 80).numpy()
+        parts, n = ndimage.label(far)
+        seen = []
+        for k in range(1, n + 1):
+            part = torch.from_numpy(parts == k)
+            if part.sum() < 5:  # a few noisy pixels
+                continue
+            fg = img[:, part].median(dim=1).values[:, None, None]
+            near = torch.from_numpy(ndimage.binary_dilation(part.numpy(), iterations=2))
+            mask = near & ((img - fg).norm(dim=0) < (img - bg).norm(dim=0))
+            seen.append((masks_to_boxes(mask[None])[0] + torch.tensor([0.0, 0.0, 1.0, 1.0])).tolist())
+        truth = sorted(s.boxes[i].tolist())
+        assert len(seen) == len(truth), i
+        assert np.allclose(sorted(seen), truth, atol=1), (i, sorted(seen), truth)
+
+
+def test_overlapping_shapes_keep_the_box_of_what_is_seen():
+    s = scenes.generate_many(60, 128, seed=1, count=(4, 6), radius=(0.1, 0.2), overlap=0.4)
+    from torchvision.ops import box_iou
+
+    overlapping = 0
+    for boxes in s.boxes:
+        iou = box_iou(boxes, boxes).fill_diagonal_(0)
+        overlapping += int((iou > 0).any())
+        assert ((boxes[:, 2:] - boxes[:, :2]) >= 2).all()  # every shape painted is still seen
+    assert overlapping >= 10
+    with pytest.raises(ValueError, match="count must be two integers"):
+        scenes.generate_many(2, count=(3, 1))
+    with pytest.raises(ValueError, match="radius must be"):
+        scenes.generate_many(2, radius=(0.3, 0.9))

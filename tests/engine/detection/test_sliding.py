@@ -70,3 +70,47 @@ def test_what_cannot_be_converted_is_explained():
         sliding.convolutional_spec(NetworkSpec((1, 8, 8), (Flatten(), Linear(4), Flatten())))
     with pytest.raises(ValueError, match="does not fit the 40×36 image"):
         sliding.sliding_windows(build(CLASSIFIER), torch.zeros(3, 40, 36, dtype=torch.uint8), 37, 1, None)
+
+
+# --------------------------------------------------------------------------------------------------- the two maps
+
+
+PADDED = NetworkSpec((3, 16, 16), (Conv2d(6, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(), Linear(4)))
+
+
+def test_the_loop_on_every_kth_window_of_the_convolutional_grid_is_compared_there(model, image):
+    conv = sliding.convolutional_windows(sliding.convolutionalize(model), image, 16, STATS, CLASSIFIER.input)
+    loop = sliding.sliding_windows(model, image, window=16, stride=6, stats=STATS)  # 3 × the trunk's stride 2
+    a = sliding.agreement(loop, conv)
+    assert a.step == 3 and a.compared == loop.shape[0] * loop.shape[1] and a.max_difference < 1e-5
+    assert torch.allclose(loop.probs[1, 2], conv.probs[3, 6], atol=1e-5)  # window at (12, 6) px, both ways
+    off = sliding.agreement(sliding.sliding_windows(model, image, 16, 3, STATS), conv)
+    assert off.compared == 0 and off.max_difference is None and "not on the convolutional form's grid" in off.note
+
+
+def test_padding_makes_the_maps_differ_and_is_named():
+    net = build(PADDED, seed=0).eval()
+    img = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    loop = sliding.sliding_windows(net, img, 16, 2, STATS)
+    conv = sliding.convolutional_windows(sliding.convolutionalize(net), img, 16, STATS, PADDED.input)
+    a = sliding.agreement(loop, conv)
+    assert a.step == 1 and a.max_difference > 1e-3  # the border cells of each window saw zeros in the loop
+    reasons = sliding.differences(PADDED, 16)
+    assert len(reasons) == 1 and reasons[0].startswith("conv2d (layer 1) pads its input")
+    assert sliding.differences(CLASSIFIER, 16) == [] and "not the classifier's input" in \
+        sliding.differences(CLASSIFIER, 24)[0]
+    ceil = NetworkSpec((3, 16, 16), (Conv2d(6, 3), MaxPool2d(3, ceil_mode=True), Flatten(), Linear(4)))
+    assert "ceil_mode" in sliding.edge_layers(ceil)[0]
+
+
+def test_the_head_as_convolutions_keeps_its_parameters(model):
+    head = sliding.head_conversion(CLASSIFIER)
+    fcn = sliding.convolutionalize(model)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    convs = [m for m in fcn.modules() if isinstance(m, torch.nn.Conv2d)][-2:]
+    assert [h.before for h in head] == ["linear 128 → 20", "linear 20 → 4"]
+    assert [h.after for h in head] == ["conv2d, 20 filters of 8×4×4", "conv2d, 4 filters of 20×1×1"]
+    assert [h.volume for h in head] == [(8, 4, 4), (20, 1, 1)]
+    assert [h.params for h in head] == [sum(p.numel() for p in m.parameters()) for m in linears] == \
+        [sum(p.numel() for p in m.parameters()) for m in convs]
+    assert convs[0].weight.shape == (20, 8, 4, 4)  # filters = units, filter size = the volume read
