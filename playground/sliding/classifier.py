@@ -1,6 +1,7 @@
 """The classifier the page slides: the window classifier, trained here in one click as a job
 (``engine.detection.search``: a ready spec without padding, on the "windows" set), or any finished classification
-run of the user's from the run store (e.g. the Training page's). The page says which it is.
+run of the user's from the run store (e.g. the Training page's): this browser's runs and nobody's, never another's.
+The page says which it is.
 
 Training never runs in the page script: the click submits ``engine.jobs.training.train_job`` to the process-wide
 runner and keeps the handle under ``state.SLIDE_JOB``; a fragment redraws its progress and offers Stop; once the job
@@ -30,6 +31,7 @@ from engine.training.trained import TrainedModel, load_trained
 from engine.units import format_seconds, plural
 from playground import state
 from playground.navigation import page_path
+from playground.owner import owner_id
 from playground.training.common import named_data
 
 ONE_CLICK_NAME = "window classifier (one click)"
@@ -59,7 +61,7 @@ def _store() -> RunStore:
 
 def _runs() -> list[RunInfo]:
     try:
-        return [r for r in _store().list() if r.task == "classify" and r.epochs >= 1]
+        return [r for r in _store().visible(owner_id()) if r.task == "classify" and r.epochs >= 1]
     except (OSError, RunError) as e:
         st.error(f"The run store could not be read: {e}")
         return []
@@ -83,7 +85,8 @@ def _train(epochs: int) -> None:
     try:
         data = named_data(WINDOW_DATA, seed, None).data
         config = window_classifier_config(seed=seed, device=str(state.get(state.DEVICE)), epochs=epochs)
-        job = jobs.runner().submit(train_job, WINDOW_CLASSIFIER, data, config, store=_store(), name=ONE_CLICK_NAME)
+        job = jobs.runner().submit(train_job, WINDOW_CLASSIFIER, data, config, store=_store(), name=ONE_CLICK_NAME,
+                                   owner=owner_id(), about={"page": "sliding"})
     except (ServerBusyError, ValueError) as e:
         state.put(state.SLIDE_MESSAGE, str(e))
         return
@@ -92,11 +95,15 @@ def _train(epochs: int) -> None:
 
 def classifier_ui() -> Classifier | None:
     """Choose (or train) the classifier; None until there is one (with what to do shown)."""
+    if state.SLIDE_JOB not in st.session_state:  # a reload: this owner's one-click job, found again
+        state.put(state.SLIDE_JOB, jobs.runner().latest(owner_id(), page="sliding"))
     _collect()
     runs = _runs()
     by_id = {r.id: r for r in runs}
-    if state.get(state.SLIDE_RUN) not in by_id:
-        one_click = [r.id for r in runs if r.name == ONE_CLICK_NAME]
+    if state.get(state.SLIDE_RUN) not in by_id:  # this owner's newest one-click classifier, else their newest run
+        me = owner_id()
+        one_click = [r.id for r in runs if r.name == ONE_CLICK_NAME and r.owner == me] + \
+            [r.id for r in runs if r.owner == me]
         state.put(state.SLIDE_RUN, (one_click or list(by_id) or [None])[0])
     job = state.get(state.SLIDE_JOB)
     running = job is not None and not job.done
