@@ -21,8 +21,10 @@ class PageInfo:
     title: str
     icon: str
     url: str
-    blurb: str  # what the user does there, for the home page
+    blurb: str  # what the user does there, in full
     group: str = ""  # one of GROUPS
+    week: int | None = None  # the course week it teaches (1–4), for the home page's path; None: not a step
+    step: str = ""  # one sentence: what you will do there first, as the path's step
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -88,6 +90,15 @@ for _page in [
         "maps every convolution makes of one input (an overview across layers, then any layer's channels as a grid), "
         "and its top-5 prediction for a validation sample, your uploaded image, your drawing or live webcam frames.",
         "Training",
+    ),
+    PageInfo(
+        "style.py", "Style transfer", ":material/palette:", "style",
+        "Neural style transfer: a photo (or your upload or webcam snapshot) painted in the style of an artwork, by "
+        "optimising the image's pixels against a pretrained network — EfficientNet-Lite0 offline, or VGG-19. Set α, "
+        "β, the content layer and the style layers with their weights, watch the image and the costs change live, "
+        "compare the Gram matrices, explore α/β ratios side by side, and stylise the webcam live in fast mode.",
+        "Style", week=4,
+        step="Start the optimisation with a photo and an artwork, and watch the picture take on the style as J falls.",
     ),
 ]:
     PAGES.add(_page.name, _page)

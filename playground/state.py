@@ -101,3 +101,16 @@ TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes",
 TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_MY_RUNS = "train_my_runs"  # list[str]: ids of the runs this session started
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
+
+# --------------------------------------------------------------------------------------------------- style transfer
+# pages/style.py. The jobs and their logs survive reruns and page switches here; the settings' widgets keep their own
+# values with ``persist_state``; the pictures are the image source's (IMAGE_SOURCE above).
+STYLE_JOB = "style_job"  # engine.jobs.job.Job | None: this session's optimisation, running or done
+STYLE_LOG = "style_log"  # engine.jobs.style.StyleLog | None: its log (the page draws snapshots of it)
+STYLE_TASK = "style_task"  # dict | None: what it runs: {"content", "style" (Picture), "config", "label"}
+STYLE_COLLECTED = "style_collected"  # str | None: id of the finished job already added to the gallery
+STYLE_MESSAGE = "style_message"  # str | None: why the last Start did not start a job
+STYLE_GALLERY = "style_gallery"  # list[playground.style.run.GalleryItem]: this session's results, newest first
+STYLE_BLEND_JOB = "style_blend_job"  # Job | None: the blend explorer's job (one optimisation per α/β ratio)
+STYLE_BLEND_LOGS = "style_blend_logs"  # list[StyleLog]: its logs, one per ratio, in order
+STYLE_BLEND_CONFIGS = "style_blend_configs"  # list[StyleConfig]: the configs of those ratios
