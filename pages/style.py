@@ -10,7 +10,7 @@ st.caption("G starts as the content image; gradient descent changes its pixels t
            "measured on a pretrained network: its activations at one layer should match the content image's, its "
            "Gram matrices at several layers the style image's.")
 
-pictures, options = st.columns([3, 2], gap="large")
+pictures, options = st.columns([2, 1], gap="medium")
 with pictures:
     left, right = st.columns(2)
     with left:

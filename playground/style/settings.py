@@ -29,7 +29,7 @@ class Settings:
 
 
 def _backbone_ui() -> tuple[str, bool]:
-    allow = st.checkbox(f"Allow downloading VGG-19's weights ({VGG19_MB} MB)", key="_w_st_download",
+    allow = st.checkbox(f"Allow VGG-19's download ({VGG19_MB} MB)", key="_w_st_download",
                         persist_state=PERSIST, help="Only when you tick this does the server fetch the file from "
                                                     "download.pytorch.org (its SHA-256 is checked).")
     offered, off = [], []
@@ -70,8 +70,9 @@ def settings_ui() -> Settings:
                            key=f"_w_st_content_{name}", persist_state=PERSIST, format_func=labels.get,
                            help="Deeper layers keep what is where, and let the details change.")
     chosen = st.multiselect("Style layers", list(labels), default=list(b.style_layers), key=f"_w_st_style_{name}",
-                            persist_state=PERSIST, format_func=labels.get,
-                            help="Shallow layers carry colours and fine strokes, deeper ones larger patterns.")
+                            persist_state=PERSIST,
+                            help="Shallow layers carry colours and fine strokes, deeper ones larger patterns. "
+                                 "Their sizes: " + "; ".join(labels.values()) + ".")
     weights = []
     if chosen:
         st.caption("λ of each style layer (J_style = Σ λ_l · J_style^[l]):")
@@ -79,7 +80,7 @@ def settings_ui() -> Settings:
         for i, layer in enumerate(chosen):
             with cols[i % len(cols)]:
                 w = st.number_input(layer, 0.0, 10.0, round(1 / len(chosen), 3), step=0.05, format="%.3g",
-                                    key=f"_w_st_lambda_{name}_{layer}", persist_state=PERSIST)
+                                    key=f"_w_st_lambda_{name}_{layer}", persist_state=PERSIST, help=labels[layer])
             weights.append((layer, float(w)))
     s, o = st.columns(2)
     steps = s.number_input("Steps", 1, 2000, 60, step=10, key="_w_st_steps", persist_state=PERSIST)

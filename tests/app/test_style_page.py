@@ -150,3 +150,19 @@ def test_fast_mode_previews_and_stylises_webcam_frames(streamer):
     assert out.shape == (120, 160, 3) and not np.array_equal(out, frame.to_ndarray(format="rgb24"))
     meter = at.session_state["webcam"]["style_fast_camera"]
     assert meter.read()[0] == 1 and meter.read()[3] is None
+
+
+def test_vgg19_is_offered_only_when_its_download_is_allowed(streamer, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty torch cache: no VGG-19 file anywhere
+    at = open_page("style.py")
+    assert at.radio(key="_w_st_backbone").options == ["EfficientNet-Lite0"]
+    at.checkbox(key="_w_st_download").check()
+    at.run()
+    _ok(at)
+    assert at.radio(key="_w_st_backbone").options == ["EfficientNet-Lite0", "VGG-19"]
+    at.radio(key="_w_st_backbone").set_value("vgg19")
+    at.run()
+    _ok(at)
+    assert at.selectbox(key="_w_st_content_vgg19").value == "conv4_2"
+    assert at.multiselect(key="_w_st_style_vgg19").value == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    assert not list(tmp_path.rglob("*.pth"))  # offering it downloads nothing
