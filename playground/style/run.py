@@ -17,7 +17,7 @@ from engine.jobs.job import Job
 from engine.jobs.runner import ServerBusyError
 from engine.jobs.style import StyleLog, StyleSnapshot, style_job
 from engine.style.backbones import FeatureExtractor, availability, backbone, load_extractor
-from engine.style.optimise import INITS, StyleConfig, StyleResult
+from engine.style.optimise import INITS, StyleConfig, StyleResult, image_tensor, picture
 from engine.units import format_seconds
 from playground import state
 from playground.figures.primitives import plotly_config
@@ -146,8 +146,11 @@ def collect() -> None:
 
 
 def add_to_gallery(result: StyleResult, content: str, style: str, style_image: np.ndarray) -> None:
+    """Keep ``result`` first in the gallery; its style image is kept as the optimisation used it (its centred part
+    at the result's size: an upload's megapixels are not held for each result)."""
     gallery = state.get(state.STYLE_GALLERY, [])
-    gallery.insert(0, GalleryItem(result.image, result.config, content, style, style_image, result.status,
+    used = picture(image_tensor(style_image, tuple(result.image.shape[:2])))
+    gallery.insert(0, GalleryItem(result.image, result.config, content, style, used, result.status,
                                   result.last.step, result.seconds, result.history[0].total, result.last.total,
                                   result.device))
     del gallery[GALLERY_MAX:]

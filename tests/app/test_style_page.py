@@ -77,6 +77,7 @@ def test_a_few_steps_update_the_image_and_the_curves_and_join_the_gallery(stream
     assert any(t.startswith("Gram matrices at stem") for t in _titles(at))
     gallery = at.session_state["style_gallery"]
     assert len(gallery) == 1 and np.array_equal(gallery[0].image, result.image)
+    assert gallery[0].style_image.shape == (43, 64, 3)  # the style image as the optimisation used it
     assert "α 10, β 40" in gallery[0].settings and "4 steps of Adam" in gallery[0].settings
     # another layer's Gram matrices
     at.selectbox(key="_w_st_gram_layer_efficientnet_lite0").set_value("block 4")
