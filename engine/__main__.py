@@ -3,6 +3,8 @@
     python -m engine summary SPEC [--input C,H,W] [--json]   per-layer table (or JSON) of a network
     python -m engine codegen SPEC [--input C,H,W] [-o FILE]  standalone PyTorch source for it
     python -m engine train --spec SPEC --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
+    python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
+                                                              neural style transfer (engine/style/cli.py)
 
 SPEC is a preset name (``lenet5``, ``resnet50``, ...) or the path of a JSON spec file. A spec that cannot be read or
 has invalid layers exits with status 2 and says why on stderr, one line per problem. Each command is one
@@ -62,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     codegen.add_argument("--class-name", default="Net", help="the generated class's name (default: Net)")
     codegen.set_defaults(run=_cmd_codegen)
     _add_train_parser(commands)
+    from engine.style.cli import add_parser as add_style_parser  # its own module: the command is its topic's
+
+    add_style_parser(commands, CliError)
     return parser
 
 

@@ -116,5 +116,14 @@ for _page in [
         step="Train the window classifier in one click, slide it over a scene of shapes window by window, then see "
         "its convolutional form give the same map in one pass.",
     ),
+    PageInfo(
+        "style.py", "Style transfer", ":material/palette:", "style",
+        "Neural style transfer: a photo (or your upload or webcam snapshot) painted in the style of an artwork, by "
+        "optimising the image's pixels against a pretrained network — EfficientNet-Lite0 offline, or VGG-19. Set α, "
+        "β, the content layer and the style layers with their weights, watch the image and the costs change live, "
+        "compare the Gram matrices, explore α/β ratios side by side, and stylise the webcam live in fast mode.",
+        "Style", week=4,
+        step="Start the optimisation with a photo and an artwork, and watch the picture take on the style as J falls.",
+    ),
 ]:
     PAGES.add(_page.name, _page)

