@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from playground.inspect import filters, inputs, link, maps, prediction, subject
+from playground.inspect import drawing, filters, inputs, link, maps, prediction, subject
 
 st.title("Look inside")
 st.caption("What a network has learned, layer by layer: its first filters, the maps every convolution makes of one "
            "input, and what it predicts — for a validation sample, your image, your drawing or your webcam.")
 
 link.restore()  # a reloaded or shared link: its network, sample and layer
+drawing.collect_finished()  # a digit reader trained in one click for drawings becomes the network
 net = subject.model_ui()
 link.publish()
 if net is None:

@@ -81,6 +81,9 @@ ACTIVE_RUN = "active_run"  # str | None: id of the run (in the run store) the tr
 INSPECT_RUN = "inspect_run"  # str: the run the "Look inside" page shows ("" = the builder's untrained network)
 INSPECT_SEEN_ACTIVE = "inspect_seen_active"  # str | None: ACTIVE_RUN when that page last looked, to follow a new run
 INSPECT_SAMPLE = "inspect_sample"  # int: the validation sample shown there
+INSPECT_DRAW_JOB = "inspect_draw_job"  # Job | None: the one-click digit reader's training (playground/inspect/drawing)
+INSPECT_DRAW_COLLECTED = "inspect_draw_collected"  # str | None: id of that job once its run became the network
+INSPECT_DRAW_MESSAGE = "inspect_draw_message"  # str | None: why its last click did not start a job
 INSPECT_LAYER_LINK = "inspect_layer_link"  # str: the layer a link asked for, until the layer selectbox takes it
 INSPECT_MODEL = "inspect_model"  # (token, Network): the network loaded for that page, kept for this session only
 INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its feature maps for the current input

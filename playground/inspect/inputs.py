@@ -14,6 +14,7 @@ import torch
 from engine.data import ImageSet, adapt_batch, load_dataset
 from engine.media.images import to_chw, to_hwc
 from playground import state
+from playground.inspect.drawing import drawing_advice_ui
 from playground.inspect.subject import Subject
 from playground.widgets import image_source
 
@@ -39,6 +40,8 @@ def input_ui(subject: Subject, live: Callable[[str], None] | None = None) -> Inp
     source = image_source.source_ui(KEY, SAMPLE, default="sample" if subject.dataset else "photo")
     if source == "sample":
         return _sample_ui(subject)
+    if source == "drawing":
+        drawing_advice_ui(subject)  # a drawn digit needs a digit reader: the user's MNIST run, or one trained now
     options = image_source.Options(
         live=live, snapshot_label="Look inside the current frame",
         webcam_help="Press **START**: every frame is classified as it arrives. The yellow square is what the network "

@@ -232,3 +232,29 @@ def test_another_browser_never_sees_the_run_and_nobody_s_runs_are_listed_not_cho
     ada = open_page("inspect.py", owner=ADA)
     assert ada.session_state["inspect_run"] == run_id and len(ada.selectbox(key="_w_inspect_run").options) == 3
     RunStore(root).delete(cli.run_id)
+
+
+def test_a_drawing_gets_a_digit_reader_trained_in_one_click(monkeypatch, tmp_path, streamer):
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
+    carol = "carol-0123456789abcdef"
+    at = open_page("inspect.py", owner=carol)
+    at.segmented_control(key="_w_inspect_source").set_value("drawing").run()
+    _ok(at)
+    assert any("This is an untrained network" in m.value for m in at.markdown)
+    assert not [b for b in at.button if b.label.startswith("Read drawings with your run")]  # none yet
+    button(at, "Train LeNet-5 on MNIST 5k in one click (3 epochs)").click().run()
+    job = at.session_state["inspect_draw_job"]
+    assert job.wait(600), job.status
+    at.run()
+    _ok(at)
+    (run,) = RunStore(tmp_path).list()
+    assert (run.owner, run.dataset, run.status, run.epochs) == (carol, "mnist5k", "finished", 3)
+    assert run.best > 0.8  # LeNet-5 reads MNIST 5k's validation digits after three epochs
+    assert at.session_state["inspect_run"] == run.id  # the page now reads drawings with it
+    assert any("learned handwritten digits (mnist5k)" in c.value for c in at.caption)
+
+    # the builder's network chosen again: the page offers the run just trained instead of training another
+    at.selectbox(key="_w_inspect_run").set_value("").run()
+    use = next(b for b in at.button if b.label.startswith("Read drawings with your run"))
+    use.click().run()
+    assert at.session_state["inspect_run"] == run.id

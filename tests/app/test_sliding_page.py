@@ -49,10 +49,13 @@ def _await(at, key: str):
     return job
 
 
+OWNER = "sam-0123456789abcdef"  # the browser's owner id (its cookie), the same in every session of these tests
+
+
 @pytest.fixture(scope="module")
 def trained(runs_dir):
     """The page after its one-click training (1 epoch) finished, and the job."""
-    at = open_page("sliding.py")
+    at = open_page("sliding.py", owner=OWNER)
     assert any("No classifier yet" in i.value for i in at.info)
     at.number_input(key="_w_sw_epochs").set_value(1).run()
     button(at, "Train the window classifier").click().run()
@@ -62,8 +65,8 @@ def trained(runs_dir):
 
 @pytest.fixture
 def page(trained):
-    """A fresh session: the trained run is found in the run store."""
-    return open_page("sliding.py")
+    """A fresh session of the same browser: its trained run is found in the run store."""
+    return open_page("sliding.py", owner=OWNER)
 
 
 def _tab(at, label: str):
@@ -182,7 +185,7 @@ def test_a_training_can_be_stopped(page):
 
 def test_a_run_of_the_training_page_is_slid_as_the_users_own(trained, runs_dir):
     # LeNet-5 (gray 32×32 input, no padding, no "background" class) trained for one epoch on the Training page
-    at = open_page("training.py")
+    at = open_page("training.py", owner=OWNER)
     at.selectbox(key="_w_tr_dataset").set_value("digits").run()
     at.number_input(key="_w_tr_epochs").set_value(1).run()
     button(at, "Train").click().run()
@@ -199,3 +202,8 @@ def test_a_run_of_the_training_page_is_slid_as_the_users_own(trained, runs_dir):
     assert _count(metric(at, "Loop: forward passes")) == window_count(SCENE, 32, 4) ** 2
     assert any(s.value.startswith("Equal") for s in at.success)
     assert at.selectbox(key="_w_sw_view").options == ["best class", *[str(d) for d in range(10)]]
+
+
+def test_another_browser_does_not_see_the_window_classifier(trained):
+    other = open_page("sliding.py", owner="tom-0123456789abcdef")
+    assert any("No classifier yet" in i.value for i in other.info)
