@@ -70,6 +70,13 @@ def test_a_drawing_is_classified(app):
     expect(app.main()).to_contain_text("What the network sees: 1×32×32")
     expect(app.main()).to_contain_text("your drawing")
     app.assert_no_exception()
+    # the untrained builder's network cannot read a digit: the page says so and trains a digit reader in one click
+    expect(app.main()).to_contain_text("This is an untrained network")
+    app.act(lambda: _button(app, "Train LeNet-5 on MNIST 5k in one click (3 epochs)").click())
+    expect(app.main()).to_contain_text("learned handwritten digits (mnist5k)", timeout=300_000)
+    expect(app.main()).to_contain_text("your drawing")  # the same drawing, now read by the digit reader
+    expect(app.main()).to_contain_text("Prediction:")
+    app.assert_no_exception()
     _shot(app, "inspect_drawing")
 
 
