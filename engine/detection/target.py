@@ -63,6 +63,21 @@ def decode(output: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor,
     return p, boxes, torch.softmax(output[:, 5:], dim=1)
 
 
+def raw_prediction(present: torch.Tensor, box: torch.Tensor, probs: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """The raw output ``(N, 5 + C)`` whose ``decode`` is a prediction people can write down: ``present`` ``(N,)`` the
+    probability p̂_c, ``box`` ``(N, 4)`` (b̂_x, b̂_y, b̂_h, b̂_w) as fractions, ``probs`` ``(N, C)`` the class
+    probabilities (made to sum to 1). Probabilities are kept within ``[eps, 1 − eps]``, where the logits stay finite:
+    a page's editor of ŷ gives this to ``loss_terms``."""
+    if probs.ndim != 2 or box.shape != (probs.shape[0], 4) or present.shape != (probs.shape[0],):
+        raise ValueError(f"present (N,), box (N, 4) and probs (N, C) must agree, got {tuple(present.shape)}, "
+                         f"{tuple(box.shape)} and {tuple(probs.shape)}")
+    if bool((probs < 0).any()) or bool((probs.sum(dim=1) <= 0).any()):
+        raise ValueError("class probabilities must be non-negative and not all zero")
+    p = torch.cat([present[:, None], box], dim=1).float().clamp(eps, 1 - eps)  # (N, 5)
+    q = (probs.float() / probs.float().sum(dim=1, keepdim=True)).clamp_min(eps)  # (N, C)
+    return torch.cat([torch.logit(p), q.log()], dim=1)  # softmax(log q) = q / Σq
+
+
 def target_boxes(y: torch.Tensor, size: int) -> torch.Tensor:
     """The boxes ``(N, 4)`` ``xyxy`` in pixels that targets ``y`` describe."""
     b = y[:, BOX] * size
@@ -125,6 +140,18 @@ def encode_points(points: torch.Tensor, size: int) -> torch.Tensor:
 def decode_points(output: torch.Tensor, size: int) -> torch.Tensor:
     """A landmark network's output ``(N, 2k)`` -> points ``(N, k, 2)`` in pixels."""
     return output.float().reshape(output.shape[0], -1, 2) * size
+
+
+def point_terms(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Each point's squared error ``(l̂_x − l_x)² + (l̂_y − l_y)²`` for points ``(N, k, 2)`` as fractions -> ``(N, k)``;
+    the landmark task's loss is their mean over the (visible) points."""
+    return (pred.float() - true.float()).square().sum(dim=2)
+
+
+def centroid_points(points: torch.Tensor) -> torch.Tensor:
+    """Every point of each image ``(N, k, 2)`` moved to the mean of that image's points: what squared error teaches
+    a network when the labels' order is random (``engine.data.landmarks.shuffled_order``)."""
+    return points.mean(dim=1, keepdim=True).expand_as(points)
 
 
 def point_error(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
