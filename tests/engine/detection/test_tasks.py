@@ -124,6 +124,21 @@ def test_a_localisation_run_stops_resumes_exactly_and_exports(tmp_path):
     assert len(bundle) > 1000
 
 
+def test_evaluations_rank_their_worst_images_as_a_sort_by_hand_does():
+    data = load_dataset("scenes", seed=3, max_train=20)
+    outputs = torch.randn(len(data.val), 9, generator=torch.Generator().manual_seed(0))
+    ev = Localise().evaluate(outputs, data.val.targets)
+    meter = Localise().meter("cpu")
+    meter.update(outputs, Localise().collate(data.val.targets.batch(range(len(data.val)))))
+    assert ev.correct.float().mean().item() == pytest.approx(meter.compute()["correct"])  # the metric's own rule
+    key = [(bool(ev.correct[i]), float(ev.iou[i]) if ev.true_present[i] else 1.0, i) for i in range(len(ev.iou))]
+    assert ev.worst(30) == [i for *_, i in sorted(key)[:30]]
+    faces = load_dataset("faces", seed=3, max_train=20)
+    lm = Landmarks().evaluate(torch.rand(len(faces.val), 10, generator=torch.Generator().manual_seed(1)),
+                              faces.val.targets)
+    assert lm.worst(5) == sorted(range(len(lm.errors)), key=lambda i: -float(lm.errors[i]))[:5]
+
+
 def test_positions_need_their_frame():
     targets = Boxes((torch.tensor([[1.0, 2.0, 5.0, 6.0]]),), (torch.tensor([0]),), ("a",))
     with pytest.raises(ValueError, match="do not say the size of their images"):
