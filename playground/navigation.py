@@ -21,8 +21,10 @@ class PageInfo:
     title: str
     icon: str
     url: str
-    blurb: str  # what the user does there, for the home page
+    blurb: str  # what the user does there, in full
     group: str = ""  # one of GROUPS
+    week: int | None = None  # the course week it teaches (1–4), for the home page's path; None: not a step
+    step: str = ""  # one sentence: what you will do there first, as the path's step
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -88,6 +90,16 @@ for _page in [
         "maps every convolution makes of one input (an overview across layers, then any layer's channels as a grid), "
         "and its top-5 prediction for a validation sample, your uploaded image, your drawing or live webcam frames.",
         "Training",
+    ),
+    PageInfo(
+        "localisation.py", "Localisation & landmarks", ":material/center_focus_strong:", "localisation",
+        "The course's target vector y = (p_c, b_x, b_y, b_h, b_w, c…) by hand: move a box on a scene, switch the "
+        "object off, watch y follow; write a prediction and see each loss term (with p_c = 0 only p_c counts). The "
+        "same for five face landmarks. Then train a network to output boxes or landmarks, live, and see its "
+        "predicted and true boxes and points on held-out images with their IoU and error — and what happens when "
+        "the landmarks' order is shuffled.",
+        "Detection", 3, "Move a box over a scene and watch the target vector y = (p_c, b_x, b_y, b_h, b_w, c…) "
+        "follow, then switch the object off and see which loss terms still count.",
     ),
 ]:
     PAGES.add(_page.name, _page)

@@ -101,3 +101,14 @@ TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes",
 TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_MY_RUNS = "train_my_runs"  # list[str]: ids of the runs this session started
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
+
+
+# --------------------------------------------------------------------------------------------------- localisation
+# pages/localisation.py (its training job is this session's TRAIN_JOB above, so the Training page sees it too). Its
+# sliders keep their values with ``persist_state``; these hold what no widget can.
+LOC_SEEDED = "loc_seeded"  # dict[str, tuple]: per editor ("box", "points"), the (data set, seed, index) its widgets
+# were last filled from, so moving to another scene refills them with that scene's own values
+LOC_POINTS = "loc_points"  # np.ndarray (K, 2) float32: the user's predicted landmarks for the face shown, in pixels
+LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per slot ("localise", "landmarks",
+# "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
+LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot
