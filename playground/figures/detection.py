@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from engine.data import Boxes, Points, Targets
 from playground.figures.primitives import NO_TEMPLATE, png_uri
 from playground.figures.training import to_rgb_uint8
 from playground.theme import COLORS
@@ -66,7 +67,7 @@ def image_marks(images: np.ndarray, marks: Sequence[Marks] = (), titles: Sequenc
     rgb = to_rgb_uint8(images)
     n = len(rgb)
     cols = max(1, min(cols, n))
-    head = TITLE_PX if titles else 0
+    head = TITLE_PX if titles and not axes else 0  # with axes, the title goes above the axes, so y's ticks start at 0
     canvas, corners = _canvas(rgb, cols, zoom, head)
     data: list[dict] = [{"type": "image", "source": png_uri(canvas), "x0": 0.5 / zoom, "y0": 0.5 / zoom,
                          "dx": 1 / zoom, "dy": 1 / zoom, "hoverinfo": "skip"}]
@@ -100,7 +101,7 @@ def image_marks(images: np.ndarray, marks: Sequence[Marks] = (), titles: Sequenc
                          + "</extra>" if not axes else "%{text}<extra>" + m.name + "</extra>",
                          "marker": {"color": m.color, "symbol": m.symbol, "size": 7 if zoom <= 3 else 11,
                                     "line": {"color": "white", "width": 1}}})
-    for i, title in enumerate(titles or []):
+    for i, title in enumerate(titles if head else []):
         ox, oy = corners[i]
         annotations.append({"text": title, "x": ox + rgb.shape[2] / 2, "y": oy - 1 / zoom, "xref": "x", "yref": "y",
                             "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 11}})
@@ -110,13 +111,32 @@ def image_marks(images: np.ndarray, marks: Sequence[Marks] = (), titles: Sequenc
     layout = {
         "xaxis": axis | {"range": [0, width], "constrain": "domain"},
         "yaxis": axis | {"range": [height, 0], "scaleanchor": "x", "constrain": "domain"},
-        "width": canvas.shape[1] + (60 if axes else 20), "height": canvas.shape[0] + (90 if axes else 50),
-        "margin": {"l": 40 if axes else 10, "r": 10, "t": 30 if axes else 4, "b": 40},
-        "showlegend": legend, "legend": {"orientation": "h", "x": 0, "y": 0, "yanchor": "top"},
+        "width": canvas.shape[1] + (60 if axes else 20), "height": canvas.shape[0] + (110 if axes else 50),
+        "margin": {"l": 40 if axes else 10, "r": 10, "t": 36 if axes else 4, "b": 60 if axes else 40},
+        "showlegend": legend, "legend": {"orientation": "h", "x": 0, "y": -0.1 if axes else 0, "yanchor": "top"},
+        "title": {"text": titles[0], "x": 0.5, "xanchor": "center", "font": {"size": 13}} if titles and axes else {},
         "plot_bgcolor": "white", "dragmode": False, "template": NO_TEMPLATE,
         "shapes": shapes, "annotations": annotations,
     }
     return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def labelled_samples(images, targets: Targets, idx: Sequence[int], cols: int = 8) -> go.Figure | None:
+    """A set's images ``(N, C, H, W)`` (array or tensor) at ``idx`` with their labels drawn: each box with its class
+    above the image ("no object" without one), or the landmarks (named on hover); None for targets of another kind."""
+    if not isinstance(targets, Boxes | Points):
+        return None
+    pick = list(idx)
+    shown = np.asarray(images[pick])
+    frame = targets.frame or images.shape[-2:]
+    scale = images.shape[-1] / frame[-1]  # labels are in pixels of their frame
+    if isinstance(targets, Boxes):
+        boxes = [targets.boxes[i][0].tolist() if len(targets.boxes[i]) else None for i in pick]
+        titles = [targets.names[int(targets.labels[i][0])] if len(targets.labels[i]) else "no object" for i in pick]
+        marks = [Marks("box", TRUE_COLOR, boxes=boxes, scale=scale)]
+        return image_marks(shown, marks, titles, cols=cols, zoom=2)
+    marks = [Marks("landmarks", TRUE_COLOR, points=targets.points[pick].numpy(), scale=scale)]
+    return image_marks(shown, marks, cols=cols, zoom=2, names=targets.names)
 
 
 def distribution(values: np.ndarray, title: str, x_title: str, threshold: float | None = None,
