@@ -5,6 +5,7 @@ training runs started from the page (a background job, waited on as tests/app/te
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
@@ -43,6 +44,13 @@ def _table(at, columns: set[str]):
 
 def _charts(at) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed-array form {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value, dtype=np.float64)
 
 
 def _await_job(at):
@@ -186,3 +194,27 @@ def test_ordered_and_shuffled_landmark_runs_side_by_side(page, runs_dir):
     centroid = T.centroid_error(val)
     assert any(f"{centroid:.3f}" in c.value for c in page.caption)
     assert {"Ordered labels", "Labels shuffled per image"} <= {t.get("name") for f in _charts(page) for t in f["data"]}
+
+
+def test_the_training_page_draws_the_boxes_and_landmarks_on_its_samples(runs_dir):
+    at = open_page("training.py")
+    at.selectbox(key="_w_tr_dataset").set_value("scenes").run()
+    assert not at.exception, [e.value for e in at.exception]
+    scenes = load_dataset("scenes", seed=0).train.targets  # the page takes the whole set by default
+    (fig,) = [f for f in _charts(at) if any(t.get("name") == "box" for t in f["data"])]
+    rects = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"]
+    boxes = [scenes.boxes[i][0].tolist() for i in range(16) if len(scenes.boxes[i])]
+    assert len(rects) == len(boxes)
+    x0, y0, x1, y1 = boxes[0]  # the first tile sits at the canvas's left, below its title
+    assert rects[0]["x1"] - rects[0]["x0"] == pytest.approx(x1 - x0) and rects[0]["y1"] - rects[0]["y0"] == (
+        pytest.approx(y1 - y0))
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles == [scenes.names[int(scenes.labels[i][0])] if len(scenes.labels[i]) else "no object"
+                      for i in range(16)]
+    at.selectbox(key="_w_tr_dataset").set_value("faces").run()
+    assert metric(at, "landmarks") == "5"
+    faces = load_dataset("faces", seed=0).train.targets
+    (fig,) = [f for f in _charts(at) if any(t.get("name") == "landmarks" for t in f["data"])]
+    (trace,) = [t for t in fig["data"] if t.get("name") == "landmarks"]
+    xy = np.stack([_array(trace["x"]), _array(trace["y"])], axis=1)
+    np.testing.assert_allclose(xy[:5], faces.points[0].numpy(), atol=1e-5)  # the first face: tile at (0, 0)
