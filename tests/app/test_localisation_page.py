@@ -17,6 +17,8 @@ from apptest_helpers import button, metric, open_page
 
 from engine.data import load_dataset
 from engine.detection import target as T
+from engine.detection.networks import ready_network
+from engine.detection.tasks import Landmarks
 from engine.training.runs import RunStore
 
 TIMEOUT = 180  # seconds a short job may take on a loaded 2-core machine
@@ -218,3 +220,23 @@ def test_the_training_page_draws_the_boxes_and_landmarks_on_its_samples(runs_dir
     (trace,) = [t for t in fig["data"] if t.get("name") == "landmarks"]
     xy = np.stack([_array(trace["x"]), _array(trace["y"])], axis=1)
     np.testing.assert_allclose(xy[:5], faces.points[0].numpy(), atol=1e-5)  # the first face: tile at (0, 0)
+
+
+def test_the_builders_network_gets_the_one_click_output_fix_and_the_ready_one_opens_in_the_builder(page):
+    page.segmented_control(key=TRAIN + "net").set_value("builder").run()  # the builder's LeNet-5: 10 outputs
+    assert button(page, "Train").disabled
+    assert any("needs 9" in w.value for w in page.warning)
+    page.button(key="_w_tr_fix_head").click().run()
+    assert not page.exception, [e.value for e in page.exception]
+    assert page.session_state["spec"].layers[-1].out_features == 5 + 4  # p_c, the box, the 4 classes
+    assert not button(page, "Train").disabled
+    page.segmented_control(key=TRAIN + "what").set_value("landmarks").run()
+    page.button(key="_w_tr_fix_head").click().run()
+    assert page.session_state["spec"].layers[-1].out_features == 2 * 5  # (x, y) of 5 landmarks
+    # the ready network, opened in the builder, becomes the builder's network
+    page.segmented_control(key=TRAIN + "net").set_value("ready").run()
+    page.button(key=TRAIN + "open").click().run()
+    assert not page.exception, [e.value for e in page.exception]
+    faces = load_dataset("faces", seed=0, max_train=500).card
+    assert page.session_state["spec"] == ready_network(Landmarks(), faces)
+    assert any("CNN builder" in t.value for t in page.title)
