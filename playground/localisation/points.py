@@ -72,8 +72,8 @@ def points_target_ui(seed: int) -> None:
         a, b = st.columns(2)
         a.button("Swap the eyes", key=K + "swap", icon=":material/swap_horiz:", on_click=_swap, args=(0, 1),
                  width="stretch", help="The same positions, the labels of l1 and l2 exchanged: the order matters.")
-        b.button("Back near the true points", key=K + "reset", icon=":material/restart_alt:", on_click=_reset,
-                 args=(true,), width="stretch")
+        b.button("Reset ŷ", key=K + "reset", icon=":material/restart_alt:", on_click=_reset, args=(true,),
+                 width="stretch", help="Put the prediction back near the true points (each 2 px right, 1.5 px down).")
     pred = _points()
     y = T.encode_points(torch.from_numpy(true)[None], size)  # (1, 10)
     y_hat = T.encode_points(torch.from_numpy(pred)[None], size)
