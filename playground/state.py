@@ -133,3 +133,13 @@ STYLE_GALLERY = "style_gallery"  # list[playground.style.run.GalleryItem]: this 
 STYLE_BLEND_JOB = "style_blend_job"  # Job | None: the blend explorer's job (one optimisation per α/β ratio)
 STYLE_BLEND_LOGS = "style_blend_logs"  # list[StyleLog]: its logs, one per ratio, in order
 STYLE_BLEND_CONFIGS = "style_blend_configs"  # list[StyleConfig]: the configs of those ratios
+
+# --------------------------------------------------------------------------------------------------- localisation
+# pages/localisation.py (its training job is this session's TRAIN_JOB above, so the Training page sees it too). Its
+# sliders keep their values with ``persist_state``; these hold what no widget can.
+LOC_SEEDED = "loc_seeded"  # dict[str, tuple]: per editor ("box", "points"), the (data set, seed, index) its widgets
+# were last filled from, so moving to another scene refills them with that scene's own values
+LOC_POINTS = "loc_points"  # np.ndarray (K, 2) float32: the user's predicted landmarks for the face shown, in pixels
+LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per slot ("localise", "landmarks",
+# "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
+LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot

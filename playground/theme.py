@@ -11,6 +11,8 @@ COLORS = {
     "neutral": "#9c9c9c",
     "error": "#e15759",
     "accent": "#e4572e",
+    "truth": "#2ca02c",  # a label: the true box or points (detection figures)
+    "prediction": "#e4572e",  # the network's (or the user's) prediction beside it
 }
 
 FAMILY_COLORS = {

@@ -4,7 +4,8 @@ Each image is a cartoon face — an elliptical head with two eyes, a nose and a 
 proportions and colours, on a noisy background. Its labels are the five points MTCNN and most face aligners use, in a
 fixed order: left eye, right eye, nose tip, left mouth corner, right mouth corner (left and right as the viewer sees
 them). The order is the point of the lesson: the network's output unit 2k, 2k+1 must always mean the same landmark
-(course notes 1.3.2).
+(course notes 1.3.2). ``shuffled_order`` breaks that on purpose, for the lesson's counter-example: the same points,
+in a random order per image.
 
 Drawing is done with signed distances, as ``engine.data.shapes`` does: a pixel's share of a part is
 ``clip(0.5 − d·scale, 0, 1)`` with ``d`` the distance to the part's outline in pixels, so edges are anti-aliased.
@@ -79,6 +80,25 @@ def generate(n: int, size: int = 48, seed: int = 0, part: int = 0) -> Faces:
     img += rng.standard_normal(img.shape) * rng.uniform(0.0, 0.06, n)[:, None, None, None]
     images = np.rint(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
     return Faces(torch.from_numpy(images), torch.from_numpy(points.astype(np.float32)))
+
+
+def shuffled_order(points: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's points ``(N, K, 2)`` put in a random order of its own (a uniform permutation per image, drawn from
+    ``seed``) -> ``(shuffled (N, K, 2), order (N, K))`` with ``shuffled[i, j] = points[i, order[i, j]]``.
+
+    Labels made so no longer say which output is which landmark: output ``j`` is the left eye in one image and a mouth
+    corner in the next. Trained on them with squared error, a network can do no better than put every output at the
+    mean of the image's points (the expected value of a slot whose landmark is drawn at random), so its error against
+    the true, ordered points stays high."""
+    if not isinstance(points, torch.Tensor) or points.ndim != 3 or points.shape[2] != 2:
+        got = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+        raise ValueError(f"points must be a tensor (N, K, 2), got {got}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    n, k = points.shape[:2]
+    rng = np.random.default_rng([seed, 0x5AFF1E])
+    order = torch.from_numpy(rng.permuted(np.tile(np.arange(k), (n, 1)), axis=1))  # (N, K): one permutation a row
+    return torch.take_along_dim(points, order[:, :, None], dim=1), order
 
 
 def _to_face(centres: np.ndarray, frame: tuple) -> tuple[np.ndarray, np.ndarray]:

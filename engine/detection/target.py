@@ -48,8 +48,7 @@ def encode(present: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, num
     y = torch.zeros(n, width(num_classes), device=boxes.device)
     y[:, 0] = present.float()
     present = present.bool()
-    cxcywh = box_convert(boxes.float(), "xyxy", "cxcywh") / size  # (N, 4): b_x, b_y, b_w, b_h
-    y[:, BOX] = cxcywh[:, [0, 1, 3, 2]] * present[:, None]  # the course's order: b_x, b_y, b_h, b_w
+    y[:, BOX] = box_fractions(boxes, size) * present[:, None]
     y[present, 5 + labels[present].long()] = 1.0
     return y
 
@@ -61,6 +60,28 @@ def decode(output: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor,
     b = torch.sigmoid(output[:, BOX]) * size  # b_x, b_y, b_h, b_w in pixels
     boxes = box_convert(b[:, [0, 1, 3, 2]], "cxcywh", "xyxy")
     return p, boxes, torch.softmax(output[:, 5:], dim=1)
+
+
+def box_fractions(boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Boxes ``(N, 4)`` ``xyxy`` in pixels of images ``size`` wide -> ``(N, 4)`` (b_x, b_y, b_h, b_w) as fractions."""
+    cxcywh = box_convert(boxes.float(), "xyxy", "cxcywh") / size  # (N, 4): b_x, b_y, b_w, b_h
+    return cxcywh[:, [0, 1, 3, 2]]  # the course's order: b_x, b_y, b_h, b_w
+
+
+def raw_prediction(present: torch.Tensor, boxes: torch.Tensor, probs: torch.Tensor, size: int, eps: float = 1e-4
+                   ) -> torch.Tensor:
+    """The raw output ``(N, 5 + C)`` whose ``decode`` is a prediction as people write it down: ``present`` ``(N,)`` the
+    probability p̂_c, ``boxes`` ``(N, 4)`` ``xyxy`` in pixels of images ``size`` wide, ``probs`` ``(N, C)`` the class
+    probabilities (made to sum to 1). Probabilities and box fractions are kept within ``[eps, 1 − eps]``, where the
+    logits stay finite. A page's editor of ŷ gives this to ``loss_terms``."""
+    if probs.ndim != 2 or boxes.shape != (probs.shape[0], 4) or present.shape != (probs.shape[0],):
+        raise ValueError(f"present (N,), boxes (N, 4) and probs (N, C) must agree, got {tuple(present.shape)}, "
+                         f"{tuple(boxes.shape)} and {tuple(probs.shape)}")
+    if bool((probs < 0).any()) or bool((probs.sum(dim=1) <= 0).any()):
+        raise ValueError("class probabilities must be non-negative and not all zero")
+    p = torch.cat([present[:, None].float(), box_fractions(boxes, size)], dim=1).clamp(eps, 1 - eps)  # (N, 5)
+    q = (probs.float() / probs.float().sum(dim=1, keepdim=True)).clamp_min(eps)  # (N, C)
+    return torch.cat([torch.logit(p), q.log()], dim=1)  # softmax(log q) = q / Σq
 
 
 def target_boxes(y: torch.Tensor, size: int) -> torch.Tensor:
@@ -125,6 +146,24 @@ def encode_points(points: torch.Tensor, size: int) -> torch.Tensor:
 def decode_points(output: torch.Tensor, size: int) -> torch.Tensor:
     """A landmark network's output ``(N, 2k)`` -> points ``(N, k, 2)`` in pixels."""
     return output.float().reshape(output.shape[0], -1, 2) * size
+
+
+def point_terms(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Each point's squared error ``(l̂_x − l_x)² + (l̂_y − l_y)²`` for points ``(N, k, 2)`` as fractions -> ``(N, k)``;
+    the landmark task's loss is their mean over the (visible) points."""
+    return (pred.float() - true.float()).square().sum(dim=2)
+
+
+def centroid_points(points: torch.Tensor) -> torch.Tensor:
+    """Every point of each image ``(N, k, 2)`` moved to the mean of that image's points: what squared error teaches
+    a network when the labels' order is random (``engine.data.landmarks.shuffled_order``)."""
+    return points.mean(dim=1, keepdim=True).expand_as(points)
+
+
+def centroid_error(points: torch.Tensor) -> float:
+    """The mean normalised error of guessing every point of each image ``(N, k, 2)`` at their centroid: where a network
+    trained on shuffled labels ends up."""
+    return float(point_error(centroid_points(points), points).mean())
 
 
 def point_error(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:

@@ -107,6 +107,20 @@ class LocaliseEvaluation:
     iou: torch.Tensor  # (N,), 0 without an object
     metrics: dict[str, float]
 
+    @property
+    def correct(self) -> torch.Tensor:
+        """``(N,)`` bool: the "correct" metric's rule per image (object or not said rightly; with one, its class
+        named and its box at IoU ≥ ``IOU_CORRECT``)."""
+        said = self.present >= PRESENT
+        found = said & (self.labels == self.true_labels) & (self.iou >= IOU_CORRECT)
+        return torch.where(self.true_present, found, ~said)
+
+    def worst(self, n: int) -> list[int]:
+        """Indices of ``n`` images, the wrong ones first and, among equals, the lowest IoU first (an image without
+        an object counts as IoU 1)."""
+        score = self.correct.float() + torch.where(self.true_present, self.iou, 1.0)
+        return torch.argsort(score, stable=True)[:n].tolist()
+
 
 @register
 @dataclass(frozen=True)
@@ -208,6 +222,10 @@ class LandmarkEvaluation:
     true_points: torch.Tensor
     errors: torch.Tensor
     metrics: dict[str, float]
+
+    def worst(self, n: int) -> list[int]:
+        """Indices of the ``n`` images with the largest error, largest first."""
+        return torch.argsort(self.errors, descending=True, stable=True)[:n].tolist()
 
 
 @register

@@ -9,6 +9,7 @@ from engine.data import (
     ClassIds,
     DatasetCard,
     LoadedData,
+    Points,
     availability,
     channel_stats,
     dataset_card,
@@ -23,6 +24,7 @@ from engine.training.fitting import fit_output, fit_problems
 from engine.training.tasks import default_task
 from playground import state
 from playground.builder import editor as builder_ui
+from playground.figures import detection as detection_figs
 from playground.figures import training as figs
 from playground.training.common import BUILDER_PAGE, PERSIST, Picked, message, named_data, short
 
@@ -119,14 +121,20 @@ def _card_ui(card: DatasetCard, where: str | None) -> None:
     cols = st.columns(4)
     cols[0].metric("training images", f"{card.train_size:,}")
     cols[1].metric("validation images", f"{card.val_size:,}")
-    cols[2].metric("classes", card.num_classes)
+    names = "Landmarks" if card.targets == Points.kind else "Classes"  # a points set's "classes" are its landmarks
+    cols[2].metric(names.lower(), card.num_classes)
     cols[3].metric(f"image size ({'gray' if c == 1 else 'RGB'})", f"{h}×{w}")
     classes = ", ".join(card.classes[:12]) + (" …" if card.num_classes > 12 else "")
-    st.caption(f"Classes: {classes}  \nSource: {card.source}  \nLicence: {card.licence}"
+    st.caption(f"{names}: {classes}  \nSource: {card.source}  \nLicence: {card.licence}"
                + (f"  \nHere: {where}" if where else ""))
 
 
 def _samples_ui(data: LoadedData) -> None:
+    shown = list(range(min(16, len(data.train))))
+    labelled = detection_figs.labelled_samples(data.train.images, data.train.targets, shown)
+    if labelled is not None:  # boxes or landmarks: drawn on the images
+        st.plotly_chart(labelled, width="content", config={"displayModeBar": False}, key="_tr_labelled_samples")
+        return
     if not isinstance(data.train.targets, ClassIds):
         idx, titles = list(range(min(16, len(data.train)))), None
     else:

@@ -113,11 +113,16 @@ def train_ui(spec: NetworkSpec, picked: Picked | None, config: TrainConfig | Non
                      f"epoch{'s' * (config.epochs != 1)} on {where}. Each epoch: {n:,} images in {batches:,} "
                      f"batches of {bs}, then a check on {len(picked.data.val):,} validation images.{took} Every "
                      f"run is kept under Runs: stop it, resume it, compare it.")
+    message_ui()
+    live_ui()
+
+
+def message_ui() -> None:
+    """Why the last click that should have started a job did not (``submit`` says so)."""
     said = state.get(state.TRAIN_MESSAGE)
     if said:
         level, text = said
         (st.error if level == "error" else st.warning)(text)
-    live_ui()
 
 
 def live_ui() -> None:

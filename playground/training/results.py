@@ -1,6 +1,8 @@
 """The training page's evaluation section: how the active run does on its validation images — for classification
-accuracy, per class, the confusion matrix, the most-confused pairs and the mistakes; for another task its metrics —
-and its downloads. Evaluations are kept per session (``state.TRAIN_EVALS``), keyed by the run's checkpoint."""
+accuracy, per class, the confusion matrix, the most-confused pairs and the mistakes; for localisation and landmarks
+the predicted and true boxes or points (``playground.localisation.views``, shared with that page); for another task
+its metrics — and its downloads. Evaluations are kept per session (``state.TRAIN_EVALS``), keyed by the run's
+checkpoint."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from engine.training.export import export_run
 from engine.training.runs import Run, RunError, RunStore
 from engine.training.tasks import Task
 from engine.training.tasks.classify import Evaluation
-from engine.training.trained import run_data, run_stats
+from engine.training.trained import run_data, run_input_shape, run_stats
 from engine.units import plural
 from playground import state
 from playground.figures import training as figs
+from playground.localisation import views
 from playground.training.common import Picked, device_choice, load_named, network_title, short
 
 MAX_EVALS = 8  # evaluations kept per session
@@ -42,7 +45,8 @@ def data_of(run: Run, current: Picked | None) -> tuple[LoadedData | None, str]:
     return run_data(run, current.data if current is not None else None, load=load_named)
 
 
-def _evaluation(store: RunStore, run: Run, data: LoadedData, task: Task) -> Any:
+def run_evaluation(store: RunStore, run: Run, data: LoadedData, task: Task) -> Any:
+    """The task's evaluation of ``run`` on ``data.val``, computed once per session and checkpoint."""
     key = eval_key(run)
     evals = state.get(state.TRAIN_EVALS, {})
     if key not in evals:
@@ -86,13 +90,13 @@ def results_ui(store: RunStore, current: Picked | None) -> None:
         st.info("The run's data has no validation images to evaluate on.")
     else:
         try:
-            evaluation = _evaluation(store, run, data, task)
+            evaluation = run_evaluation(store, run, data, task)
         except ValueError as e:
             st.error(f"The run could not be evaluated: {e}")
         else:
             if isinstance(evaluation, Evaluation):
                 _evaluation_ui(evaluation, data, run)
-            else:
+            elif not views.evaluation_ui(evaluation, data.val.images, run_input_shape(run), data.card.classes, "tr"):
                 _metrics_ui(evaluation, task)
     downloads_ui(store, run, task)
 

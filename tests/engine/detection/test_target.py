@@ -73,3 +73,63 @@ def test_points_round_trip_and_their_error_is_normalised_by_the_eyes():
     assert target.encode_points(pts, 40).tolist()[0] == [0.25, 0.25, 0.75, 0.25, 0.5, 0.5]
     moved = pts + torch.tensor([2.0, 0.0])  # every point 2 px off; the eyes are 20 px apart
     assert target.point_error(moved, pts).item() == pytest.approx(0.1)
+
+
+def test_a_written_prediction_decodes_to_itself_and_its_loss_is_the_hand_computed_one():
+    y = target.encode(torch.tensor([True]), torch.tensor([[12.0, 24.0, 36.0, 40.0]]), torch.tensor([1]), 3, 48)
+    # ŷ as a person writes it: p̂_c = 0.8, the box 3 pixels right of the true one, class probabilities 1 : 2 : 1
+    assert torch.allclose(target.box_fractions(torch.tensor([[12.0, 24.0, 36.0, 40.0]]), 48), y[:, 1:5])
+    box = torch.tensor([[15.0, 24.0, 39.0, 40.0]])
+    raw = target.raw_prediction(torch.tensor([0.8]), box, torch.tensor([[1.0, 2.0, 1.0]]), 48)
+    p, boxes, probs = target.decode(raw, 48)
+    assert p.item() == pytest.approx(0.8) and probs[0].tolist() == pytest.approx([0.25, 0.5, 0.25])
+    assert boxes[0].tolist() == pytest.approx([15.0, 24.0, 39.0, 40.0], abs=1e-4)
+    t = target.loss_terms(raw, y)
+    assert t.p_c.item() == pytest.approx(-math.log(0.8))  # binary cross-entropy with p_c = 1
+    assert t.b_x.item() == pytest.approx((3 / 48) ** 2, rel=1e-4) and t.b_y.item() == pytest.approx(0.0, abs=1e-9)
+    assert t.cls.item() == pytest.approx(-math.log(0.5), rel=1e-5)  # the true class's probability
+    assert t.total.item() == pytest.approx(-math.log(0.8) + target.BOX_WEIGHT * (3 / 48) ** 2 - math.log(0.5),
+                                           rel=1e-4)
+
+
+def test_a_written_prediction_stays_finite_at_certainty_and_is_checked():
+    raw = target.raw_prediction(torch.tensor([1.0]), torch.tensor([[0.0, 0.0, 0.0, 10.0]]), torch.tensor([[0.0, 1.0]]),
+                                10)  # certain, a box of no width at the edge, a class of probability 0
+    assert torch.isfinite(raw).all()
+    y = torch.tensor([[0.0, 0, 0, 0, 0, 0, 0]])  # no object: p̂_c = 1 costs −log(1e-4), the rest nothing
+    assert target.loss_terms(raw, y).total.item() == pytest.approx(-math.log(1e-4), rel=1e-3)
+    with pytest.raises(ValueError, match="must agree"):
+        target.raw_prediction(torch.tensor([0.5]), torch.zeros(1, 3), torch.ones(1, 2), 10)
+    with pytest.raises(ValueError, match="not all zero"):
+        target.raw_prediction(torch.tensor([0.5]), torch.zeros(1, 4), torch.zeros(1, 2), 10)
+
+
+def test_point_terms_are_the_landmark_task_s_loss_per_point():
+    from engine.data.targets import PointBatch
+    from engine.detection.tasks import Landmarks
+
+    g = torch.Generator().manual_seed(0)
+    true, pred = torch.rand(4, 5, 2, generator=g) * 48, torch.rand(4, 5, 2, generator=g)
+    terms = target.point_terms(pred, true / 48)
+    loop = torch.tensor([[float((pred[i, k, 0] - true[i, k, 0] / 48) ** 2 + (pred[i, k, 1] - true[i, k, 1] / 48) ** 2)
+                          for k in range(5)] for i in range(4)])
+    assert torch.allclose(terms, loop, atol=1e-6)
+    task = Landmarks()
+    batch = task.collate(PointBatch(true, torch.ones(4, 5, dtype=torch.bool), (48, 48)))
+    assert task.loss(pred.flatten(1), batch).item() == pytest.approx(terms.mean().item(), rel=1e-6)
+
+
+def test_the_centroid_is_the_best_single_guess_for_shuffled_labels():
+    from engine.data.landmarks import shuffled_order
+
+    g = torch.Generator().manual_seed(1)
+    points = torch.rand(3, 5, 2, generator=g)
+    c = target.centroid_points(points)
+    assert torch.allclose(c[:, 0], points.mean(dim=1)) and (c == c[:, :1]).all()
+    by_hand = sum(float((points[i] - points[i].mean(0)).norm(dim=1).mean() / (points[i, 0] - points[i, 1]).norm())
+                  for i in range(3)) / 3
+    assert target.centroid_error(points) == pytest.approx(by_hand, rel=1e-5)
+    # Over every order of the labels, the guess with the least mean squared error is the centroid (its gradient is 0):
+    # the mean over many shuffles of a slot is the centroid.
+    many = torch.stack([shuffled_order(points, seed)[0] for seed in range(600)])  # (600, 3, 5, 2)
+    assert torch.allclose(many.mean(dim=0), c, atol=0.03)

@@ -11,6 +11,7 @@ import torch
 from engine.data import load_dataset
 from engine.data.targets import Boxes
 from engine.detection import target as T
+from engine.detection.networks import ready_network, ready_spec
 from engine.detection.tasks import Landmarks, Localise, LocaliseEvaluation
 from engine.nets.spec import NetworkSpec
 from engine.training.config import TrainConfig
@@ -23,15 +24,8 @@ from engine.training.trained import load_trained
 
 
 def _net(outputs: int, dropout: float = 0.0) -> NetworkSpec:
-    """Three conv-BN-ReLU-pool blocks (48 -> 6), one more convolution at 6×6, a small fully connected head."""
-    conv = [{"kind": "conv2d", "out_channels": c, "padding": 1} for c in (16, 32, 64, 64)]
-    block = [{"kind": "batchnorm2d"}, {"kind": "relu"}]
-    layers = [*conv[0:1], *block, {"kind": "maxpool2d"}, *conv[1:2], *block, {"kind": "maxpool2d"}, *conv[2:3],
-              *block, {"kind": "maxpool2d"}, *conv[3:4], *block, {"kind": "flatten"},
-              {"kind": "linear", "out_features": 64}, {"kind": "relu"}]
-    layers += [{"kind": "dropout", "p": dropout}] if dropout else []
-    layers.append({"kind": "linear", "out_features": outputs})
-    return NetworkSpec.from_dict({"input": [3, 48, 48], "layers": layers})
+    """The pages' ready network (engine.detection.networks): what these runs prove is what the page trains."""
+    return ready_spec(outputs, dropout=dropout)
 
 
 FAST = dict(lr=5e-3, schedule="onecycle", batch_size=32)
@@ -55,6 +49,18 @@ def test_localisation_learns_boxes_and_classes(scenes):
     assert (ev.true_labels[~has] == -1).all() and (ev.iou[~has] == 0).all()
 
 
+def test_the_ready_network_is_the_builder_s_format_and_fits_each_task(scenes):
+    from engine.nets.summary import summary
+    from engine.training.fitting import fit_problems
+
+    faces = load_dataset("faces", seed=0, max_train=20)
+    for task, data, width in ((Localise(), scenes, 9), (Landmarks(), faces, 10)):
+        spec = ready_network(task, data.card)
+        assert fit_problems(spec, data.card, task) == [] and summary(spec).output_shape == (width,)
+        assert NetworkSpec.from_json(spec.to_json()) == spec  # what the builder loads and shares
+        assert [layer.kind for layer in spec.layers].count("maxpool2d") == 3 and spec.input == (3, 48, 48)
+
+
 def test_a_network_of_the_wrong_width_gets_the_one_click_fix(scenes):
     from engine.training.fitting import fit_problems
 
@@ -73,6 +79,19 @@ def test_landmarks_are_learnt_in_order():
     assert nme < 0.2 < result.history[0].val["nme"]  # a fifth of the distance between the eyes, and it improved
     ev = evaluate(result.model, faces.val, result.stats, task=Landmarks())
     assert ev.points.shape == (len(faces.val), 5, 2) and ev.metrics["nme"] == pytest.approx(nme, abs=1e-4)
+
+
+def test_shuffled_landmark_labels_teach_only_the_mean_position():
+    # The same faces with each training image's point order shuffled (validation keeps the true order): squared error
+    # then pulls every output to the mean of the image's points, so the predicted points collapse together and the
+    # error stays near that of guessing the centroid for every point, far above the ordered run's (< 0.2, above).
+    faces = load_dataset("faces_shuffled", seed=0, max_train=500)
+    result = fit(_net(10), faces, TrainConfig(task=Landmarks(), epochs=5, **FAST))
+    ev = evaluate(result.model, faces.val, result.stats, task=Landmarks())
+    spread = lambda p: (p - p.mean(dim=1, keepdim=True)).norm(dim=2).mean()  # noqa: E731 mean distance to the centroid
+    assert spread(ev.points) < 0.4 * spread(ev.true_points)
+    centroid = T.point_error(T.centroid_points(ev.true_points), ev.true_points).mean()
+    assert ev.metrics["nme"] > 0.45 and abs(ev.metrics["nme"] - centroid) < 0.2
 
 
 class _StopAt(Callback):
@@ -103,6 +122,21 @@ def test_a_localisation_run_stops_resumes_exactly_and_exports(tmp_path):
     assert decoded.boxes.shape == (3, 4) and decoded.present.shape == (3,)
     bundle = export_run(store, first.run_id, "bundle")
     assert len(bundle) > 1000
+
+
+def test_evaluations_rank_their_worst_images_as_a_sort_by_hand_does():
+    data = load_dataset("scenes", seed=3, max_train=20)
+    outputs = torch.randn(len(data.val), 9, generator=torch.Generator().manual_seed(0))
+    ev = Localise().evaluate(outputs, data.val.targets)
+    meter = Localise().meter("cpu")
+    meter.update(outputs, Localise().collate(data.val.targets.batch(range(len(data.val)))))
+    assert ev.correct.float().mean().item() == pytest.approx(meter.compute()["correct"])  # the metric's own rule
+    key = [(bool(ev.correct[i]), float(ev.iou[i]) if ev.true_present[i] else 1.0, i) for i in range(len(ev.iou))]
+    assert ev.worst(30) == [i for *_, i in sorted(key)[:30]]
+    faces = load_dataset("faces", seed=3, max_train=20)
+    lm = Landmarks().evaluate(torch.rand(len(faces.val), 10, generator=torch.Generator().manual_seed(1)),
+                              faces.val.targets)
+    assert lm.worst(5) == sorted(range(len(lm.errors)), key=lambda i: -float(lm.errors[i]))[:5]
 
 
 def test_positions_need_their_frame():
