@@ -29,6 +29,7 @@ class Job:
         self.id = job_id
         self.owner = owner
         self.about = dict(about or {})
+        self._on_stop: Callable[[], None] | None = None  # the runner's: a stop takes a waiting job out of its queue
         self.stop = threading.Event()
         self.log = JobLog()
         self.submitted = time.time()
@@ -82,7 +83,10 @@ class Job:
         return end - self.submitted
 
     def request_stop(self) -> None:
+        """Ask the job to end after its current step; a job still waiting in the queue ends at once, "stopped"."""
         self.stop.set()
+        if self._on_stop is not None and self.status == "queued":
+            self._on_stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job is done (or ``timeout`` seconds passed); True when it is done."""

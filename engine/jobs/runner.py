@@ -1,4 +1,4 @@
-"""One job interface for long work (training): a process-wide runner with a cap on concurrent jobs.
+"""One job interface for long work (training, style transfer): a process-wide runner with a fair queue.
 
 A Streamlit server serves a classroom, so heavy work must not run in a page script: the page submits a job, keeps
 its handle in the session and draws snapshots of its progress while it runs. ``JobRunner.submit(fn, *args,
@@ -11,8 +11,11 @@ A job has an owner (the anonymous id of the browser that started it): ``latest(o
 again — running, or done within the last ``KEEP_DONE`` jobs of that owner — so a reloaded page re-attaches to it; the
 job is the owner's, not the tab's.
 
-The cap (``$CNNPG_MAX_JOBS``, default 2) counts the jobs not yet done: past it ``submit`` raises ``ServerBusyError``
-instead of queueing, so a full server says so at once. A deployment that sends jobs elsewhere replaces this runner
+At most ``$CNNPG_MAX_JOBS`` jobs (default 2) run at once, and at most one per owner; the others wait in a first-in,
+first-out queue (an owner's second job lets later owners' jobs pass it until the first is done), and start by
+themselves when a place frees up. ``position(job)`` and ``waiting(job)`` say where a job waits; stopping a waiting
+job takes it out of the queue. Past ``$CNNPG_MAX_QUEUED`` waiting jobs (default 100) ``submit`` raises
+``ServerBusyError``, so a full server says so at once. A deployment that sends jobs elsewhere replaces this runner
 behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
 """
 
@@ -28,6 +31,8 @@ from engine.jobs.job import Job, run_job
 
 ENV_VAR = "CNNPG_MAX_JOBS"
 DEFAULT_MAX_JOBS = 2
+QUEUE_ENV_VAR = "CNNPG_MAX_QUEUED"
+DEFAULT_MAX_QUEUED = 100
 KEEP_DONE = 3  # finished jobs remembered per owner, for a page reloaded after its job ended
 
 
@@ -37,40 +42,73 @@ class ServerBusyError(RuntimeError):
 
 def max_jobs_from_env() -> int:
     """``$CNNPG_MAX_JOBS`` as a positive integer (default 2); ValueError naming a bad value."""
-    text = os.environ.get(ENV_VAR, "").strip()
+    return _positive_from_env(ENV_VAR, DEFAULT_MAX_JOBS, "jobs at once per server")
+
+
+def _positive_from_env(name: str, default: int, what: str) -> int:
+    text = os.environ.get(name, "").strip()
     if not text:
-        return DEFAULT_MAX_JOBS
+        return default
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{ENV_VAR} must be a positive integer (jobs at once per server), got {text!r}")
+        raise ValueError(f"{name} must be a positive integer ({what}), got {text!r}")
     return value
 
 
 class JobRunner:
-    """Runs jobs in daemon threads, at most ``max_jobs`` at once (default: ``$CNNPG_MAX_JOBS`` or 2)."""
+    """Runs jobs in daemon threads: at most ``max_jobs`` at once (default: ``$CNNPG_MAX_JOBS`` or 2), one per owner;
+    the others wait in a first-in, first-out queue of at most ``max_queued`` (default: ``$CNNPG_MAX_QUEUED`` or 100).
+    """
 
-    def __init__(self, max_jobs: int | None = None) -> None:
+    def __init__(self, max_jobs: int | None = None, max_queued: int | None = None) -> None:
         if max_jobs is None:
             max_jobs = max_jobs_from_env()
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ValueError(f"max_jobs must be a positive integer, got {max_jobs!r}")
-        self.max_jobs = max_jobs
+        if max_queued is None:
+            max_queued = _positive_from_env(QUEUE_ENV_VAR, DEFAULT_MAX_QUEUED, "jobs waiting per server")
+        for name, value in (("max_jobs", max_jobs), ("max_queued", max_queued)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.max_jobs, self.max_queued = max_jobs, max_queued
         self._lock = threading.Lock()
-        self._active: list[Job] = []
+        self._running: list[Job] = []
+        self._queue: list[tuple[Job, Callable[..., Any], tuple, dict]] = []
         self._by_owner: dict[str, list[Job]] = {}  # each owner's newest jobs: the running ones and KEEP_DONE done
 
     def active(self) -> list[Job]:
-        """The jobs submitted here that are not done yet."""
+        """The jobs submitted here that are not done yet: running, then waiting in the queue's order."""
         with self._lock:
-            self._active = [j for j in self._active if not j.done]
-            return list(self._active)
+            self._running = [j for j in self._running if not j.done]
+            return [*self._running, *(entry[0] for entry in self._queue)]
+
+    def running(self) -> list[Job]:
+        with self._lock:
+            self._running = [j for j in self._running if not j.done]
+            return list(self._running)
+
+    def position(self, job: Job) -> int | None:
+        """``job``'s place in the queue (1: next to start), or None when it is not waiting."""
+        with self._lock:
+            return next((i + 1 for i, entry in enumerate(self._queue) if entry[0] is job), None)
+
+    def waiting(self, job: Job) -> str:
+        """What a page says about a job in the queue ("" when it is not waiting)."""
+        place = self.position(job)
+        if place is None:
+            return ""
+        with self._lock:
+            mine = any(j.owner == job.owner for j in self._running) if job.owner else False
+            running = len(self._running)
+        why = "your other job is running (one at a time per person)" if mine else \
+            f"{running} of at most {self.max_jobs} jobs are running on this server"
+        ahead = "next to start" if place == 1 else f"{place - 1} ahead of it"
+        return f"Waiting in the queue ({ahead}): {why}. It starts by itself; Stop takes it out of the queue."
 
     def latest(self, owner: str, page: str | None = None) -> Job | None:
-        """``owner``'s newest job (started from ``page``: its ``about["page"]``, when given), running or recently
-        done; None for nobody's ("")."""
+        """``owner``'s newest job (started from ``page``: its ``about["page"]``, when given), running, waiting or
+        recently done; None for nobody's ("")."""
         if not owner:
             return None
         with self._lock:
@@ -79,23 +117,64 @@ class JobRunner:
 
     def submit(self, fn: Callable[..., Any], *args: Any, owner: str = "", about: dict[str, Any] | None = None,
                **kwargs: Any) -> Job:
-        """Start ``fn(job, *args, **kwargs)`` in a daemon thread and return its ``Job``, owned by ``owner`` and
-        described by ``about`` (``Job``). ``ServerBusyError`` when ``max_jobs`` jobs are already running."""
+        """Queue ``fn(job, *args, **kwargs)`` and return its ``Job`` at once, owned by ``owner`` and described by
+        ``about`` (``Job``); it starts in a daemon thread as soon as a place is free (``max_jobs``, one per owner).
+        ``ServerBusyError`` when ``max_queued`` jobs are already waiting."""
         with self._lock:
-            self._active = [j for j in self._active if not j.done]
-            if len(self._active) >= self.max_jobs:
-                n = len(self._active)
-                raise ServerBusyError(f"the server is busy: {n} job{'s' * (n != 1)} running (at most "
-                                      f"{self.max_jobs} at once), try again in a moment")
+            if len(self._queue) >= self.max_queued:
+                n = len(self._queue)
+                raise ServerBusyError(f"the server is busy: {n} job{'s' * (n != 1)} waiting (at most "
+                                      f"{self.max_queued}), try again in a moment")
             job = Job(secrets.token_hex(4), owner, about)
-            self._active.append(job)
+            job._on_stop = lambda: self._cancel(job)
+            self._queue.append((job, fn, args, kwargs))
             if owner:
                 mine = [*self._by_owner.get(owner, []), job]
                 done = [j for j in mine if j.done]
                 self._by_owner[owner] = [j for j in mine if not j.done or j in done[-KEEP_DONE:]]
-        thread = threading.Thread(target=run_job, args=(job, fn, args, kwargs), name=f"cnnpg-job-{job.id}", daemon=True)
-        thread.start()
+            starting = self._dispatch()
+        self._start(starting)
         return job
+
+    def _dispatch(self) -> list[tuple[Job, Callable[..., Any], tuple, dict]]:
+        """Under the lock: take the jobs that may start now out of the queue, in order (first in, first out, skipping
+        an owner who already runs one)."""
+        self._running = [j for j in self._running if not j.done]
+        busy = {j.owner for j in self._running if j.owner}
+        starting = []
+        for entry in list(self._queue):
+            if len(self._running) >= self.max_jobs:
+                break
+            job = entry[0]
+            if job.owner and job.owner in busy:
+                continue
+            self._queue.remove(entry)
+            self._running.append(job)
+            busy.add(job.owner)
+            starting.append(entry)
+        return starting
+
+    def _start(self, starting: list[tuple[Job, Callable[..., Any], tuple, dict]]) -> None:
+        for job, fn, args, kwargs in starting:
+            threading.Thread(target=self._run, args=(job, fn, args, kwargs), name=f"cnnpg-job-{job.id}",
+                             daemon=True).start()
+
+    def _run(self, job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        try:
+            run_job(job, fn, args, kwargs)
+        finally:
+            with self._lock:
+                starting = self._dispatch()
+            self._start(starting)
+
+    def _cancel(self, job: Job) -> None:
+        """A stop asked of a job still in the queue: it leaves the queue, "stopped" without having run."""
+        with self._lock:
+            entry = next((e for e in self._queue if e[0] is job), None)
+            if entry is None:
+                return
+            self._queue.remove(entry)
+        job._finish("stopped", reason="taken out of the queue before it started")
 
 
 _runner: JobRunner | None = None

@@ -103,7 +103,8 @@ def _progress_ui() -> None:
         return
     snap = job.log.snapshot()
     b, start = snap.latest, snap.start
-    text = "Preparing the data and the network…" if b is None or start is None else \
+    text = (jobs.runner().waiting(job) or "Waiting in the queue…") if job.status == "queued" else \
+        "Preparing the data and the network…" if b is None or start is None else \
         f"Training LeNet-5 on MNIST 5k: epoch {b.epoch}/{start.epochs}, batch {b.batch}/{b.batches}, loss {b.loss:.3f}"
     left, right = st.columns([5, 1], vertical_alignment="center")
     left.progress(snap.fraction, text=text)

@@ -179,7 +179,8 @@ def _job_ui(running: bool) -> None:
         snap = job.log.snapshot()
         if not job.done:
             b, start = snap.latest, snap.start
-            text = ("Preparing the window classifier…" if b is None or start is None else
+            text = ((jobs.runner().waiting(job) or "Waiting in the queue…") if job.status == "queued" else
+                    "Preparing the window classifier…" if b is None or start is None else
                     f"epoch {b.epoch}/{start.epochs} · batch {b.batch}/{b.batches} · loss {b.loss:.3f} · about "
                     f"{format_seconds(b.eta_s)} left")
             bar, stop = st.columns([5, 1], vertical_alignment="center")

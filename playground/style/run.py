@@ -213,7 +213,9 @@ def live_ui() -> None:
 
 def _progress_ui(job: Job, snap: StyleSnapshot) -> None:
     e = snap.latest
-    if e is None:
+    if job.status == "queued":
+        text = jobs.runner().waiting(job) or "Waiting in the queue…"
+    elif e is None:
         text = f"Preparing: {snap.status}…"
     else:
         text = (f"step {e.step}/{e.steps} · J {e.total:.4g} (content {e.content:.4g}, style {e.style:.4g}) · "

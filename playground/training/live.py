@@ -163,7 +163,9 @@ def live_ui() -> None:
 
 def _progress_ui(job: Job, snap: LogSnapshot, task: dict[str, Any]) -> None:
     b, start = snap.latest, snap.start
-    if start is None:
+    if job.status == "queued":
+        text = jobs.runner().waiting(job) or "Waiting in the queue…"
+    elif start is None:
         text = "Preparing: building the network, computing the data's statistics…"
     elif b is None or snap.fraction == 0.0 and b.epoch <= start.start_epoch:
         text = f"Starting epoch {start.start_epoch + 1} of {start.epochs} on {start.device}…"

@@ -246,17 +246,24 @@ def test_two_sessions_train_at_once_without_disturbing_each_other(runs_dir):
     assert job_a.result.evaluation.classes != job_b.result.evaluation.classes
 
 
-def test_a_busy_server_says_so(page, monkeypatch):
+def test_a_busy_server_queues_the_job_says_where_it_waits_and_starts_it(page, monkeypatch, runs_dir):
     release = jobs.threading.Event()
     busy = jobs.JobRunner(max_jobs=1)
-    busy.submit(lambda job: release.wait(TIMEOUT))
+    other = busy.submit(lambda job: release.wait(TIMEOUT), owner="someone-else-0123")
     monkeypatch.setattr(jobs, "_runner", busy)
     try:
         _dataset(page, "digits")
+        page.number_input(key="_w_tr_epochs").set_value(1).run()
         button(page, "Train").click().run()
         assert not page.exception
-        assert any(e.value.startswith("The server is busy: 1 job running") for e in page.error)
-        assert page.session_state["train_job"] is None
+        job = page.session_state["train_job"]
+        assert job.status == "queued" and busy.position(job) == 1
+        assert any("Waiting in the queue (next to start): 1 of at most 1 jobs are running" in p.proto.text
+                   for p in page.get("progress")), [p.proto.text for p in page.get("progress")]
+        release.set()
+        assert other.wait(TIMEOUT)
+        _await_job(page)
+        assert job.status == "finished", job.error  # it started by itself once the place was free
     finally:
         release.set()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
+import time
 
 import pytest
 import torch
@@ -148,16 +149,71 @@ def test_a_stop_from_another_thread_and_resume_continue_the_same_run(digits, tmp
     assert store.info(run_id).epochs == trained + 1
 
 
-def test_the_cap_refuses_with_a_clear_message_and_frees_up():
-    release = threading.Event()
+def _blocking(started: list[str], name: str, release: threading.Event):
+    def fn(job):
+        started.append(name)
+        assert release.wait(WAIT)
+        return name
+    return fn
+
+
+def _until(condition, what: str) -> None:
+    deadline = time.time() + WAIT
+    while not condition():
+        assert time.time() < deadline, what
+        time.sleep(0.01)
+
+
+def test_jobs_wait_in_a_fair_queue_and_start_by_themselves():
+    runner = JobRunner(max_jobs=2)
+    started: list[str] = []
+    gates = {name: threading.Event() for name in ("a1", "a2", "b", "c")}
+    a1 = runner.submit(_blocking(started, "a1", gates["a1"]), owner="ada")
+    a2 = runner.submit(_blocking(started, "a2", gates["a2"]), owner="ada")  # Ada's second: waits for her first
+    b = runner.submit(_blocking(started, "b", gates["b"]), owner="bob")  # passes Ada's second: the cap is 2
+    c = runner.submit(_blocking(started, "c", gates["c"]), owner="cy")  # the server is full: waits
+    _until(lambda: sorted(started) == ["a1", "b"], f"started {started}")
+    assert [j.status for j in (a1, a2, b, c)] == ["running", "queued", "running", "queued"]
+    assert (runner.position(a2), runner.position(c), runner.position(a1)) == (1, 2, None)
+    assert runner.active() == [a1, b, a2, c]
+    assert "your other job is running" in runner.waiting(a2) and "next to start" in runner.waiting(a2)
+    assert "2 of at most 2 jobs are running" in runner.waiting(c) and "1 ahead of it" in runner.waiting(c)
+    gates["a1"].set()
+    _done(a1)
+    _until(lambda: len(started) == 3, f"started {started}")
+    assert started[2] == "a2" and c.status == "queued"  # first in, first out, once Ada's first is done
+    gates["b"].set()
+    _done(b)
+    _until(lambda: len(started) == 4, f"started {started}")
+    for gate in gates.values():
+        gate.set()
+    assert [_done(j).result for j in (a2, c)] == ["a2", "c"] and runner.active() == []
+
+
+def test_a_waiting_job_stopped_leaves_the_queue_without_running():
     runner = JobRunner(max_jobs=1)
-    first = runner.submit(lambda job: release.wait(WAIT))
-    with pytest.raises(ServerBusyError, match=r"the server is busy: 1 job running .*try again in a moment"):
-        runner.submit(lambda job: None)
-    assert runner.active() == [first]
+    release, started = threading.Event(), []
+    first = runner.submit(_blocking(started, "first", release), owner="ada")
+    waiting = runner.submit(_blocking(started, "second", release), owner="bob")
+    _until(lambda: started == ["first"], f"started {started}")
+    waiting.request_stop()
+    assert waiting.done and waiting.status == "stopped" and "out of the queue" in waiting.reason
+    assert runner.position(waiting) is None and runner.active() == [first]
     release.set()
     _done(first)
-    assert first.status == "finished" and first.result is True
+    time.sleep(0.2)
+    assert started == ["first"]  # the stopped one never ran
+
+
+def test_a_full_queue_refuses_with_a_clear_message():
+    runner = JobRunner(max_jobs=1, max_queued=1)
+    release = threading.Event()
+    first = runner.submit(lambda job: release.wait(WAIT))
+    second = runner.submit(lambda job: None)
+    with pytest.raises(ServerBusyError, match=r"the server is busy: 1 job waiting .*try again in a moment"):
+        runner.submit(lambda job: None)
+    release.set()
+    assert _done(first).result is True and _done(second).status == "finished"
     assert _done(runner.submit(lambda job, x, *, y: x + y, 2, y=3)).result == 5
 
 
