@@ -24,11 +24,14 @@ from playground import state
 @dataclass(frozen=True)
 class Link:
     """A widget's session-state ``key``, its name in the link (``name``, default: the key without its ``_w_``
-    prefix), and ``parse``: the link's text to a valid value, or ``ValueError``."""
+    prefix), and ``parse``: the link's text to a valid value, or ``ValueError``. A value that no widget key holds
+    (the image source's choice) is read with ``get`` and restored with ``put`` instead."""
 
     key: str
     parse: Callable[[str], Any]
     name: str = ""
+    get: Callable[[], Any] | None = None
+    put: Callable[[Any], None] | None = None
 
     @property
     def param(self) -> str:
@@ -66,15 +69,19 @@ def restore(page: str, links: Sequence[Link]) -> None:
         if raw is None:
             continue
         try:
-            st.session_state[link.key] = link.parse(raw)
+            value = link.parse(raw)
         except (ValueError, TypeError):
-            pass  # a hand-edited or stale link: the widget keeps its default
+            continue  # a hand-edited or stale link: the widget keeps its default
+        if link.put is not None:
+            link.put(value)
+        else:
+            st.session_state[link.key] = value
 
 
 def publish(links: Sequence[Link], extra: dict[str, str] | None = None) -> None:
     """The current values (and ``extra`` parameters) into the link, changing only what differs."""
-    wanted = {link.param: _text(st.session_state[link.key]) for link in links if link.key in st.session_state
-              and st.session_state[link.key] is not None}
+    values = {link.param: link.get() if link.get is not None else st.session_state.get(link.key) for link in links}
+    wanted = {param: _text(value) for param, value in values.items() if value is not None}
     wanted.update(extra or {})
     for param, text in wanted.items():
         if st.query_params.get(param) != text:

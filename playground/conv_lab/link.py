@@ -1,16 +1,24 @@
-"""The convolution lab's state in its link (playground/links.py): the open tab, the input's size, the filter, f,
-padding, stride and dilation, and the pooling and volume tabs' controls."""
+"""The convolution lab's state in its link (playground/links.py): the open tab, the input (the course's example, your
+numbers, a photo — which one —, an upload, a drawing or the webcam) and its size, the filter, f, padding, stride and
+dilation, and the pooling and volume tabs' controls. The pictures themselves (an upload, a drawing) stay on the
+server: a link says only which kind of input."""
 
 from __future__ import annotations
 
 from engine.conv.filters import filter_names
+from engine.media.images import SAMPLE_IMAGES
 from playground.conv_lab.convolution import CUSTOM
+from playground.conv_lab.inputs import KEY, OWN_SOURCES
 from playground.links import Link, choice, integer
+from playground.widgets import image_source
 
 TAB_NAMES = ("Convolution", "Volumes & one CNN layer", "Pooling", "Convolution or cross-correlation?")
 
 LINKS = (
     Link("_w_cl_tab", choice(TAB_NAMES), "tab"),
+    Link("_w_cl_source", choice([*OWN_SOURCES, *image_source.SOURCES]), "input",
+         get=lambda: image_source.chosen(KEY), put=lambda source: image_source.choose(KEY, source)),
+    Link("_w_cl_photo", choice(SAMPLE_IMAGES), "photo"),
     Link("_w_cl_n_example", integer(4, 16), "n"),
     Link("_w_cl_n_grid", integer(2, 16), "n_grid"),
     Link("_w_cl_n_photo", integer(8, 128), "n_photo"),

@@ -79,6 +79,16 @@ def _digest(data: bytes | np.ndarray) -> str:
 # --------------------------------------------------------------------------------------------------- the choice
 
 
+def chosen(key: str) -> str | None:
+    """The source chosen in image source ``key`` (None before its menu was first drawn)."""
+    return _kept(key).source
+
+
+def choose(key: str, source: str) -> None:
+    """Choose the source of image source ``key`` before its menu is drawn (a page restoring its link)."""
+    _kept(key).source = source
+
+
 def source_ui(key: str, extra: Mapping[str, str] | None = None, default: str | None = None, where: Any = st,
               label: str = "Input", help: str | None = None) -> str:
     """The source menu (``_w_{key}_source``): the page's ``extra`` sources (id -> label) first, then ``SOURCES``.

@@ -93,3 +93,8 @@ def test_a_reload_or_a_shared_link_restores_the_lab(app):
     app.goto("/conv-lab?s=99&padding=sideways&f=x")  # a hand-edited link: what does not fit is left at its default
     assert _metric(app, "output size").inner_text() == _size(6, 3, 0, 1)
     app.assert_no_exception()
+
+    app.goto("/conv-lab?input=photo&photo=astronaut&n_photo=32&s=2")  # a shared link to a photo at 32×32
+    expect(app.main()).to_contain_text("the photo 'astronaut' at 32×32")
+    assert _metric(app, "output size").inner_text() == _size(32, 3, 0, 2) == "15×15"
+    app.assert_no_exception()
