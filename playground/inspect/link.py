@@ -1,23 +1,31 @@
-"""Look inside's state in its link (playground/links.py): the network (a run id, or "builder"), the validation
-sample and the feature maps' layer. A run in a link opens only when this browser may see it (its own or nobody's:
-``subject.model_ui`` lists no other); a layer only when the network has it."""
+"""Look inside's state in its link (playground/links.py): the network (a run id, or "builder"), the input (its kind,
+the validation sample, the photo) and the feature maps' layer. A run in a link opens only when this browser may see
+it (its own or nobody's: ``subject.model_ui`` lists no other); a layer only when the network has it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from playground import state
+from engine.media.images import SAMPLE_IMAGES
+from playground import links, state
+from playground.inspect.inputs import KEY, SAMPLE
+from playground.links import Link, choice
+from playground.widgets import image_source
 
 PAGE = "inspect"
 BUILDER = "builder"  # the link's word for the builder's untrained network
+LINKS = (  # the input: its kind (a validation sample, a photo, an upload, a drawing, the webcam) and which photo
+    Link("_w_inspect_source", choice([*SAMPLE, *image_source.SOURCES]), "input",
+         get=lambda: image_source.chosen(KEY), put=lambda source: image_source.choose(KEY, source)),
+    Link("_w_inspect_photo", choice(SAMPLE_IMAGES), "photo"),
+)
 
 
 def restore() -> None:
     """Once per session: the link's run, sample and layer into the page's durable state."""
-    done = st.session_state.setdefault(state.LINKS_RESTORED, set())
-    if PAGE in done:
+    if PAGE in st.session_state.get(state.LINKS_RESTORED, set()):
         return
-    done.add(PAGE)
+    links.restore(PAGE, LINKS)  # marks the page done
     run = st.query_params.get("run")
     if run:
         state.put(state.INSPECT_RUN, "" if run == BUILDER else run)  # checked against the owner's runs there
@@ -41,6 +49,4 @@ def publish() -> None:
     layer = st.session_state.get("_w_inspect_layer")
     if layer:
         wanted["layer"] = str(layer)
-    for key, value in wanted.items():
-        if st.query_params.get(key) != value:
-            st.query_params[key] = value
+    links.publish(LINKS, wanted)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from served_app import ROOT, serve
+from served_app import ROOT, StApp, serve
 
 # Assertions retry until this long: on 2 loaded cores a page that imports torch can take several seconds to draw.
 expect.set_options(timeout=30_000)
@@ -50,67 +49,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
-
-
-class StApp:
-    """A page of the app with a rerun counter fed by the websocket, so tests can wait for a rerun to finish."""
-
-    def __init__(self, page, base_url: str):
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        self._ForwardMsg = ForwardMsg
-        self.page = page
-        self.base_url = base_url
-        self.finished = 0  # whole-script runs finished
-        self.fragment_runs = 0  # fragment runs finished (timed refreshes, widgets inside a fragment)
-        page.on("websocket", self._on_websocket)
-
-    def _on_websocket(self, ws) -> None:
-        if "_stcore/stream" in ws.url:
-            ws.on("framereceived", self._on_frame)
-
-    def _on_frame(self, payload) -> None:
-        if isinstance(payload, str):
-            return
-        msg = self._ForwardMsg()
-        msg.ParseFromString(payload)
-        # Whole-script runs only: an interrupted run and a fragment's timed rerun are not the rerun an action waits on.
-        status = self._ForwardMsg.ScriptFinishedStatus
-        if msg.WhichOneof("type") != "script_finished":
-            return
-        if msg.script_finished in (status.FINISHED_SUCCESSFULLY, status.FINISHED_WITH_COMPILE_ERROR):
-            self.finished += 1
-        elif msg.script_finished == status.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
-            self.fragment_runs += 1
-
-    def wait_rerun(self, since: int, timeout: float = 90, fragment: bool = False) -> None:
-        """Wait until a script run (a fragment run, with ``fragment``) that started after the count ``since`` has
-        finished and the app is idle."""
-        deadline = time.time() + timeout
-        while (self.fragment_runs if fragment else self.finished) <= since:
-            if time.time() > deadline:
-                raise TimeoutError(f"no rerun finished within {timeout} s")
-            self.page.wait_for_timeout(50)
-        idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-        self.page.wait_for_selector(idle, timeout=timeout * 1000)
-
-    def goto(self, path: str = "/") -> None:
-        n = self.finished
-        self.page.goto(self.base_url + path)
-        self.wait_rerun(n)
-
-    def act(self, action: Callable[[], object], fragment: bool = False) -> None:
-        """Do something that triggers a rerun (of a fragment, with ``fragment``), and wait for it to finish."""
-        n = self.fragment_runs if fragment else self.finished
-        action()
-        self.wait_rerun(n, fragment=fragment)
-
-    def main(self):
-        return self.page.get_by_test_id("stMain")
-
-    def assert_no_exception(self) -> None:
-        exceptions = self.page.get_by_test_id("stException")
-        assert exceptions.count() == 0, exceptions.first.inner_text()
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from conftest import StApp
 from playwright.sync_api import expect
-from served_app import ROOT, serve
+from served_app import ROOT, StApp, serve
 
 WEBRTC = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 REFUSED = "browsers give the camera only to secure pages"

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from conftest import StApp
 from playwright.sync_api import expect
+from served_app import StApp
 from test_training_browser import TRAIN_TIMEOUT, _button, _digits, _set_epochs
 
 from playground.owner import COOKIE
@@ -63,7 +63,10 @@ def test_look_inside_in_another_browser_never_opens_the_first_one_s_run(browser,
         expect(network).to_match_aria_snapshot('- combobox "Network": /digits, 1 epoch/')  # Ada's own run, unasked
         ada.assert_no_exception()
         shared = ada.page.url  # the link holds the run: ?run=<id>&sample=0...
-        assert "run=2" in shared
+        assert "run=2" in shared and "input=sample" in shared
+        ada.goto("/inspect?input=photo&photo=coffee")  # a link to a photo: Ada's run reads the coffee photo
+        expect(ada.main()).to_contain_text("the photo 'coffee'")
+        ada.assert_no_exception()
         with _student(browser, app_url) as bob:
             bob.goto("/inspect")
             expect(bob.main()).to_contain_text("No trained network yet")
