@@ -3,13 +3,16 @@ the costs fall, compare Gram matrices and α/β ratios, and stylise the webcam l
 
 import streamlit as st
 
+from playground import links
 from playground.style import blend, fast, images, results, run, settings
+from playground.style.link import LINKS
 
 st.title("Style transfer")
 st.caption("G starts as the content image; gradient descent changes its pixels to lower J = α·J_content + β·J_style, "
            "measured on a pretrained network: its activations at one layer should match the content image's, its "
            "Gram matrices at several layers the style image's.")
 
+links.restore("style", LINKS)  # a reloaded or shared link: α, β, size, steps, optimiser, initialisation
 pictures, options = st.columns([2, 1], gap="medium")
 with pictures:
     left, right = st.columns(2)
@@ -35,3 +38,4 @@ with explore:
     blend.blend_ui(content, style, chosen.config, chosen.allow_download)
 with quick:
     fast.fast_ui(content, style)
+links.publish(LINKS)

@@ -47,6 +47,15 @@ def integer(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def number(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not lo <= value <= hi:  # NaN fails too
+            raise ValueError(f"{value} is not in {lo:g}…{hi:g}")
+        return value
+    return parse
+
+
 def choice(options: Iterable[Any]) -> Callable[[str], Any]:
     """One of ``options``, matched by its text (numbers too: "0.001" finds 1e-3)."""
     by_text = {_text(o): o for o in options}
