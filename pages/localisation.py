@@ -3,8 +3,9 @@ landmarks, their held-out predictions, and why the landmarks' order must be cons
 
 import streamlit as st
 
-from playground import state
+from playground import links, state
 from playground.localisation import order, points, results, target, train
+from playground.localisation.link import LINKS
 from playground.training.common import run_store
 
 st.title("Localisation & landmarks")
@@ -12,6 +13,7 @@ st.caption("From classifying an image to saying where its object is: the label b
            "b_h, b_w, c_1…c_K) — is there an object, where is its box, what is it — and a network learns to output "
            "it. Landmarks are the same idea with points: (l1_x, l1_y, l2_x, …), always in the same order.")
 
+links.restore("localisation", LINKS)  # a reloaded or shared link: the scene, the face, the training settings
 store = run_store()
 train.collect(store)
 seed = int(state.get(state.SEED))
@@ -32,3 +34,4 @@ results.results_ui(store, slot)
 
 st.subheader("4 · Why the landmarks' order matters", divider="gray")
 order.order_ui(store)
+links.publish(LINKS)

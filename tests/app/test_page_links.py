@@ -36,3 +36,14 @@ def test_the_style_link_restores_its_weights_and_steps(tmp_path, monkeypatch, no
     assert at.radio(key="_w_st_init").value == "noise"
     assert at.session_state["_w_st_optimizer"] == "adam"  # 'sideways' is no optimiser: the default
     assert at.query_params["alpha"] == "100" and at.query_params["optimizer"] == "adam"
+
+
+def test_the_localisation_link_restores_the_scene_and_the_training_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
+    at = open_page("localisation.py", query={"scene": "12", "face": "3", "learn": "landmarks", "epochs": "2",
+                                             "lr": "0.001", "images": "999"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="_w_loc_box_index").value == 12 and at.number_input(key="_w_loc_pts_index").value == 3
+    assert at.segmented_control(key="_w_loc_tr_what").value == "landmarks"
+    assert at.number_input(key="_w_loc_tr_epochs").value == 2 and at.select_slider(key="_w_loc_tr_lr").value == 1e-3
+    assert at.select_slider(key="_w_loc_tr_images").value == 2000  # 999 is not a choice: the default
