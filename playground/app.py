@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.navigation import grouped
-from playground.owner import owner_id
+from playground.owner import owner_id, remember_ui
 from playground.sidebar import sidebar_ui
 
 ABOUT = """**CNN Playground** — a first course on convolutional neural networks, to move, run and train on real PyTorch:
@@ -26,6 +26,7 @@ def main() -> None:
     page = st.navigation(sections)
     owner_id()  # before any page: this browser's runs and jobs are found by it
     sidebar_ui()
+    remember_ui()  # a new browser's cookie, at the sidebar's end
     page.run()
 
 

@@ -35,13 +35,17 @@ def owner_id() -> str:
         owner = sent
     else:
         owner = secrets.token_urlsafe(18)
-        _remember(owner)
+        st.session_state[state.OWNER_UNSENT] = True
     st.session_state[state.OWNER] = owner
     return owner
 
 
-def _remember(owner: str) -> None:
-    """Set the cookie in this browser (``owner`` is ours: URL-safe base64 only)."""
+def remember_ui() -> None:
+    """At the end of the sidebar (where its empty element takes no room in the page): set the cookie in a browser
+    that came without one — once per session. ``owner`` is ours, URL-safe base64 only: nothing from the user."""
+    if not st.session_state.pop(state.OWNER_UNSENT, False):
+        return
+    owner = owner_id()
     assert _VALID.fullmatch(owner)
-    st.html(f"<script>document.cookie = '{COOKIE}={owner}; path=/; max-age={MAX_AGE_S}; SameSite=Lax';</script>",
-            unsafe_allow_javascript=True)
+    st.sidebar.html(f"<script>document.cookie = '{COOKIE}={owner}; path=/; max-age={MAX_AGE_S}; SameSite=Lax';"
+                    f"</script>", unsafe_allow_javascript=True)

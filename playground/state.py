@@ -22,6 +22,7 @@ SHARED_TOKEN = "shared_token"  # the ?spec= token last loaded from the URL, so a
 EDIT_VERSION = "builder_edit_version"  # bumped when the structure changes, so editor widgets start fresh
 LINKS_RESTORED = "links_restored"  # set[str]: the pages whose link was read into their widgets (playground/links.py)
 OWNER = "owner"  # str: this browser's anonymous owner id (playground/owner.py), read once per session
+OWNER_UNSENT = "owner_unsent"  # True until a new owner id's cookie script has been sent to the browser
 
 DEFAULTS: dict[str, Any] = {DEVICE: "auto", SEED: 0}
 
