@@ -106,6 +106,16 @@ for _page in [
         "Training", 2, "See the filters your trained network learned and what each layer makes of one image.",
     ),
     PageInfo(
+        "localisation.py", "Localisation & landmarks", ":material/center_focus_strong:", "localisation",
+        "The course's target vector y = (p_c, b_x, b_y, b_h, b_w, c…) by hand: move a box on a scene, switch the "
+        "object off, watch y follow; write a prediction and see each loss term (with p_c = 0 only p_c counts). The "
+        "same for five face landmarks. Then train a network to output boxes or landmarks, live, and see its "
+        "predicted and true boxes and points on held-out images with their IoU and error — and what happens when "
+        "the landmarks' order is shuffled.",
+        "Detection", 3, "Move a box over a scene and watch the target vector y = (p_c, b_x, b_y, b_h, b_w, c…) "
+        "follow, then switch the object off and see which loss terms still count.",
+    ),
+    PageInfo(
         "sliding.py", "Sliding windows", ":material/grid_view:", "sliding-windows",
         "From a classifier to a detector: slide a classifier of shapes (trained here in one click, or your own run) "
         "over scenes of several shapes or a photo, window by window, then as one pass of its convolutional form — "
@@ -124,16 +134,6 @@ for _page in [
         "compare the Gram matrices, explore α/β ratios side by side, and stylise the webcam live in fast mode.",
         "Style", week=4,
         step="Start the optimisation with a photo and an artwork, and watch the picture take on the style as J falls.",
-    ),
-    PageInfo(
-        "localisation.py", "Localisation & landmarks", ":material/center_focus_strong:", "localisation",
-        "The course's target vector y = (p_c, b_x, b_y, b_h, b_w, c…) by hand: move a box on a scene, switch the "
-        "object off, watch y follow; write a prediction and see each loss term (with p_c = 0 only p_c counts). The "
-        "same for five face landmarks. Then train a network to output boxes or landmarks, live, and see its "
-        "predicted and true boxes and points on held-out images with their IoU and error — and what happens when "
-        "the landmarks' order is shuffled.",
-        "Detection", 3, "Move a box over a scene and watch the target vector y = (p_c, b_x, b_y, b_h, b_w, c…) "
-        "follow, then switch the object off and see which loss terms still count.",
     ),
 ]:
     PAGES.add(_page.name, _page)
