@@ -122,6 +122,22 @@ def test_bomb_warning_as_error_is_still_a_value_error():
             images.decode_upload(_png_header_only(10_000, 10_000))
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_float_tiff_with_pixels_that_are_not_numbers_is_refused(bad):
+    a = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    good = _encode(Image.fromarray(a, mode="F"), "TIFF")
+    assert np.allclose(images.decode_upload(good, gray=True), a, atol=1e-6)  # finite: stretched to [0, 1]
+    a[3, 4] = a[5, 6] = bad
+    with pytest.raises(ValueError, match=r"2 of its 64 pixels are not numbers \(NaN or infinite\); every pixel"):
+        images.decode_upload(_encode(Image.fromarray(a, mode="F"), "TIFF"))
+
+
+def test_upload_size_reads_the_header_only():
+    assert images.upload_size(_png_header_only(4000, 3000), max_pixels=12_000_000) == (4000, 3000)  # no pixel data
+    with pytest.raises(ValueError, match=r"4000×3000 = 12.0 megapixels; the limit is 10 megapixels"):
+        images.upload_size(_png_header_only(4000, 3000), max_pixels=10_000_000)
+
+
 def test_truncated_file_is_a_value_error():
     data = _encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)), "PNG")
     with pytest.raises(ValueError, match="damaged or incomplete"):
