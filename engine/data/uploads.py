@@ -173,8 +173,9 @@ def _check_pixels(zf: zipfile.ZipFile, images: list[zipfile.ZipInfo], max_pixels
             raise ValueError(f"{info.filename!r}: {e}") from None
         total += w * h
     if total > max_pixels:
-        raise ValueError(f"the {len(images)} images declare {total / 1e6:,.0f} megapixels in all; the limit is "
-                         f"{max_pixels / 1e6:,.0f} megapixels (fewer or smaller images; nothing was decoded)")
+        raise ValueError(f"the {len(images)} images declare {total / 1e6:,.0f} megapixels in all, "
+                         f"{total / max_pixels:.1f} times the limit of {max_pixels / 1e6:,.0f} megapixels (fewer or "
+                         f"smaller images; nothing was decoded)")
 
 
 def _unsafe(name: str) -> bool:

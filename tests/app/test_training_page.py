@@ -191,7 +191,7 @@ def test_a_refused_zip_is_remembered_and_not_read_again_on_each_rerun(page):
     page.button_group(key="_w_tr_source").set_value("zip").run()
     page.file_uploader(key="_w_tr_zip").set_value(("bomb.zip", out.getvalue(), "application/zip")).run()
     assert not page.exception
-    refused = "bomb.zip: the 14 images declare 224 megapixels in all; the limit is 200 megapixels"
+    refused = "bomb.zip: the 14 images declare 224 megapixels in all, 1.1 times the limit of 200 megapixels"
     assert [e.value for e in page.error if e.value.startswith("bomb.zip")] == [page.session_state["train_upload_failed"]
                                                                               ["message"]]
     assert page.session_state["train_upload_failed"]["message"].startswith(refused)
