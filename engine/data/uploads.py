@@ -7,7 +7,8 @@ Before anything is decoded, the zip's size, its number of images, their total un
 ratio are capped; duplicate names, links and unsafe paths are refused; the memory the set would take is capped; and
 every image's header is read (``engine.media.images.upload_size``) to cap each image's pixels and the *total* pixels
 of the set — a 20 MB zip of thousands of tiny PNGs that each declare 4000×4000 passes every other cap and would take
-hours to decode. Only then is each image decoded, by ``decode_upload`` (format whitelist, pixel cap). Every problem
+hours to decode. Only then is each image decoded, by ``decode_upload`` (format whitelist, pixel cap; shrunk on
+its 8-bit pixels to twice ``image_size`` before it becomes floats). Every problem
 is a ``ValueError`` naming the file, class or limit and saying what would be valid. The caps and their defaults are
 listed in docs/architecture.md ("Limits").
 """
@@ -29,7 +30,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 MAX_ZIP_IMAGES = 20_000
 MAX_IMAGE_PIXELS = 16_000_000  # per image in a zip; a phone photo is 12 Mpx
-MAX_ZIP_PIXELS = 200_000_000  # all images of a zip, from their headers; decoding + resizing ~0.15 s/megapixel
+MAX_ZIP_PIXELS = 200_000_000  # all images of a zip, from their headers: a few seconds of decoding, shrunk
 INFLATE_FACTOR = 4  # the images' total uncompressed size may be 4 × the zip's size cap (200 MiB by default)
 MAX_ZIP_RATIO = 100  # uncompressed / compressed, for zips that inflate past RATIO_FLOOR_BYTES
 RATIO_FLOOR_BYTES = 1024 * 1024
@@ -75,7 +76,7 @@ def from_zip(data: bytes | Path | str, *, val_fraction: float = 0.2, seed: int =
         arrays, labels = [], []
         for k, (_cls, infos) in enumerate(by_class.items()):
             for info in infos:
-                arrays.append(_to_square_uint8(_decode_member(zf, info), image_size))
+                arrays.append(_to_square_uint8(_decode_member(zf, info, image_size), image_size))
                 labels.append(k)
     classes = tuple(by_class)
     return _loaded(arrays, labels, classes, val_fraction, seed, name="upload",
@@ -221,9 +222,9 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         raise ValueError(f"{info.filename!r} could not be read from the zip: {e}") from None
 
 
-def _decode_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+def _decode_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, image_size: int) -> np.ndarray:
     try:
-        return decode_upload(_read_member(zf, info), max_pixels=MAX_IMAGE_PIXELS)
+        return decode_upload(_read_member(zf, info), max_pixels=MAX_IMAGE_PIXELS, shrink_to=image_size)
     except ValueError as e:
         raise ValueError(f"{info.filename!r}: {e}") from None
 
