@@ -7,10 +7,10 @@ Before anything is decoded, the zip's size, its number of images, their total un
 ratio are capped; duplicate names, links and unsafe paths are refused; the memory the set would take is capped; and
 every image's header is read (``engine.media.images.upload_size``) to cap each image's pixels and the *total* pixels
 of the set — a 20 MB zip of thousands of tiny PNGs that each declare 4000×4000 passes every other cap and would take
-hours to decode. Only then is each image decoded, by ``decode_upload`` (format whitelist, pixel cap; shrunk on
-its 8-bit pixels to twice ``image_size`` before it becomes floats). Every problem
-is a ``ValueError`` naming the file, class or limit and saying what would be valid. The caps and their defaults are
-listed in docs/architecture.md ("Limits").
+hours to decode. Only then is each image decoded, by ``decode_upload`` (format whitelist, pixel cap; shrunk on its
+8-bit pixels to twice ``image_size`` before it becomes floats). Every problem is a ``ValueError`` naming the file,
+class or limit and saying what would be valid. The caps and their defaults are listed in docs/architecture.md
+("Limits").
 """
 
 from __future__ import annotations
