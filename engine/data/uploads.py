@@ -3,9 +3,14 @@ webcam, Teachable Machine style. Both become a LoadedData with a stratified, see
 
 A zip is untrusted: it is read in memory, member by member — nothing is ever extracted to a path taken from the zip
 (so a "zip-slip" name such as ``../../etc/passwd`` can do no harm; it is refused anyway, with the other problems).
-Its size, its number of images and their total uncompressed size are capped before anything is decoded, and each
-image is decoded by ``engine.media.images.decode_upload`` (format whitelist, pixel cap before decoding). Every problem
-is a ``ValueError`` naming the file or class and saying what would be valid.
+Before anything is decoded, the zip's size, its number of images, their total uncompressed size and its compression
+ratio are capped; duplicate names, links and unsafe paths are refused; the memory the set would take is capped; and
+every image's header is read (``engine.media.images.upload_size``) to cap each image's pixels and the *total* pixels
+of the set — a 20 MB zip of thousands of tiny PNGs that each declare 4000×4000 passes every other cap and would take
+hours to decode. Only then is each image decoded, by ``decode_upload`` (format whitelist, pixel cap; shrunk on its
+8-bit pixels to twice ``image_size`` before it becomes floats). Every problem is a ``ValueError`` naming the file,
+class or limit and saying what would be valid. The caps and their defaults are listed in docs/architecture.md
+("Limits").
 """
 
 from __future__ import annotations
@@ -19,23 +24,31 @@ import numpy as np
 import torch
 
 from engine.data.types import DatasetCard, ImageSet, LoadedData, split_set
-from engine.media.images import decode_upload, resize_square
+from engine.media.images import decode_upload, resize_square, upload_size
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 MAX_ZIP_IMAGES = 20_000
 MAX_IMAGE_PIXELS = 16_000_000  # per image in a zip; a phone photo is 12 Mpx
+MAX_ZIP_PIXELS = 200_000_000  # all images of a zip, from their headers: a few seconds of decoding, shrunk
+INFLATE_FACTOR = 4  # the images' total uncompressed size may be 4 × the zip's size cap (200 MiB by default)
+MAX_ZIP_RATIO = 100  # uncompressed / compressed, for zips that inflate past RATIO_FLOOR_BYTES
+RATIO_FLOOR_BYTES = 1024 * 1024
+MAX_SET_BYTES = 256 * 1024 * 1024  # the set as stored (N × 3 × size × size bytes)
 MIN_PER_CLASS = 2  # one to train on, one to validate on
 _JUNK_NAMES = {"thumbs.db", "desktop.ini"}
 _LAYOUT_HINT = "put each class's images in a folder named after the class, e.g. cats/001.jpg and dogs/001.jpg"
 
 
 def from_zip(data: bytes | Path | str, *, val_fraction: float = 0.2, seed: int = 0, max_bytes: int = MAX_ZIP_BYTES,
-             max_images: int = MAX_ZIP_IMAGES, image_size: int = 64, title: str | None = None) -> LoadedData:
+             max_images: int = MAX_ZIP_IMAGES, max_pixels: int = MAX_ZIP_PIXELS, image_size: int = 64,
+             title: str | None = None) -> LoadedData:
     """A data set from a zip of class folders (``cats/001.jpg``, ``dogs/a.png``; one top folder around them is
     allowed). Images are centre-cropped to squares and resized to ``image_size``; stored gray ``(N, 1, s, s)`` when
     every image is gray, else RGB ``(N, 3, s, s)``, uint8. Classes are the folder names, sorted (as ImageFolder).
-    Hidden files, ``__MACOSX/`` and ``Thumbs.db`` are skipped. ValueError for every problem, naming it."""
+    Hidden files, ``__MACOSX/`` and ``Thumbs.db`` are skipped. ValueError for every problem, naming it; the caps
+    (``max_bytes``, ``max_images``, ``max_pixels`` in all and the module's other ``MAX_*``) are checked before any
+    image is decoded."""
     _check_size(image_size)
     name = title
     if isinstance(data, str | Path):
@@ -56,12 +69,14 @@ def from_zip(data: bytes | Path | str, *, val_fraction: float = 0.2, seed: int =
         raise ValueError("this file is not a zip archive (make one from your class folders, e.g. "
                          "'zip -r data.zip cats dogs')") from None
     with zf:
-        members = _image_members(zf, max_images, max_bytes)
+        members = _image_members(zf, max_images, INFLATE_FACTOR * max_bytes)
         by_class = _classes_of(members)
+        _check_set_memory(len(members), image_size)
+        _check_pixels(zf, members, max_pixels)
         arrays, labels = [], []
         for k, (_cls, infos) in enumerate(by_class.items()):
             for info in infos:
-                arrays.append(_to_square_uint8(_decode_member(zf, info), image_size))
+                arrays.append(_to_square_uint8(_decode_member(zf, info, image_size), image_size))
                 labels.append(k)
     classes = tuple(by_class)
     return _loaded(arrays, labels, classes, val_fraction, seed, name="upload",
@@ -105,14 +120,19 @@ def from_samples(images: list[np.ndarray], labels: list[int], classes: list[str]
 # ------------------------------------------------------------------------------------------------------ zip checks
 
 
-def _image_members(zf: zipfile.ZipFile, max_images: int, max_bytes: int) -> list[zipfile.ZipInfo]:
+def _image_members(zf: zipfile.ZipFile, max_images: int, max_inflated: int) -> list[zipfile.ZipInfo]:
     """The zip's image files, after checking every member's name, type and the totals."""
-    images = []
+    images, seen = [], set()
     for info in zf.infolist():
         name = info.filename
         if _unsafe(name):
             raise ValueError(f"unsafe path {name!r} in the zip (absolute, or with '..'); paths must be relative, "
                              f"like cats/001.jpg")
+        if _parts(name) in seen:  # zipfile keeps both; which one a reader gets depends on how it looks
+            raise ValueError(f"{name!r} appears twice in the zip; each file may appear only once")
+        seen.add(_parts(name))
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a Unix symbolic link's mode, as `zip -y` stores it
+            raise ValueError(f"{name!r} is a link; the zip may hold only the image files themselves (zip without -y)")
         if info.is_dir() or _junk(name):
             continue
         if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
@@ -126,9 +146,37 @@ def _image_members(zf: zipfile.ZipFile, max_images: int, max_bytes: int) -> list
     if len(images) > max_images:
         raise ValueError(f"the zip holds {len(images)} images; the limit is {max_images}")
     total = sum(info.file_size for info in images)
-    if total > 4 * max_bytes:
-        raise ValueError(f"the images add up to {_mib(total)} uncompressed; the limit is {_mib(4 * max_bytes)}")
+    if total > max_inflated:
+        raise ValueError(f"the images add up to {_mib(total)} uncompressed; the limit is {_mib(max_inflated)}")
+    packed = sum(info.compress_size for info in images)
+    if total > RATIO_FLOOR_BYTES and total > MAX_ZIP_RATIO * packed:
+        raise ValueError(f"the images inflate from {_mib(packed)} to {_mib(total)}, {total / max(packed, 1):.0f} times "
+                         f"their compressed size; the limit is {MAX_ZIP_RATIO} times (a zip bomb?)")
     return images
+
+
+def _check_set_memory(n: int, image_size: int) -> None:
+    """The stored set (``n`` RGB images of ``image_size``², uint8) must fit ``MAX_SET_BYTES``."""
+    need = n * 3 * image_size * image_size
+    if need > MAX_SET_BYTES:
+        most = MAX_SET_BYTES // (3 * image_size * image_size)
+        raise ValueError(f"{n} images of {image_size}×{image_size} would take {_mib(need)} of memory; the limit is "
+                         f"{_mib(MAX_SET_BYTES)} ({most} images at this size)")
+
+
+def _check_pixels(zf: zipfile.ZipFile, images: list[zipfile.ZipInfo], max_pixels: int) -> None:
+    """Every image's pixels and their total, read from the headers: nothing is decoded when they are too many."""
+    total = 0
+    for info in images:
+        try:
+            w, h = upload_size(_read_member(zf, info), max_pixels=MAX_IMAGE_PIXELS)
+        except ValueError as e:
+            raise ValueError(f"{info.filename!r}: {e}") from None
+        total += w * h
+    if total > max_pixels:
+        raise ValueError(f"the {len(images)} images declare {total / 1e6:,.0f} megapixels in all, "
+                         f"{total / max_pixels:.1f} times the limit of {max_pixels / 1e6:,.0f} megapixels (fewer or "
+                         f"smaller images; nothing was decoded)")
 
 
 def _unsafe(name: str) -> bool:
@@ -167,13 +215,16 @@ def _classes_of(images: list[zipfile.ZipInfo]) -> dict[str, list[zipfile.ZipInfo
     return {cls: sorted(by_class[cls], key=lambda i: i.filename) for cls in sorted(by_class)}
 
 
-def _decode_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
-        raw = zf.read(info)  # checks the CRC and the declared size
+        return zf.read(info)  # checks the CRC and the declared size
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as e:
         raise ValueError(f"{info.filename!r} could not be read from the zip: {e}") from None
+
+
+def _decode_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, image_size: int) -> np.ndarray:
     try:
-        return decode_upload(raw, max_pixels=MAX_IMAGE_PIXELS)
+        return decode_upload(_read_member(zf, info), max_pixels=MAX_IMAGE_PIXELS, shrink_to=image_size)
     except ValueError as e:
         raise ValueError(f"{info.filename!r}: {e}") from None
 

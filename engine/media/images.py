@@ -7,7 +7,8 @@ a photo is asked for.
 
 Uploads are untrusted bytes: ``decode_upload`` caps the file size, accepts only common formats, reads the image's
 dimensions from its header and refuses too many pixels *before* decoding (a small file can declare a huge image: a
-"decompression bomb"), and turns every failure into a ``ValueError`` whose message can be shown to the user.
+"decompression bomb"; ``upload_size`` does only that part), refuses float pixels that are NaN or infinite, and turns
+every failure into a ``ValueError`` whose message can be shown to the user.
 """
 
 from __future__ import annotations
@@ -70,13 +71,43 @@ def decode_upload(
     max_bytes: int = MAX_UPLOAD_BYTES,
     max_pixels: int = MAX_UPLOAD_PIXELS,
     gray: bool = False,
+    shrink_to: int | None = None,
 ) -> np.ndarray:
     """Decode uploaded image bytes safely: float32 in [0, 1], (H, W, 3), or (H, W) when ``gray``.
 
     Accepts PNG, JPEG, GIF (first frame), BMP, WebP and TIFF; applies the EXIF orientation (phone photos); puts
     transparent areas on white. Raises ValueError for an empty or too large file (``max_bytes``), something that
-    is not a readable image, an image of more than ``max_pixels`` pixels, or a corrupt/truncated one.
+    is not a readable image, an image of more than ``max_pixels`` pixels (checked from the header, before decoding),
+    a corrupt/truncated one, or a float image (TIFF) with NaN or infinite pixels.
+
+    ``shrink_to``: the caller will resize to this side; an image at least twice as large on its shorter side is then
+    shrunk on its 8-bit pixels first (JPEG's own reduced decoding, then a box filter), never below twice that side —
+    a 16-megapixel image costs about a tenth of the time and memory it would as full-size floats.
     """
+    with _open_checked(data, max_bytes, max_pixels) as im:
+        try:
+            if shrink_to:
+                im.draft(im.mode, (2 * shrink_to, 2 * shrink_to))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            if shrink_to:
+                im = _shrink(im, shrink_to)
+        except Image.DecompressionBombError:
+            raise ValueError("the image declares far too many pixels; it was not decoded") from None
+        except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+            raise ValueError(f"the image file is damaged or incomplete: {e}") from None
+        return _pil_to_array(im, gray)  # ValueError for pixels that are not numbers
+
+
+def upload_size(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS) -> tuple[int, int]:
+    """``(width, height)`` an uploaded image declares in its header, with every check of ``decode_upload`` that comes
+    before decoding (size, format, pixel cap); nothing is decoded. ValueError with the same messages."""
+    with _open_checked(data, max_bytes, max_pixels) as im:
+        return im.size
+
+
+def _open_checked(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    """The image opened lazily (only its header read), after the byte, format and pixel checks."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"decode_upload needs the file's bytes, got {type(data).__name__}")
     size = len(data)
@@ -94,22 +125,27 @@ def decode_upload(
         raise ValueError("the image declares far too many pixels (a decompression bomb?); it was not decoded") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ValueError(f"this image file could not be read: {e}") from None
-    with im:
-        w, h = im.size
+    w, h = im.size
+    if w < 1 or h < 1 or w * h > max_pixels:
+        im.close()
         if w < 1 or h < 1:
             raise ValueError(f"the image has no pixels ({w}×{h})")
-        if w * h > max_pixels:
-            raise ValueError(
-                f"the image is {w}×{h} = {w * h / 1e6:.1f} megapixels; the limit is {max_pixels / 1e6:g} megapixels"
-            )
-        try:
-            im.load()
-            im = ImageOps.exif_transpose(im) or im
-            return _pil_to_array(im, gray)
-        except Image.DecompressionBombError:
-            raise ValueError("the image declares far too many pixels; it was not decoded") from None
-        except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
-            raise ValueError(f"the image file is damaged or incomplete: {e}") from None
+        raise ValueError(
+            f"the image is {w}×{h} = {w * h / 1e6:.1f} megapixels; the limit is {max_pixels / 1e6:g} megapixels"
+        )
+    return im
+
+
+def _shrink(im: Image.Image, side: int) -> Image.Image:
+    """``im`` reduced by a whole factor (a box filter) so that its shorter side stays at least ``2 * side``."""
+    factor = min(im.size) // (2 * side)
+    if factor < 2:
+        return im
+    if im.mode == "1":
+        im = im.convert("L")
+    elif im.mode == "P":
+        im = im.convert("RGBA")  # keeps a transparent palette entry transparent
+    return im.reduce(factor) if im.mode in ("L", "LA", "RGB", "RGBA", "I", "F") else im
 
 
 def _mib(n: int) -> str:
@@ -122,6 +158,10 @@ def _pil_to_array(im: Image.Image, gray: bool) -> np.ndarray:
         img = np.asarray(im, dtype=np.float32) / 65535.0  # 16-bit grayscale
     elif im.mode in ("I", "F"):
         a = np.asarray(im, dtype=np.float64)
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))  # a float TIFF can hold inf and NaN
+        if bad:
+            raise ValueError(f"{bad} of its {a.size} pixels are not numbers (NaN or infinite); "
+                             f"every pixel must be a finite value")
         lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
         img = ((a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)).astype(np.float32)
     elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:

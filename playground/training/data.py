@@ -3,6 +3,8 @@ samples, and the check that the builder's network fits it (with the task's one-c
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from engine.data import (
@@ -174,10 +176,20 @@ def _zip_ui(seed: int) -> Picked | None:
 
 
 def _read_zip(name: str, raw: bytes, seed: int) -> dict | None:
+    """The zip read into a data set and kept (``state.TRAIN_UPLOAD``), or None with the reason on the page. A refused
+    zip is remembered by its digest (``state.TRAIN_UPLOAD_FAILED``): the reruns that follow, while the uploader still
+    holds it, show the reason again without reading the zip again."""
+    digest = hashlib.sha256(name.encode() + b"\0" + raw).hexdigest()
+    failed = state.get(state.TRAIN_UPLOAD_FAILED)
+    if failed is not None and failed["digest"] == digest:
+        st.error(failed["message"], icon=":material/folder_zip:")
+        return None
     try:
         data = from_zip(raw, seed=seed, title=name)
     except ValueError as e:
-        st.error(f"{name}: {e}", icon=":material/folder_zip:")
+        refused = f"{name}: {e}"
+        state.put(state.TRAIN_UPLOAD_FAILED, {"digest": digest, "message": refused})
+        st.error(refused, icon=":material/folder_zip:")
         return None
     stored = {"name": name, "bytes": raw, "seed": seed, "data": data, "stats": channel_stats(data.train)}
     state.put(state.TRAIN_UPLOAD, stored)

@@ -9,12 +9,23 @@ streamlit-webrtc's examples.
 
 Offline and on loopback no STUN/TURN server is needed; ``RTC_CONFIGURATION`` says so explicitly, because the
 component's default asks public STUN servers (see docs/testing.md). A hosted deployment needs a TURN server.
+
+One server runs at most ``$CNNPG_MAX_STREAMS`` live cameras at once (default 8): every stream costs the server a
+decoder, an encoder and the frame work, 15-30 times a second. A page over the cap says so instead of drawing the
+camera (``STREAMS``). Frames are never queued without bound when the frame work falls behind: with
+``async_processing=True`` streamlit-webrtc (0.79) puts each incoming frame in a queue, and its worker thread takes
+*all* the frames waiting there and processes only the newest (``recv_queued`` keeps ``frames[-1]``), dropping the
+others; the browser meanwhile gets the last processed frame again. So the queue holds at most the frames that arrive
+during one call of the frame work, and a call longer than 10 s ends the stream (the library's own guard).
+See docs/architecture.md ("Limits").
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +34,8 @@ import streamlit as st
 
 from playground import state
 
+STREAMS_ENV_VAR = "CNNPG_MAX_STREAMS"
+DEFAULT_MAX_STREAMS = 8
 RTC_CONFIGURATION: dict[str, Any] = {"iceServers": []}
 MEDIA_CONSTRAINTS: dict[str, Any] = {"video": True, "audio": False}
 
@@ -44,6 +57,67 @@ class LatestFrame:
     def get(self) -> np.ndarray | None:
         with self.lock:
             return self.frame
+
+
+class StreamSlot:
+    """A session's claim on one live stream: the component's context (kept in its session state, so it goes when the
+    session goes)."""
+
+    def __init__(self) -> None:
+        self.context: Any = None
+
+    @property
+    def playing(self) -> bool:
+        """The stream is on: the page last saw it playing, and its peer connection has not closed since (the worker
+        closes it when the browser goes away: a closed tab, another page)."""
+        ctx = self.context
+        if ctx is None or not ctx.state.playing:
+            return False
+        worker = ctx._get_worker() if hasattr(ctx, "_get_worker") else None  # streamlit-webrtc's WebRtcWorker
+        return getattr(getattr(worker, "pc", None), "connectionState", None) not in ("closed", "failed")
+
+
+class Streams:
+    """The server's live camera streams, counted through the slots that sessions hold (weakly: a closed session's
+    slot, and with it its stream, stops counting when the session is dropped)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: weakref.WeakSet[StreamSlot] = weakref.WeakSet()
+
+    def playing(self) -> int:
+        """How many streams are on."""
+        with self._lock:
+            return sum(slot.playing for slot in self._slots)
+
+    def refusal(self, slot: StreamSlot, limit: int) -> str | None:
+        """Why ``slot`` may not start a stream now (``limit`` others are on), or None when it may (or already is)."""
+        with self._lock:
+            others = sum(s.playing for s in self._slots if s is not slot)
+        if slot.playing or others < limit:
+            return None
+        return (f"The live camera is full: {others} {'stream is' if others == 1 else 'streams are'} on on this server, "
+                f"the most it runs at once ({STREAMS_ENV_VAR}={limit}). Try again when someone stops theirs, or use "
+                f"a photo or an upload instead.")
+
+    def update(self, slot: StreamSlot, context: Any) -> None:
+        """``slot``'s stream is now the one of the component ``context`` (``webrtc_streamer``'s return)."""
+        with self._lock:
+            self._slots.add(slot)
+            slot.context = context
+
+
+STREAMS = Streams()
+
+
+def max_streams_from_env() -> int:
+    """``$CNNPG_MAX_STREAMS`` as a positive integer (default 8); ValueError naming a bad value."""
+    text = os.environ.get(STREAMS_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_MAX_STREAMS
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{STREAMS_ENV_VAR} must be a positive integer (live camera streams per server), got {text!r}")
+    return int(text)
 
 
 def held(key: str, kind: type[T]) -> T:
@@ -96,10 +170,16 @@ def camera_blocked_reason() -> str | None:
 def frame_stream(key: str, fn: FrameFn | None = None) -> bool:
     """Draw the webcam component ``key``: every frame is kept as the key's latest (``latest_frame``), sent through
     ``fn`` (None: shown as it is) and back to the browser. Returns whether the camera is on. On a page the browser
-    will not give the camera to, says why instead (``camera_blocked_reason``)."""
+    will not give the camera to, or when the server runs as many streams as it may (``STREAMS``), says why instead
+    (``camera_blocked_reason``)."""
     blocked = camera_blocked_reason()
     if blocked:
         st.warning(blocked, icon=":material/no_photography:")
+        return False
+    slot = held(f"{key}.slot", StreamSlot)
+    full = STREAMS.refusal(slot, max_streams_from_env())
+    if full:
+        st.warning(full, icon=":material/videocam_off:")
         return False
     latest = _latest(key)
 
@@ -107,7 +187,9 @@ def frame_stream(key: str, fn: FrameFn | None = None) -> bool:
         latest.put(frame)
         return frame if fn is None else fn(frame)
 
-    return bool(_streamer(key, work).state.playing)
+    ctx = _streamer(key, work)
+    STREAMS.update(slot, ctx)
+    return bool(ctx.state.playing)
 
 
 def _streamer(key: str, fn: FrameFn) -> Any:

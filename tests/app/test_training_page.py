@@ -179,6 +179,32 @@ def test_an_uploaded_zip_becomes_the_data_and_a_bad_one_is_an_error(page):
     assert any("only one class folder ('cats')" in e.value for e in page.error)
 
 
+def test_a_refused_zip_is_remembered_and_not_read_again_on_each_rerun(page):
+    """Issue 9: a zip of small PNGs that declare 4000×4000 each is refused from the headers, and the refusal is kept
+    under the upload's digest: the reruns that follow show it from session state instead of reading the zip again."""
+    png = io.BytesIO()
+    Image.new("1", (4000, 4000)).save(png, "PNG", optimize=True)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(14):  # 14 × 16 megapixels: over the 200 megapixels a zip may declare
+            zf.writestr(f"{'ab'[i % 2]}/{i}.png", png.getvalue())
+    page.button_group(key="_w_tr_source").set_value("zip").run()
+    page.file_uploader(key="_w_tr_zip").set_value(("bomb.zip", out.getvalue(), "application/zip")).run()
+    assert not page.exception
+    refused = "bomb.zip: the 14 images declare 224 megapixels in all, 1.1 times the limit of 200 megapixels"
+    assert [e.value for e in page.error if e.value.startswith("bomb.zip")] == [page.session_state["train_upload_failed"]
+                                                                              ["message"]]
+    assert page.session_state["train_upload_failed"]["message"].startswith(refused)
+    # What a rerun shows comes from the remembered refusal, not from reading the zip: change it, and the page follows.
+    page.session_state["train_upload_failed"] = dict(page.session_state["train_upload_failed"], message="remembered")
+    page.run()
+    assert not page.exception and "remembered" in [e.value for e in page.error]
+    assert button(page, "Train").disabled
+    # another zip is read (the remembered refusal is only for the upload it was made for)
+    page.file_uploader(key="_w_tr_zip").set_value(("pets.zip", _zip({"cats": 2, "dogs": 2}), "application/zip")).run()
+    assert not page.exception and not page.error and metric(page, "classes") == "2"
+
+
 def test_stop_then_resume_continues_the_same_run(page, runs_dir):
     _dataset(page, "digits")
     page.number_input(key="_w_tr_epochs").set_value(200).run()

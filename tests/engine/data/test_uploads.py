@@ -4,14 +4,16 @@ message naming the problem; nothing is ever extracted to disk. Webcam samples be
 from __future__ import annotations
 
 import io
+import time
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
-from engine.data import from_samples, from_zip, load_dataset
+from engine.data import from_samples, from_zip, load_dataset, uploads
 
 
 def _png(colour=(255, 0, 0), size=(40, 30), mode="RGB") -> bytes:
@@ -134,6 +136,85 @@ def test_too_big_once_uncompressed():
     files = {f"{c}/{i}.bmp": buf.getvalue() for c in "ab" for i in range(2)}
     with pytest.raises(ValueError, match="the images add up to 11.4 MiB uncompressed; the limit is"):
         from_zip(_zip(files), max_bytes=2 * 1024 * 1024)
+
+
+def test_a_zip_bomb_is_refused_by_its_ratio():
+    buf = io.BytesIO()
+    Image.new("RGB", (1000, 1000)).save(buf, "BMP")  # 3 MB of zeros deflate to about 3 KB each
+    files = {f"{c}/{i}.bmp": buf.getvalue() for c in "ab" for i in range(2)}
+    with pytest.raises(ValueError, match=r"the images inflate from .* to 11.4 MiB, \d+ times their compressed size; "
+                                         r"the limit is 100 times"):
+        from_zip(_zip(files))
+
+
+def test_duplicate_member_names_are_refused():
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w") as zf:
+        warnings.simplefilter("ignore")  # zipfile warns, and writes both
+        for name, data in _good_files().items():
+            zf.writestr(name, data)
+        zf.writestr("cats/0.png", _png((0, 255, 0)))
+    assert [i.filename for i in zipfile.ZipFile(buf).infolist()].count("cats/0.png") == 2
+    with pytest.raises(ValueError, match="'cats/0.png' appears twice in the zip; each file may appear only once"):
+        from_zip(buf.getvalue())
+
+
+def test_a_symbolic_link_is_refused():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in _good_files().items():
+            zf.writestr(name, data)
+        link = zipfile.ZipInfo("cats/passwd.png")
+        link.external_attr = 0o120777 << 16  # what `zip -y` stores for a symlink; its data is the target
+        zf.writestr(link, "/etc/passwd")
+    with pytest.raises(ValueError, match="'cats/passwd.png' is a link; the zip may hold only the image files"):
+        from_zip(buf.getvalue())
+
+
+def test_the_set_in_memory_is_capped_before_decoding(monkeypatch):
+    decoded = _count_decodes(monkeypatch)
+    files = {f"{c}/{i}.png": _png(size=(4, 4)) for c in "ab" for i in range(200)}
+    with pytest.raises(ValueError, match=r"400 images of 512×512 would take 300.0 MiB of memory; the limit is "
+                                         r"256.0 MiB \(341 images at this size\)"):
+        from_zip(_zip(files), image_size=512)
+    assert decoded == []
+    assert from_zip(_zip(files), image_size=16).card.train_size == 320  # the same images at a small size load
+
+
+def _count_decodes(monkeypatch) -> list[str]:
+    """Every image PIL decodes (``ImageFile.load``) is recorded: the bombs below must be refused from headers alone."""
+    decoded: list[str] = []
+    load = ImageFile.ImageFile.load
+
+    def counting(self):
+        decoded.append(f"{self.format} {self.size}")
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
+    return decoded
+
+
+def test_a_zip_of_small_files_declaring_huge_images_is_refused_from_the_headers(monkeypatch):
+    """The finding of issue 9: a 19.8 MB zip of 4,800 1-bit PNGs declaring 4000×4000 passed every cap and took hours
+    to decode. Here 300 of them (16 Mpx each, within the per-image cap): refused from the headers, nothing decoded."""
+    buf = io.BytesIO()
+    Image.new("1", (4000, 4000)).save(buf, "PNG", optimize=True)
+    bomb = buf.getvalue()
+    assert len(bomb) < 4000  # 16 megapixels in a few kilobytes
+    raw = _zip({f"{c}/{i}.png": bomb for c in ("black", "white") for i in range(150)})
+    assert len(raw) < 2_000_000
+    decoded = _count_decodes(monkeypatch)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"the 300 images declare 4,800 megapixels in all, 24.0 times the limit of 200 "
+                                         r"megapixels \(fewer or smaller images; nothing was decoded\)"):
+        from_zip(raw)
+    assert decoded == []  # not one image decoded (one would take about two seconds)
+    assert time.perf_counter() - start < 20
+    small = _zip({f"{c}/{i}.png": bomb for c in ("black", "white") for i in range(2)})
+    with pytest.raises(ValueError, match="4 images declare 64 megapixels in all, 1.3 times the limit of 50 megapixels"):
+        from_zip(small, max_pixels=50_000_000)
+    assert decoded == []
+    assert uploads.MAX_ZIP_PIXELS == 200_000_000 and uploads.MAX_IMAGE_PIXELS == 16_000_000
 
 
 def test_not_a_zip_and_an_empty_zip():

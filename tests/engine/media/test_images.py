@@ -122,6 +122,46 @@ def test_bomb_warning_as_error_is_still_a_value_error():
             images.decode_upload(_png_header_only(10_000, 10_000))
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_float_tiff_with_pixels_that_are_not_numbers_is_refused(bad):
+    a = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    good = _encode(Image.fromarray(a, mode="F"), "TIFF")
+    assert np.allclose(images.decode_upload(good, gray=True), a, atol=1e-6)  # finite: stretched to [0, 1]
+    a[3, 4] = a[5, 6] = bad
+    with pytest.raises(ValueError, match=r"2 of its 64 pixels are not numbers \(NaN or infinite\); every pixel"):
+        images.decode_upload(_encode(Image.fromarray(a, mode="F"), "TIFF"))
+
+
+def test_upload_size_reads_the_header_only():
+    assert images.upload_size(_png_header_only(4000, 3000), max_pixels=12_000_000) == (4000, 3000)  # no pixel data
+    with pytest.raises(ValueError, match=r"4000×3000 = 12.0 megapixels; the limit is 10 megapixels"):
+        images.upload_size(_png_header_only(4000, 3000), max_pixels=10_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_shrinking_a_large_upload_gives_the_same_small_picture(fmt):
+    """``shrink_to`` reduces the 8-bit pixels before they become floats: the picture resized to that side is the one
+    a full-size decode gives (within a few levels), and the shrunk image keeps at least twice the side."""
+    photo = images.to_uint8(images.sample_image("astronaut", size=None, gray=False))  # 512×512 RGB
+    data = _encode(Image.fromarray(photo), fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    full, shrunk = images.decode_upload(data), images.decode_upload(data, shrink_to=32)
+    assert full.shape == (512, 512, 3) and 64 <= shrunk.shape[0] < 128 and shrunk.shape[:2] == shrunk.shape[1::-1]
+    a, b = images.resize_square(full, 32), images.resize_square(shrunk, 32)
+    assert np.abs(a - b).mean() < 0.01 and np.abs(a - b).max() < 0.15
+    assert images.decode_upload(data, shrink_to=300).shape == full.shape  # not twice the side: left as it is
+
+
+def test_shrinking_keeps_one_bit_and_transparent_palette_images_right():
+    bits = Image.new("1", (400, 200), 1)
+    assert np.allclose(images.decode_upload(_encode(bits, "PNG"), shrink_to=16), 1.0)  # white stays white
+    pal = Image.new("P", (300, 300), 0)
+    pal.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    pal.paste(1, (0, 0, 300, 150))  # top half red, bottom half palette entry 0 — transparent
+    shrunk = images.decode_upload(_encode(pal, "PNG", transparency=0), shrink_to=16)
+    assert shrunk.shape == (34, 34, 3)  # reduced 300 // 32 = 9 times: 34 pixels, still at least 2 × 16
+    assert np.allclose(shrunk[0, 0], [1, 0, 0]) and np.allclose(shrunk[-1, -1], [1, 1, 1])  # transparent on white
+
+
 def test_truncated_file_is_a_value_error():
     data = _encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)), "PNG")
     with pytest.raises(ValueError, match="damaged or incomplete"):
