@@ -21,12 +21,12 @@ behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from engine.env import positive_int
 from engine.jobs.job import Job, run_job
 
 ENV_VAR = "CNNPG_MAX_JOBS"
@@ -42,20 +42,7 @@ class ServerBusyError(RuntimeError):
 
 def max_jobs_from_env() -> int:
     """``$CNNPG_MAX_JOBS`` as a positive integer (default 2); ValueError naming a bad value."""
-    return _positive_from_env(ENV_VAR, DEFAULT_MAX_JOBS, "jobs at once per server")
-
-
-def _positive_from_env(name: str, default: int, what: str) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer ({what}), got {text!r}")
-    return value
+    return positive_int(ENV_VAR, DEFAULT_MAX_JOBS, "jobs at once per server")
 
 
 class JobRunner:
@@ -67,7 +54,7 @@ class JobRunner:
         if max_jobs is None:
             max_jobs = max_jobs_from_env()
         if max_queued is None:
-            max_queued = _positive_from_env(QUEUE_ENV_VAR, DEFAULT_MAX_QUEUED, "jobs waiting per server")
+            max_queued = positive_int(QUEUE_ENV_VAR, DEFAULT_MAX_QUEUED, "jobs waiting per server")
         for name, value in (("max_jobs", max_jobs), ("max_queued", max_queued)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")

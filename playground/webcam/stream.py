@@ -22,7 +22,6 @@ See docs/architecture.md ("Limits").
 
 from __future__ import annotations
 
-import os
 import threading
 import urllib.parse
 import weakref
@@ -32,6 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 import streamlit as st
 
+from engine.env import positive_int
 from playground import state
 
 STREAMS_ENV_VAR = "CNNPG_MAX_STREAMS"
@@ -112,12 +112,7 @@ STREAMS = Streams()
 
 def max_streams_from_env() -> int:
     """``$CNNPG_MAX_STREAMS`` as a positive integer (default 8); ValueError naming a bad value."""
-    text = os.environ.get(STREAMS_ENV_VAR, "").strip()
-    if not text:
-        return DEFAULT_MAX_STREAMS
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{STREAMS_ENV_VAR} must be a positive integer (live camera streams per server), got {text!r}")
-    return int(text)
+    return positive_int(STREAMS_ENV_VAR, DEFAULT_MAX_STREAMS, "live camera streams per server")
 
 
 def held(key: str, kind: type[T]) -> T:
