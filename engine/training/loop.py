@@ -5,7 +5,8 @@ The loop is the plain PyTorch one (forward, the task's loss, backward, step) wit
 - progress through ``Callback`` hooks (``engine.training.events``) per batch and per epoch;
 - a clean stop between batches: a ``threading.Event`` or a callback raising ``StopTraining``; the run keeps its
   checkpoint and resumes exactly where it stopped (``engine.training.checkpoint``), callbacks' states included;
-- a non-finite loss stops the run with the reason; running out of memory says so, with a suggestion;
+- a non-finite loss stops the run with the reason; running out of memory says so, with a suggestion; a run deleted
+  from the store while it trains ends the fit ("failed", ``DELETED``) instead of crashing it;
 - mixed precision on CUDA; a run store (``engine.training.runs``) that keeps every run's config, spec, history and
   checkpoint.
 
@@ -37,13 +38,14 @@ from engine.training.checkpoint import Generators, Progress
 from engine.training.config import TrainConfig, make_optimizer, make_scheduler, resume_config
 from engine.training.events import BatchEvent, Callback, EpochEvent, FitResult, FitStart, StopTraining, best_epoch
 from engine.training.fitting import fit_problems, input_notes
-from engine.training.runs import RunStore
+from engine.training.runs import RunError, RunStore
 from engine.training.start import as_model, describe_source, freeze_names, init_weights, resume_model, train_mode
 from engine.training.tasks import Meter, Task, default_task
 from engine.training.timing import Chunk, Clock, Tally
 
 SYNC_SECONDS = 0.2  # read losses back from the device about this often (and at least every MAX_SYNC_EVERY batches)
 MAX_SYNC_EVERY = 64
+DELETED = "the run was deleted while it trained"
 
 
 def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConfig | None = None, *,
@@ -78,6 +80,10 @@ class _Failed(Exception):
 
 class _Stopped(Exception):
     """Ends the loop with status "stopped" and this reason."""
+
+
+class _Deleted(Exception):
+    """Ends the loop with status "failed" and ``DELETED``: the run left the store while it trained."""
 
 
 def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, store: RunStore | None,
@@ -200,13 +206,24 @@ class _Fit:
         at = (self.progress.epoch, self.progress.batch)
         if self.store is None or self.run_id is None or at == self._saved_at:
             return
-        self.store.write_history(self.run_id, [e.to_dict() for e in self.history])
-        state = checkpoint.state_of(optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
-                                    generators=self.generators, progress=self.progress, meter=self.meter,
-                                    callbacks=callbacks, model=self.model)
-        self.store.save_checkpoint(self.run_id, self.model.state_dict(), state)
-        self.store.update(self.run_id, epochs=len(self.history), best=self._best())
+        if not self.store.exists(self.run_id):
+            raise _Deleted
+        try:
+            self.store.write_history(self.run_id, [e.to_dict() for e in self.history])
+            state = checkpoint.state_of(optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+                                        generators=self.generators, progress=self.progress, meter=self.meter,
+                                        callbacks=callbacks, model=self.model)
+            self.store.save_checkpoint(self.run_id, self.model.state_dict(), state)
+            self.store.update(self.run_id, epochs=len(self.history), best=self._best())
+        except (RunError, FileNotFoundError):
+            if not self.store.exists(self.run_id):  # deleted during the writes
+                raise _Deleted from None
+            raise
         self._saved_at = at
+
+    def _deleted(self) -> bool:
+        """Whether the run's folder left the store (cheap: one stat, checked after every read-back)."""
+        return self.store is not None and self.run_id is not None and not (self.store.root / self.run_id).is_dir()
 
     def _best(self) -> float | None:
         return best_epoch(self.history, self.task.primary_metric)[0]
@@ -235,18 +252,26 @@ class _Fit:
                 raise _Stopped(str(e) or "stopped by a callback") from None
         except _Stopped as e:
             status, reason = "stopped", str(e)
-            self._save(callbacks)
+            try:
+                self._save(callbacks)
+            except _Deleted:
+                status, reason = "failed", DELETED
+        except _Deleted:
+            status, reason = "failed", DELETED
         except _Failed as e:
             status, reason = "failed", str(e)
         except torch.OutOfMemoryError:
             status, reason = "failed", self._out_of_memory()
         except BaseException:
             if self.store is not None and self.run_id is not None:
-                self.store.update(self.run_id, status="failed")
+                with contextlib.suppress(RunError):  # a deleted run has no row left to mark
+                    self.store.update(self.run_id, status="failed")
             raise
         finally:
             self.model.use_generator(None)
-        if self.store is not None and self.run_id is not None:
+        if reason == DELETED:
+            self.store.discard(self.run_id)  # what a write racing the deletion left behind, and the run's lock
+        elif self.store is not None and self.run_id is not None:
             self.store.update(self.run_id, status=status, epochs=len(self.history), best=self._best())
         self.model.eval()
         images, seconds = self.trained.images, self.trained.seconds
@@ -317,6 +342,8 @@ class _Fit:
                     if len(chunk):
                         self._sync(chunk, callbacks, clock)
                     raise _Stopped("stopped by the user")
+                if not len(chunk) and self._deleted():
+                    raise _Deleted
             if len(chunk):
                 self._sync(chunk, callbacks, clock)
         finally:
