@@ -8,7 +8,8 @@ The loop is the plain PyTorch one (forward, the task's loss, backward, step) wit
 - a non-finite loss stops the run with the reason; running out of memory says so, with a suggestion; a run deleted
   from the store while it trains ends the fit ("failed", ``DELETED``) instead of crashing it;
 - mixed precision on CUDA; a run store (``engine.training.runs``) that keeps every run's config, spec, history and
-  checkpoint.
+  checkpoint — after every epoch, on a stop, and every ``$CNNPG_CHECKPOINT_SECONDS`` (default 120) within an epoch,
+  so a run whose process dies ("interrupted") loses at most that much training.
 
 Per-batch work is kept off the host: the task's metrics accumulate on the device (``Meter.update``) and the losses are
 read back every few batches — about every ``SYNC_SECONDS``, every batch on the CPU where reading is free — so a GPU
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -46,6 +48,20 @@ from engine.training.timing import Chunk, Clock, Tally
 SYNC_SECONDS = 0.2  # read losses back from the device about this often (and at least every MAX_SYNC_EVERY batches)
 MAX_SYNC_EVERY = 64
 DELETED = "the run was deleted while it trained"
+CHECKPOINT_ENV = "CNNPG_CHECKPOINT_SECONDS"
+CHECKPOINT_SECONDS = 120.0  # a checkpoint within an epoch at least this often (0: only at epochs' ends and stops)
+
+
+def checkpoint_seconds() -> float:
+    """``$CNNPG_CHECKPOINT_SECONDS``, else ``CHECKPOINT_SECONDS``."""
+    raw = os.environ.get(CHECKPOINT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else CHECKPOINT_SECONDS
+    except ValueError:
+        raise ValueError(f"{CHECKPOINT_ENV} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{CHECKPOINT_ENV} must be 0 or more seconds, got {raw!r}")
+    return value
 
 
 def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConfig | None = None, *,
@@ -174,6 +190,8 @@ class _Fit:
     saved_callbacks: dict[str, Any] = field(default_factory=dict)  # callbacks' states from the checkpoint resumed
     val_loader: torch.utils.data.DataLoader | None = None
     _saved_at: tuple[int, int] | None = None
+    _saved_when: float = field(default_factory=time.monotonic)
+    checkpoint_every: float = field(default_factory=checkpoint_seconds)
 
     # ------------------------------------------------------------------------------------------- the run's record
 
@@ -219,7 +237,7 @@ class _Fit:
             if not self.store.exists(self.run_id):  # deleted during the writes
                 raise _Deleted from None
             raise
-        self._saved_at = at
+        self._saved_at, self._saved_when = at, time.monotonic()
 
     def _deleted(self) -> bool:
         """Whether the run's folder left the store (cheap: one stat, checked after every read-back)."""
@@ -342,8 +360,12 @@ class _Fit:
                     if len(chunk):
                         self._sync(chunk, callbacks, clock)
                     raise _Stopped("stopped by the user")
-                if not len(chunk) and self._deleted():
-                    raise _Deleted
+                if not len(chunk) and self.store is not None:  # just read back: the progress is whole
+                    if self._deleted():
+                        raise _Deleted
+                    if self.checkpoint_every and time.monotonic() - self._saved_when >= self.checkpoint_every:
+                        p.seconds = clock.seconds()
+                        self._save(callbacks)
             if len(chunk):
                 self._sync(chunk, callbacks, clock)
         finally:

@@ -422,6 +422,7 @@ class RunStore:
 def _hold(lock: Path, run_id: str) -> None:
     """Take run ``run_id``'s training lock for this process (kept until ``_release``, or until the process dies).
     ``RunError`` when another process holds it: that process trains the run now."""
+    lock = lock.absolute()  # one key per file, however the store's root was spelled
     with _HELD_LOCK:
         if lock in _HELD:
             return
@@ -435,6 +436,7 @@ def _hold(lock: Path, run_id: str) -> None:
 
 
 def _release(lock: Path) -> None:
+    lock = lock.absolute()  # one key per file, however the store's root was spelled
     with _HELD_LOCK:
         fd = _HELD.pop(lock, None)
     if fd is not None:
@@ -444,6 +446,7 @@ def _release(lock: Path) -> None:
 @contextmanager
 def _probe(lock: Path) -> Iterator[bool]:
     """True (holding the lock meanwhile) when no process holds ``lock``, this one included; False otherwise."""
+    lock = lock.absolute()  # one key per file, however the store's root was spelled
     with _HELD_LOCK:  # this process's own _hold waits meanwhile
         if lock in _HELD:
             yield False

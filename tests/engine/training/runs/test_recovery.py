@@ -25,7 +25,7 @@ from engine.data import LoadedData, load_dataset
 from engine.nets.spec import NetworkSpec
 from engine.training.config import TrainConfig
 from engine.training.events import BatchEvent, Callback, FitStart
-from engine.training.loop import DELETED, fit
+from engine.training.loop import CHECKPOINT_ENV, DELETED, checkpoint_seconds, fit
 from engine.training.runs import RunError, RunStore
 from engine.training.runs.files import remove_stale_temps, write_text
 from engine.training.runs.store import LOCK_NAME
@@ -38,8 +38,8 @@ _SPEC = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
 REPO = Path(__file__).parents[4]
 
 
-def _trainer(root: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+def _trainer(root: Path, *args: str, checkpoint_seconds: str = "") -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", CHECKPOINT_ENV: checkpoint_seconds}
     return subprocess.Popen([sys.executable, str(TRAINER), str(root), *args], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -53,10 +53,15 @@ def _temps(folder: Path) -> list[Path]:
     return sorted(f for f in folder.glob(".*") if f.name != LOCK_NAME)
 
 
-def test_a_run_killed_mid_epoch_comes_back_interrupted_and_resumes_to_the_same_weights(tmp_path) -> None:
+@pytest.mark.parametrize(("every", "checkpoint_at"), [("", (1, 0)), ("1e-9", (1, 4))],
+                         ids=["checkpoints-at-epoch-ends", "checkpoints-within-epochs"])
+def test_a_run_killed_mid_epoch_comes_back_interrupted_and_resumes_to_the_same_weights(tmp_path, every,
+                                                                                         checkpoint_at) -> None:
+    """Killed at epoch 2's batch 5: the checkpoint it resumes from is epoch 1's end (the default 120 s between
+    checkpoints within an epoch has not passed), or epoch 2's batch 4 (a checkpoint after every batch)."""
     killed_root, whole_root = tmp_path / "killed", tmp_path / "whole"
     whole = _trainer(whole_root, "train")  # the oracle: never interrupted, runs meanwhile
-    proc = _trainer(killed_root, "hang")
+    proc = _trainer(killed_root, "hang", checkpoint_seconds=every)
     deadline = time.monotonic() + 240
     while not (killed_root / "hung").exists():
         assert proc.poll() is None, proc.communicate()[0]
@@ -82,7 +87,8 @@ def test_a_run_killed_mid_epoch_comes_back_interrupted_and_resumes_to_the_same_w
     assert (info.status, info.epochs) == ("interrupted", 1)
     assert [r.status for r in store.list()] == ["interrupted"]
     assert _temps(folder) == []  # its writer is gone: removed
-    assert store.load_checkpoint(run_id).state["progress"]["epoch"] == 1  # epoch 1's end: the hung write never landed
+    progress = store.load_checkpoint(run_id).state["progress"]  # the hung write never landed
+    assert (progress["epoch"], progress["batch"]) == checkpoint_at
 
     copy_root = tmp_path / "copy"  # the same checkpoint, resumed by another process
     shutil.copytree(killed_root, copy_root)
@@ -182,3 +188,14 @@ def _lock_free(lock: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def test_the_checkpoint_interval_comes_from_the_environment(monkeypatch) -> None:
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    assert checkpoint_seconds() == 120
+    monkeypatch.setenv(CHECKPOINT_ENV, "0")
+    assert checkpoint_seconds() == 0
+    for bad in ("soon", "-1", "inf"):
+        monkeypatch.setenv(CHECKPOINT_ENV, bad)
+        with pytest.raises(ValueError, match=f"CNNPG_CHECKPOINT_SECONDS must be .* got '{bad}'"):
+            checkpoint_seconds()
