@@ -199,6 +199,11 @@ def test_stop_then_resume_continues_the_same_run(page, runs_dir):
     store = RunStore(runs_dir)
     (run,) = store.list()
     assert run.status == "stopped" and run.epochs < 200
+    # Stop did not wait for an evaluation, and the page does not make one unasked: a button does
+    assert job.result.evaluation is None and not any(m.label == "validation accuracy" for m in page.metric)
+    page.button(key="_w_tr_eval_later").click().run()
+    assert int(metric(page, "validation images")) == 359
+    assert not any(b.key == "_w_tr_eval_later" for b in page.button)
 
     target = run.epochs + 1
     page.number_input(key=f"_w_tr_resume_to_{run.id}").set_value(target).run()
