@@ -108,6 +108,7 @@ TRAIN_COLLECTED = "train_collected"  # str | None: id of the finished job whose 
 TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resume/Transfer click did not start a job
 TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
 TRAIN_UPLOAD_FAILED = "train_upload_failed"  # dict | None: the last zip refused {"digest", "message"}: not read again
+TRAIN_EVAL_LATER = "train_eval_later"  # str | None: a run stopped by the user: evaluated when asked
 TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
 

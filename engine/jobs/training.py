@@ -1,5 +1,6 @@
 """The training job: ``engine.training.loop.fit`` in the background, reporting to the job's log and stopping on its
-stop flag, then the task's evaluation of the trained model on the validation set."""
+stop flag, then the task's evaluation of the trained model on the validation set — skipped once Stop is asked, and
+ended by a Stop that comes while it runs, so a stopped job ends after one batch however long the evaluation."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from engine.data import LoadedData
 from engine.jobs.job import Job
 from engine.training.config import TrainConfig
-from engine.training.evaluate import evaluate
+from engine.training.evaluate import EvaluationStopped, evaluate
 from engine.training.events import Callback, FitResult
 from engine.training.loop import fit
 from engine.training.runs import RunStore
@@ -50,7 +51,10 @@ def train_job(job: Job, model_or_spec: Any, data: LoadedData, config: TrainConfi
         job.log.preload(store.get(run_id).history)
     result = fit(model_or_spec, data, config, callbacks=[job.log, *callbacks], stop=job.stop, store=store,
                  run_id=run_id, init_from=init_from, name=name, owner=job.owner)
-    evaluation = None
-    if result.status != "failed" and len(data.val):
-        evaluation = evaluate(result.model, data.val, result.stats, task=result.task)
-    return TrainOutcome(result, evaluation, list(result.notes))
+    evaluation, notes = None, list(result.notes)
+    if result.status != "failed" and len(data.val) and not job.stop.is_set():
+        try:
+            evaluation = evaluate(result.model, data.val, result.stats, task=result.task, stop=job.stop)
+        except EvaluationStopped as e:
+            notes.append(f"the evaluation was stopped ({e})")
+    return TrainOutcome(result, evaluation, notes)

@@ -10,6 +10,7 @@ classification views (accuracy, per class, confusion, most confused, misclassifi
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -23,21 +24,30 @@ from engine.training.tasks.classify import Evaluation, TopK
 
 EVAL_BATCH = 256
 
-__all__ = ["EVAL_BATCH", "Evaluation", "TopK", "evaluate", "outputs", "predict", "predict_probs"]
+__all__ = ["EVAL_BATCH", "Evaluation", "EvaluationStopped", "TopK", "evaluate", "outputs", "predict",
+           "predict_probs"]
+
+
+class EvaluationStopped(Exception):
+    """``stop`` was set while ``outputs``/``evaluate`` ran: it ended after the batch in progress."""
 
 
 @torch.inference_mode()
 def outputs(model: nn.Module, images: torch.Tensor, stats: Any, input_shape: Shape | None = None,
-            batch_size: int = EVAL_BATCH) -> torch.Tensor:
+            batch_size: int = EVAL_BATCH, stop: threading.Event | None = None) -> torch.Tensor:
     """The network's raw outputs ``(N, *output shape)`` float32 (on the CPU) for ``uint8`` images ``(N, C, H, W)``,
-    run in eval mode on the model's device (its mode is put back afterwards)."""
+    run in eval mode on the model's device (its mode is put back afterwards). ``stop`` set (from any thread) ends it
+    after the current batch with ``EvaluationStopped``."""
     input_shape = _input_shape(model, input_shape)
     device = model_device(model)
     training = model.training
     model.eval()
+    out = []
     try:
-        out = [model(adapt_batch(images[i:i + batch_size], input_shape, stats).to(device)).float().cpu()
-               for i in range(0, len(images), batch_size)]
+        for i in range(0, len(images), batch_size):
+            if stop is not None and stop.is_set():
+                raise EvaluationStopped(f"stopped after {i} of {len(images)} images")
+            out.append(model(adapt_batch(images[i:i + batch_size], input_shape, stats).to(device)).float().cpu())
     finally:
         model.train(training)
     return torch.cat(out) if out else torch.zeros(0, 0)
@@ -66,13 +76,13 @@ def predict(model: nn.Module, x: torch.Tensor, stats: Any, input_shape: Shape | 
 
 
 def evaluate(model: nn.Module, data: ImageSet, stats: Any, input_shape: Shape | None = None,
-             batch_size: int = EVAL_BATCH, task: Task | None = None) -> Any:
+             batch_size: int = EVAL_BATCH, task: Task | None = None, stop: threading.Event | None = None) -> Any:
     """Run ``model`` over ``data`` (in eval mode, on the model's device) and return ``task``'s evaluation views
     (default classification: an ``Evaluation``). Targets that are positions are compared in the network input's
-    pixels, as in training (``Targets.resized``)."""
+    pixels, as in training (``Targets.resized``). ``stop``: as in ``outputs``."""
     task = task if task is not None else Classify()
     input_shape = _input_shape(model, input_shape)
-    out = outputs(model, data.images, stats, input_shape, batch_size)
+    out = outputs(model, data.images, stats, input_shape, batch_size, stop)
     return task.evaluate(out, data.targets.resized(data.image_shape[1:], input_shape[1:]))
 
 

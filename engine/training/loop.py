@@ -5,9 +5,11 @@ The loop is the plain PyTorch one (forward, the task's loss, backward, step) wit
 - progress through ``Callback`` hooks (``engine.training.events``) per batch and per epoch;
 - a clean stop between batches: a ``threading.Event`` or a callback raising ``StopTraining``; the run keeps its
   checkpoint and resumes exactly where it stopped (``engine.training.checkpoint``), callbacks' states included;
-- a non-finite loss stops the run with the reason; running out of memory says so, with a suggestion;
+- a non-finite loss stops the run with the reason; running out of memory says so, with a suggestion; a run deleted
+  from the store while it trains ends the fit ("failed", ``DELETED``) instead of crashing it;
 - mixed precision on CUDA; a run store (``engine.training.runs``) that keeps every run's config, spec, history and
-  checkpoint.
+  checkpoint — after every epoch, on a stop, and every ``$CNNPG_CHECKPOINT_SECONDS`` (default 120) within an epoch,
+  so a run whose process dies ("interrupted") loses at most that much training.
 
 Per-batch work is kept off the host: the task's metrics accumulate on the device (``Meter.update``) and the losses are
 read back every few batches — about every ``SYNC_SECONDS``, every batch on the CPU where reading is free — so a GPU
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -37,13 +40,28 @@ from engine.training.checkpoint import Generators, Progress
 from engine.training.config import TrainConfig, make_optimizer, make_scheduler, resume_config
 from engine.training.events import BatchEvent, Callback, EpochEvent, FitResult, FitStart, StopTraining, best_epoch
 from engine.training.fitting import fit_problems, input_notes
-from engine.training.runs import RunStore
+from engine.training.runs import RunError, RunStore
 from engine.training.start import as_model, describe_source, freeze_names, init_weights, resume_model, train_mode
 from engine.training.tasks import Meter, Task, default_task
 from engine.training.timing import Chunk, Clock, Tally
 
 SYNC_SECONDS = 0.2  # read losses back from the device about this often (and at least every MAX_SYNC_EVERY batches)
 MAX_SYNC_EVERY = 64
+DELETED = "the run was deleted while it trained"
+CHECKPOINT_ENV = "CNNPG_CHECKPOINT_SECONDS"
+CHECKPOINT_SECONDS = 120.0  # a checkpoint within an epoch at least this often (0: only at epochs' ends and stops)
+
+
+def checkpoint_seconds() -> float:
+    """``$CNNPG_CHECKPOINT_SECONDS``, else ``CHECKPOINT_SECONDS``."""
+    raw = os.environ.get(CHECKPOINT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else CHECKPOINT_SECONDS
+    except ValueError:
+        raise ValueError(f"{CHECKPOINT_ENV} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{CHECKPOINT_ENV} must be 0 or more seconds, got {raw!r}")
+    return value
 
 
 def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConfig | None = None, *,
@@ -78,6 +96,10 @@ class _Failed(Exception):
 
 class _Stopped(Exception):
     """Ends the loop with status "stopped" and this reason."""
+
+
+class _Deleted(Exception):
+    """Ends the loop with status "failed" and ``DELETED``: the run left the store while it trained."""
 
 
 def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, store: RunStore | None,
@@ -168,6 +190,8 @@ class _Fit:
     saved_callbacks: dict[str, Any] = field(default_factory=dict)  # callbacks' states from the checkpoint resumed
     val_loader: torch.utils.data.DataLoader | None = None
     _saved_at: tuple[int, int] | None = None
+    _saved_when: float = field(default_factory=time.monotonic)
+    checkpoint_every: float = field(default_factory=checkpoint_seconds)
 
     # ------------------------------------------------------------------------------------------- the run's record
 
@@ -200,13 +224,24 @@ class _Fit:
         at = (self.progress.epoch, self.progress.batch)
         if self.store is None or self.run_id is None or at == self._saved_at:
             return
-        self.store.write_history(self.run_id, [e.to_dict() for e in self.history])
-        state = checkpoint.state_of(optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
-                                    generators=self.generators, progress=self.progress, meter=self.meter,
-                                    callbacks=callbacks, model=self.model)
-        self.store.save_checkpoint(self.run_id, self.model.state_dict(), state)
-        self.store.update(self.run_id, epochs=len(self.history), best=self._best())
-        self._saved_at = at
+        if not self.store.exists(self.run_id):
+            raise _Deleted
+        try:
+            self.store.write_history(self.run_id, [e.to_dict() for e in self.history])
+            state = checkpoint.state_of(optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+                                        generators=self.generators, progress=self.progress, meter=self.meter,
+                                        callbacks=callbacks, model=self.model)
+            self.store.save_checkpoint(self.run_id, self.model.state_dict(), state)
+            self.store.update(self.run_id, epochs=len(self.history), best=self._best())
+        except (RunError, FileNotFoundError):
+            if not self.store.exists(self.run_id):  # deleted during the writes
+                raise _Deleted from None
+            raise
+        self._saved_at, self._saved_when = at, time.monotonic()
+
+    def _deleted(self) -> bool:
+        """Whether the run's folder left the store (cheap: one stat, checked after every read-back)."""
+        return self.store is not None and self.run_id is not None and not (self.store.root / self.run_id).is_dir()
 
     def _best(self) -> float | None:
         return best_epoch(self.history, self.task.primary_metric)[0]
@@ -235,18 +270,26 @@ class _Fit:
                 raise _Stopped(str(e) or "stopped by a callback") from None
         except _Stopped as e:
             status, reason = "stopped", str(e)
-            self._save(callbacks)
+            try:
+                self._save(callbacks)
+            except _Deleted:
+                status, reason = "failed", DELETED
+        except _Deleted:
+            status, reason = "failed", DELETED
         except _Failed as e:
             status, reason = "failed", str(e)
         except torch.OutOfMemoryError:
             status, reason = "failed", self._out_of_memory()
         except BaseException:
             if self.store is not None and self.run_id is not None:
-                self.store.update(self.run_id, status="failed")
+                with contextlib.suppress(RunError):  # a deleted run has no row left to mark
+                    self.store.update(self.run_id, status="failed")
             raise
         finally:
             self.model.use_generator(None)
-        if self.store is not None and self.run_id is not None:
+        if reason == DELETED:
+            self.store.discard(self.run_id)  # what a write racing the deletion left behind, and the run's lock
+        elif self.store is not None and self.run_id is not None:
             self.store.update(self.run_id, status=status, epochs=len(self.history), best=self._best())
         self.model.eval()
         images, seconds = self.trained.images, self.trained.seconds
@@ -317,6 +360,12 @@ class _Fit:
                     if len(chunk):
                         self._sync(chunk, callbacks, clock)
                     raise _Stopped("stopped by the user")
+                if not len(chunk) and self.store is not None:  # just read back: the progress is whole
+                    if self._deleted():
+                        raise _Deleted
+                    if self.checkpoint_every and time.monotonic() - self._saved_when >= self.checkpoint_every:
+                        p.seconds = clock.seconds()
+                        self._save(callbacks)
             if len(chunk):
                 self._sync(chunk, callbacks, clock)
         finally:

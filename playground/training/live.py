@@ -83,6 +83,8 @@ def collect_finished_job(store: RunStore) -> None:
     if job.status == "failed":
         return
     state.put(state.ACTIVE_RUN, run_id)
+    if outcome.evaluation is None and job.stop.is_set():  # Stop skipped it: the page does not make the user wait
+        state.put(state.TRAIN_EVAL_LATER, run_id)
     if outcome.evaluation is not None:
         try:
             remember_eval(eval_key(store.get(run_id)), outcome.evaluation)

@@ -88,6 +88,10 @@ def results_ui(store: RunStore, current: Picked | None) -> None:
         st.info(why)
     elif len(data.val) == 0:
         st.info("The run's data has no validation images to evaluate on.")
+    elif state.get(state.TRAIN_EVAL_LATER) == run_id and eval_key(run) not in state.get(state.TRAIN_EVALS, {}):
+        st.button(f"Evaluate it on its {len(data.val):,} validation images", key="_w_tr_eval_later",
+                  icon=":material/fact_check:", on_click=state.put, args=(state.TRAIN_EVAL_LATER, None),
+                  help="It was stopped, so it was not evaluated (that can take a while for a large network).")
     else:
         try:
             evaluation = run_evaluation(store, run, data, task)

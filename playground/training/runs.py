@@ -117,9 +117,11 @@ def _manage_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str], cur
                   on_click=_delete, args=(store, run_id))
         if busy:
             st.caption("It is training now; stop it first.")
+        elif info.status == "interrupted":
+            st.caption("Interrupted: its server stopped while it trained. Resume continues it from its last "
+                       "checkpoint (the end of its last finished epoch).")
         elif info.status == "running":
-            st.caption("It says “running”, but no job here trains it: its server stopped while it trained. Its "
-                       "last checkpoint can be resumed.")
+            st.caption("It is training in another server process now.")
 
 
 def _training_now(run_id: str) -> bool:

@@ -45,7 +45,8 @@ def transfer_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str], cu
     if current is None:
         st.caption("Choose the new data above first.")
         return
-    sources = [r for r in runs if r.status in ("finished", "stopped") and r.epochs > 0 and r.task == "classify"]
+    sources = [r for r in runs
+               if r.status in ("finished", "stopped", "interrupted") and r.epochs > 0 and r.task == "classify"]
     ids = [*(r.id for r in sources), *PRETRAINED_SOURCES]
     names = {key: f"ImageNet backbone: {known(name).title}" for key, name in PRETRAINED_SOURCES.items()} | labels
     # another key while no run is there: once one is, the choice starts from it, as before there were backbones

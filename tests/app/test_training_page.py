@@ -10,9 +10,14 @@ import base64
 import dataclasses
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,6 +225,11 @@ def test_stop_then_resume_continues_the_same_run(page, runs_dir):
     store = RunStore(runs_dir)
     (run,) = store.list()
     assert run.status == "stopped" and run.epochs < 200
+    # Stop did not wait for an evaluation, and the page does not make one unasked: a button does
+    assert job.result.evaluation is None and not any(m.label == "validation accuracy" for m in page.metric)
+    page.button(key="_w_tr_eval_later").click().run()
+    assert int(metric(page, "validation images")) == 359
+    assert not any(b.key == "_w_tr_eval_later" for b in page.button)
 
     target = run.epochs + 1
     page.number_input(key=f"_w_tr_resume_to_{run.id}").set_value(target).run()
@@ -328,3 +338,32 @@ def test_rename_compare_and_delete_runs(page, runs_dir):
     assert not page.exception
     assert [r.id for r in store.list()] == [first]
     assert page.session_state["active_run"] is None
+
+
+def test_a_run_whose_trainer_was_killed_shows_interrupted_and_resumes(runs_dir):
+    """A real ``kill -9`` of a training process mid-epoch (tests/engine/training/runs/trainer.py), then the page: the
+    run is "interrupted", says so, and Resume trains it on from its last checkpoint."""
+    repo = Path(__file__).parents[2]
+    trainer = repo / "tests" / "engine" / "training" / "runs" / "trainer.py"
+    proc = subprocess.Popen([sys.executable, str(trainer), str(runs_dir), "hang"], cwd=repo,
+                            env={**os.environ, "PYTHONPATH": str(repo)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + TIMEOUT
+    while not (runs_dir / "hung").exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+
+    page = open_page("training.py")
+    _dataset(page, "digits")
+    table = page.dataframe[0].value
+    assert list(table["status"]) == ["interrupted"] and list(table["epochs"]) == [1]
+    assert any(c.value.startswith("Interrupted: its server stopped while it trained") for c in page.caption)
+    (run,) = RunStore(runs_dir).list()
+    page.number_input(key=f"_w_tr_resume_to_{run.id}").set_value(2).run()
+    page.button(key="_w_tr_resume").click().run()
+    resumed = _await_job(page)
+    assert resumed.status == "finished", resumed.error
+    (again,) = RunStore(runs_dir).list()
+    assert (again.id, again.status, again.epochs) == (run.id, "finished", 2)

@@ -2,7 +2,9 @@
 
 Nothing here is ever unpickled: checkpoints and weights are read with safetensors, and the only other weights format
 accepted (``.pt``/``.pth`` state dicts) goes through ``torch.load(weights_only=True)``. Files are written to a
-temporary file beside the target and renamed over it, so a reader sees the old or the new file, whole.
+temporary file beside the target and renamed over it, so a reader sees the old or the new file, whole. A temporary
+file is named ``.<target>.<writer's pid>.<random>.tmp``; one left behind by a killed writer is removed when a store is
+opened (``remove_stale_temps``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +128,7 @@ def write_text(path: Path, text: str) -> None:
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path`` and rename it over: readers see the old or the new file, whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -140,3 +143,37 @@ def read_json(path: Path, run_id: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise RunError(f"run {run_id!r}: cannot read {path.name} ({e})") from None
+
+
+STALE_TEMP_SECONDS = 300  # a temporary file older than this is a dead write whoever wrote it
+
+
+def remove_stale_temps(folder: Path, keep: frozenset[str] = frozenset(), max_age: float = STALE_TEMP_SECONDS) -> int:
+    """Remove the temporary files (``write_bytes``) in ``folder`` whose writer process is gone, or that are older
+    than ``max_age`` seconds (a writer on another machine, a reused pid, or a temporary file of before pids were in
+    the name); hidden files named in ``keep`` stay. Returns the bytes freed."""
+    freed, now = 0, time.time()
+    for f in folder.glob(".*"):
+        if f.name in keep or not f.is_file():
+            continue
+        parts = f.name.split(".")  # ['', target..., pid, random, 'tmp']
+        pid = int(parts[-3]) if f.name.endswith(".tmp") and len(parts) >= 5 and parts[-3].isdigit() else None
+        try:
+            stat = f.stat()
+            if now - stat.st_mtime > max_age or (pid is not None and pid != os.getpid() and not pid_alive(pid)):
+                f.unlink()
+                freed += stat.st_size
+        except FileNotFoundError:  # its writer renamed it just now
+            continue
+    return freed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -19,10 +19,19 @@ in a page. Each call opens its own connection and the
 database is in WAL mode, so two sessions (threads or processes) can train and write at once. The files are the truth
 for a run's content; the index is what ``list`` reads. Stores and runs written before tasks existed are read as
 today's (``engine.training.runs.migrate``); docs/tasks-and-jobs.md describes the format.
+
+A run's status is "running", "finished", "stopped" (resumable), "failed" or "interrupted": it was running when the
+process training it died (a server killed or restarted). Liveness is decided honestly, not by a timeout: the process
+training a run holds an exclusive ``flock`` on the run's ``.training.lock`` for as long as the run is "running", and
+the operating system releases it when that process dies, however it dies (``kill -9`` too). Opening a store, listing
+it and reading a "running" run's row try that lock; when nobody holds it, the run becomes "interrupted" — resumable
+from its last checkpoint like a stopped run. Opening a store also removes the temporary files of killed writers
+(``files.remove_stale_temps``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -51,6 +60,7 @@ from engine.training.runs.files import (
     encode,
     read_json,
     read_safetensors,
+    remove_stale_temps,
     write_bytes,
     write_text,
 )
@@ -67,8 +77,12 @@ from engine.training.runs.migrate import (
 from engine.training.tasks import TASKS, Metric, Task, task_from_dict
 
 ENV_VAR = "CNNPG_RUNS_DIR"
-STATUSES = ("running", "finished", "stopped", "failed")
+STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
+LOCK_NAME = ".training.lock"  # held (flock) by the process training the run, while its status is "running"
 _SCHEMA_LOCK = threading.Lock()
+_HELD: dict[Path, int] = {}  # this process's training locks: the lock file -> its open descriptor
+_HELD_LOCK = threading.Lock()
+_SWEPT: set[Path] = set()  # stores whose stale temporary files this process removed
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM runs"
 
@@ -154,6 +168,8 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.db = self.root / "runs.sqlite"
         self._create_schema()
+        self._sweep()
+        self._reap()
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
@@ -170,6 +186,7 @@ class RunStore:
         run_id = f"{created:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         folder = self.root / run_id
         folder.mkdir(parents=True)
+        _hold(folder / LOCK_NAME, run_id)
         write_text(folder / "config.json", json.dumps({"format": RUN_FORMAT, **config}, indent=2, ensure_ascii=False))
         write_text(folder / "spec.json", spec.to_json())
         write_text(folder / "metrics.json", "[]")
@@ -190,10 +207,17 @@ class RunStore:
                                          device=device).items() if v is not None}
         if not changes:
             return
+        lock = self.root / self._check_id(run_id) / LOCK_NAME
+        if status == "running":  # this process trains it now: it holds the run's lock (refused when another does)
+            self._folder(run_id)
+            _hold(lock, run_id)
         sets = ", ".join(f"{k} = ?" for k in changes)
         with self._connect() as con:
             done = con.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*changes.values(), self._check_id(run_id)))
+        if status is not None and status != "running":
+            _release(lock)
         if done.rowcount == 0:
+            _release(lock)
             raise RunError(f"no run {run_id!r} in {self.root}")
 
     def write_history(self, run_id: str, history: list[dict[str, Any]]) -> None:
@@ -219,6 +243,7 @@ class RunStore:
     def list(self, owner: str | None = None) -> list[RunInfo]:
         """Every run (``owner``'s only, when given), newest first."""
         where, args = ("", ()) if owner is None else (" WHERE owner = ?", (str(owner),))
+        self._reap()
         with self._connect() as con:
             rows = con.execute(f"{_SELECT}{where} ORDER BY created DESC, rowid DESC", args).fetchall()
         return [RunInfo(*row) for row in rows]
@@ -234,7 +259,16 @@ class RunStore:
             row = con.execute(f"{_SELECT} WHERE id = ?", (self._check_id(run_id),)).fetchone()
         if row is None:
             raise RunError(f"no run {run_id!r} in {self.root}")
-        return RunInfo(*row)
+        info = RunInfo(*row)
+        if info.status == "running" and self._reap(run_id):
+            return self.info(run_id)
+        return info
+
+    def exists(self, run_id: str) -> bool:
+        """Whether the run is still here: its index row and its folder (False once deleted, even while it trains)."""
+        with self._connect() as con:
+            row = con.execute("SELECT 1 FROM runs WHERE id = ?", (self._check_id(run_id),)).fetchone()
+        return row is not None and (self.root / run_id).is_dir()
 
     def get(self, run_id: str) -> Run:
         """The run's index row, config, spec and history (in today's format, however old the files)."""
@@ -292,9 +326,19 @@ class RunStore:
     def delete(self, run_id: str, *, by: str | None = None) -> None:
         """Remove the run's folder and its index row; ``by`` (an owner) may delete only their own runs and nobody's."""
         self._check_owner(run_id, by, "delete")  # raises for an unknown id too
-        shutil.rmtree(self.root / run_id, ignore_errors=True)
-        with self._connect() as con:
+        with self._connect() as con:  # the row first: a trainer that finds its row gone ends the run (loop.fit)
             con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        _release(self.root / run_id / LOCK_NAME)
+        shutil.rmtree(self.root / run_id, ignore_errors=True)
+
+    def discard(self, run_id: str) -> None:
+        """After ``delete`` (by any process) of a run this process trained: remove what a write racing the deletion
+        left of its folder, and let go of its lock. Does nothing to a run still in the index."""
+        with self._connect() as con:
+            if con.execute("SELECT 1 FROM runs WHERE id = ?", (self._check_id(run_id),)).fetchone() is not None:
+                return
+        _release(self.root / run_id / LOCK_NAME)
+        shutil.rmtree(self.root / run_id, ignore_errors=True)
 
     def path(self, run_id: str) -> Path:
         return self._folder(run_id)
@@ -318,6 +362,39 @@ class RunStore:
                         raise
                     time.sleep(0.1)
 
+    def _sweep(self) -> None:
+        """Remove the temporary files of killed writers, once per store and process (``files.remove_stale_temps``;
+        those of a run found interrupted later go when it is: ``_reap``)."""
+        root = self.root.resolve()
+        if root in _SWEPT:
+            return
+        _SWEPT.add(root)
+        for folder in self.root.iterdir():
+            if folder.is_dir() and _RUN_ID.fullmatch(folder.name):
+                remove_stale_temps(folder, keep=frozenset({LOCK_NAME}))
+
+    def _reap(self, run_id: str | None = None) -> list[str]:
+        """Mark "interrupted" the "running" runs (``run_id`` only, when given) that no process trains any more:
+        nobody holds their lock; their dead writers' temporary files go. Returns their ids."""
+        with self._connect() as con:
+            if run_id is None:
+                ids = [r[0] for r in con.execute("SELECT id FROM runs WHERE status = 'running'")]
+            else:
+                ids = [run_id] if con.execute("SELECT 1 FROM runs WHERE id = ? AND status = 'running'",
+                                              (run_id,)).fetchone() else []
+        reaped = []
+        for rid in ids:
+            lock = self.root / rid / LOCK_NAME
+            with _probe(lock) as free:  # holding the lock while the row changes: a resume waits for it
+                if not free:
+                    continue
+                with self._connect() as con:
+                    con.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", (rid,))
+                if (self.root / rid).is_dir():  # what its dead writer left half-written
+                    remove_stale_temps(self.root / rid, keep=frozenset({LOCK_NAME}))
+                reaped.append(rid)
+        return reaped
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A fresh connection, one transaction: committed on success, rolled back on an exception, then closed."""
@@ -340,3 +417,51 @@ class RunStore:
         if not folder.is_dir():
             raise RunError(f"no run {run_id!r} in {self.root}")
         return folder
+
+
+def _hold(lock: Path, run_id: str) -> None:
+    """Take run ``run_id``'s training lock for this process (kept until ``_release``, or until the process dies).
+    ``RunError`` when another process holds it: that process trains the run now."""
+    lock = lock.absolute()  # one key per file, however the store's root was spelled
+    with _HELD_LOCK:
+        if lock in _HELD:
+            return
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunError(f"run {run_id!r} is training in another process now; stop it there first") from None
+        _HELD[lock] = fd
+
+
+def _release(lock: Path) -> None:
+    lock = lock.absolute()  # one key per file, however the store's root was spelled
+    with _HELD_LOCK:
+        fd = _HELD.pop(lock, None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+@contextmanager
+def _probe(lock: Path) -> Iterator[bool]:
+    """True (holding the lock meanwhile) when no process holds ``lock``, this one included; False otherwise."""
+    lock = lock.absolute()  # one key per file, however the store's root was spelled
+    with _HELD_LOCK:  # this process's own _hold waits meanwhile
+        if lock in _HELD:
+            yield False
+            return
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the run's folder is gone: nobody can be training it
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
