@@ -48,7 +48,7 @@ from engine.nets.kinds import (
 )
 from engine.nets.kinds.base import hint_is_branches, mentions_layers
 from engine.nets.kinds.common import is_int, pair
-from engine.nets.limits import check_data
+from engine.nets.limits import LimitError, check_data, limits
 
 __all__ = [
     "KINDS", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d", "Dropout", "Flatten", "Inception",
@@ -176,8 +176,9 @@ class NetworkSpec:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SpecError(f"not valid JSON: {e}") from None
-        except RecursionError:
-            raise SpecError("not valid JSON: nested too deeply") from None
+        except RecursionError:  # hundreds of levels: past any limit, refused before it is even read
+            raise LimitError(f"the spec nests too deeply to read (hundreds of levels); composite blocks may nest at "
+                             f"most {limits().depth} levels") from None
         except ValueError as e:  # a number of more than 4,300 digits (Python's int_max_str_digits)
             raise SpecError(f"a number in the spec is far too large ({e})") from None
         try:
