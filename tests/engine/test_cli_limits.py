@@ -25,7 +25,7 @@ def _nested(depth: int) -> str:
     (LINEAR_1E9, [], "out_features is 1,000,000,000; the limit is 65,536"),
     ({"input": [1, 8, 8], "layers": [{"kind": "relu"}] * 10_000}, [], "layers (nested ones counted) is 10,000"),
     (_nested(300), [], "nesting of composite blocks is 300 levels; the limit is 32"),
-    (_nested(500), [], "the spec nests too deeply to read (hundreds of levels); composite blocks may nest at most 32"),
+    (_nested(500), [], "nested too deeply to read (hundreds of levels); composite blocks may nest at most 32"),
     ({"input": [1, 8, 8], "layers": [{"kind": "flatten"}, {"kind": "linear", "out_features": 10}]},
      ["--input", "3,100000,100000"], "the input's height is 100,000; the limit is 4,096"),
 ])
