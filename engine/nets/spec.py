@@ -177,8 +177,8 @@ class NetworkSpec:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SpecError(f"not valid JSON: {e}") from None
         except RecursionError:  # hundreds of levels: past any limit, refused before it is even read
-            raise LimitError(f"not valid JSON: nested too deeply to read (hundreds of levels); composite blocks may nest "
-                             f"at most {limits().depth} levels") from None
+            raise LimitError(f"not valid JSON: nested too deeply to read (hundreds of levels); composite blocks "
+                             f"may nest at most {limits().depth} levels") from None
         except ValueError as e:  # a number of more than 4,300 digits (Python's int_max_str_digits)
             raise SpecError(f"a number in the spec is far too large ({e})") from None
         try:
