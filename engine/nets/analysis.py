@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from engine.nets.kinds import LayerSpec, Path, Shape
 from engine.nets.kinds.base import CANNOT_TRAIN
 from engine.nets.kinds.common import MAX_INT, prod
+from engine.nets.limits import value_errors
 from engine.nets.receptive import Field
 from engine.nets.spec import NetworkSpec, parse_spec
 
@@ -128,7 +129,7 @@ def _mark_unreached(node: Node) -> None:
 
 def _trace_layer(layer: LayerSpec, in_shape: Shape, path: Path, index: str, flow: _Flow,
                  rf: Field) -> tuple[Node, _Flow]:
-    node = Node(path, layer, in_shape, index=index, errors=layer.check(in_shape))
+    node = Node(path, layer, in_shape, index=index, errors=value_errors(layer) or layer.check(in_shape))
     if node.errors:
         _mark_unreached(node)
         return node, flow

@@ -14,6 +14,7 @@ from torch import nn
 
 from engine.nets.analysis import NOT_REACHED, Node, errors, path_index, trace
 from engine.nets.kinds import SeededDropout
+from engine.nets.limits import check_cost, check_spec
 from engine.nets.spec import NetworkSpec, Shape, SpecError, parse_spec
 
 __all__ = ["NOT_REACHED", "Network", "Node", "SeededDropout", "build", "errors", "initialise", "path_index", "trace"]
@@ -48,10 +49,14 @@ def build(spec: NetworkSpec | dict | str, device: torch.device | str | None = No
     last layer)``. Raises ``SpecError`` listing every invalid layer.
     """
     spec = parse_spec(spec)
+    check_spec(spec)  # the server's limits, before tracing (docs/layer-kinds.md, "Limits")
     nodes = trace(spec)
     problems = [f"{n.name}: {m}" for top in nodes for n in top.flat() for m in n.errors if m != NOT_REACHED]
     if problems:
         raise SpecError("the network is invalid:\n" + "\n".join(problems))
+    flat = [n for top in nodes for n in top.flat()]
+    check_cost(sum(n.params for n in nodes),  # nothing is allocated above this line
+               sum(math.prod(n.out_shape) * 4 for n in flat if not n.children and n.out_shape))
     if seed is None:
         with torch.device(device or "cpu"):
             return Network(spec, [_real_module(n) for n in nodes])

@@ -18,6 +18,7 @@ from torch import nn
 from engine.nets.analysis import NOT_REACHED, Node, trace
 from engine.nets.kinds import KINDS
 from engine.nets.kinds.base import batch_shape, indent
+from engine.nets.limits import check_spec
 from engine.nets.spec import NetworkSpec, Shape, SpecError, parse_spec
 
 # the file's own names, and the module classes composite kinds define in it
@@ -37,6 +38,7 @@ def codegen(spec: NetworkSpec | dict | str, class_name: str = "Net") -> str:
                          f"(not a keyword, a builtin, torch, nn, ResidualBlock, InceptionBlock, model, x, y), "
                          f"got {class_name!r}")
     spec = parse_spec(spec)
+    check_spec(spec)  # the depth limit also keeps the generated source within Python's parser (docs/layer-kinds.md)
     nodes = trace(spec)
     problems = [f"{n.name}: {m}" for top in nodes for n in top.flat() for m in n.errors if m != NOT_REACHED]
     if problems:

@@ -48,6 +48,7 @@ from engine.nets.kinds import (
 )
 from engine.nets.kinds.base import hint_is_branches, mentions_layers
 from engine.nets.kinds.common import is_int, pair
+from engine.nets.limits import LimitError, check_data, limits
 
 __all__ = [
     "KINDS", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d", "Dropout", "Flatten", "Inception",
@@ -160,6 +161,7 @@ class NetworkSpec:
         unknown = set(data) - {"input", "layers"}
         if unknown:
             raise SpecError(f"unknown top-level key(s) {sorted(unknown)}; a spec has only 'input' and 'layers'")
+        check_data(data)  # the server's limits, before any layer is parsed (docs/layer-kinds.md, "Limits")
         shape = data.get("input", [1, 32, 32])
         if not (isinstance(shape, list) and shape and all(is_int(v) and v >= 1 for v in shape)):
             raise SpecError(f"input: expected a list of positive integers like [3, 224, 224], got {shape!r}")
@@ -174,8 +176,11 @@ class NetworkSpec:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SpecError(f"not valid JSON: {e}") from None
-        except RecursionError:
-            raise SpecError("not valid JSON: nested too deeply") from None
+        except RecursionError:  # hundreds of levels: past any limit, refused before it is even read
+            raise LimitError(f"not valid JSON: nested too deeply to read (hundreds of levels); composite blocks "
+                             f"may nest at most {limits().depth} levels") from None
+        except ValueError as e:  # a number of more than 4,300 digits (Python's int_max_str_digits)
+            raise SpecError(f"a number in the spec is far too large ({e})") from None
         try:
             return cls.from_dict(data)
         except RecursionError:

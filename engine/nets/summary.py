@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.nets.analysis import NOT_REACHED, Node, trace
+from engine.nets.limits import LimitError, check_cost, check_spec
 from engine.nets.spec import NetworkSpec, Shape, parse_spec
 from engine.units import format_shape
 
@@ -95,12 +96,20 @@ class Summary:
 def summary(spec: NetworkSpec | dict | str) -> Summary:
     """Summarise ``spec`` layer by layer. Never raises for an invalid layer: it is reported on its row."""
     spec = parse_spec(spec)
+    try:
+        check_spec(spec)  # over the server's limits: not even traced (docs/layer-kinds.md, "Limits")
+    except LimitError as e:
+        return Summary(spec, (), 0, 0, 0, 0, 0, None, errors=(str(e),))
     rows: list[Row] = []
     for node in trace(spec):
         _rows(node, 0, rows)
     top = [r for r in rows if r.depth == 0]
     total = sum(r.params + r.frozen_params for r in top)
     errors = tuple(f"{r.name}: {e}" for r in rows for e in r.errors if e != NOT_REACHED)
+    try:
+        check_cost(total, sum(r.memory for r in rows if not r.composite))
+    except LimitError as e:
+        errors = (*errors, str(e))
     last = top[-1].out_shape if top else tuple(spec.input)
     return Summary(
         spec=spec,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from typing import Any
 
@@ -30,13 +31,17 @@ def _scalar_type(hint: Any) -> type:
     return str
 
 
+SAFE_INT = 2**53 - 1  # a number input's widest value: the browser holds numbers as doubles
+
+
 def _fits(value: Any, typ: type) -> bool:
     if typ is bool:
         return isinstance(value, bool)
     if typ is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= SAFE_INT
     if typ is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                and abs(value) <= SAFE_INT)
     return isinstance(value, str)
 
 
@@ -132,5 +137,9 @@ def _field_ui(path: Path, layer: LayerSpec, a: Argument, separate: bool) -> None
 
 
 def _raw_ui(path: Path, name: str, value: Any) -> None:
-    st.text_input(f"{name} (JSON)", value=json.dumps(value), key=_wkey(path, name, "raw"), on_change=_commit,
+    try:
+        text = json.dumps(value)
+    except ValueError:  # an integer past Python's 4,300 digits for text
+        text = "a number too long to show"
+    st.text_input(f"{name} (JSON)", value=text, key=_wkey(path, name, "raw"), on_change=_commit,
                   args=(path,), help="This value does not fit a number field; edit it as JSON.")

@@ -7,6 +7,7 @@ import dataclasses
 import streamlit as st
 
 from engine.nets.editing import Edit
+from engine.nets.limits import limits
 from engine.nets.presets import PRESETS, network_title
 from engine.nets.spec import NetworkSpec
 from playground import state
@@ -60,6 +61,8 @@ def input_ui() -> None:
     spec = state.spec()
     shape = list(spec.input) if len(spec.input) == 3 else [1, 1, spec.input[0]]
     cols = st.columns(3)
+    lim = limits()
     for i, (col, name) in enumerate(zip(cols, ("input channels C", "input height H", "input width W"), strict=True)):
-        col.number_input(name, min_value=1, max_value=4096, value=int(shape[i]), step=1,
+        top = max(lim.width if i == 0 else lim.input_side, int(shape[i]))  # the limits: engine.nets.limits
+        col.number_input(name, min_value=1, max_value=top, value=int(shape[i]), step=1,
                          key=f"_w_in{i}_{editor.version()}", on_change=_set_input)

@@ -100,7 +100,8 @@ def _manage_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str], cur
         except RunError as e:
             st.error(str(e))
             return
-        planned = int(run.config["train"]["epochs"])
+        planned = run.config["train"].get("epochs")  # a crafted config.json may hold none (issue 9)
+        planned = planned if isinstance(planned, int) and not isinstance(planned, bool) else info.epochs + 1
         st.number_input("Resume: train until epoch", min_value=info.epochs + 1, max_value=info.epochs + 500,
                         value=max(planned, info.epochs + 1), key=f"_w_tr_resume_to_{run_id}")
         st.button("Resume", key="_w_tr_resume", icon=":material/resume:", disabled=busy or live.busy(),

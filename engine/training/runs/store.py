@@ -278,8 +278,16 @@ class RunStore:
             spec = NetworkSpec.from_json((folder / "spec.json").read_bytes())
         except (OSError, SpecError) as e:
             raise RunError(f"run {run_id!r}: cannot read spec.json ({e})") from None
-        return Run(info, folder, migrate_config(read_json(folder / "config.json", run_id)), spec,
-                   migrate_history(read_json(folder / "metrics.json", run_id)))
+        config = read_json(folder / "config.json", run_id)
+        if not isinstance(config, dict):
+            raise RunError(f"run {run_id!r}: config.json is not a run's config (not an object)")
+        config = migrate_config(config)
+        if not isinstance(config.get("train"), dict):  # issue 9: crafted run files are messages, not tracebacks
+            raise RunError(f"run {run_id!r}: config.json is not a run's config (no train settings)")
+        history = read_json(folder / "metrics.json", run_id)
+        if not isinstance(history, list) or not all(isinstance(e, dict) for e in history):
+            raise RunError(f"run {run_id!r}: metrics.json is not a run's history (not a list of epochs)")
+        return Run(info, folder, config, spec, migrate_history(history))
 
     def load_checkpoint(self, run_id: str) -> Checkpoint:
         """The run's last checkpoint. Raises ``RunError`` when there is none, ``CheckpointError`` when the file is
@@ -291,9 +299,15 @@ class RunStore:
         if metadata.get("format") not in (CHECKPOINT_FORMAT, OLD_CHECKPOINT_FORMAT):
             raise CheckpointError(f"{path} is a safetensors file but not a CNN Playground checkpoint")
         model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
-        state = decode(json.loads(metadata["state"]), tensors)
-        if metadata["format"] == OLD_CHECKPOINT_FORMAT:
-            state = migrate_checkpoint(state)
+        try:  # crafted metadata is a message, never a traceback (issue 9)
+            state = decode(json.loads(metadata["state"]), tensors)
+            if metadata["format"] == OLD_CHECKPOINT_FORMAT:
+                state = migrate_checkpoint(state)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
+            raise CheckpointError(f"{path}: its metadata is not a checkpoint's state ({type(e).__name__}: "
+                                  f"{str(e)[:200]})") from None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path}: its metadata is not a checkpoint's state (not an object)")
         return Checkpoint(model, state)
 
     def load_model(self, run_id: str, device: torch.device | str = "cpu") -> Network:
