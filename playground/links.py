@@ -67,11 +67,12 @@ def choice(options: Iterable[Any]) -> Callable[[str], Any]:
     return parse
 
 
-def restore(page: str, links: Sequence[Link]) -> None:
-    """Once per session and page: the link's values into session state (invalid ones are left out)."""
+def restore(page: str, links: Sequence[Link]) -> bool:
+    """Once per session and page: the link's values into session state (invalid ones are left out). True on that
+    first time, so a page can read the rest of its link (a run id) alongside."""
     done = st.session_state.setdefault(state.LINKS_RESTORED, set())
     if page in done:
-        return
+        return False
     done.add(page)
     for link in links:
         raw = st.query_params.get(link.param)
@@ -85,6 +86,7 @@ def restore(page: str, links: Sequence[Link]) -> None:
             link.put(value)
         else:
             st.session_state[link.key] = value
+    return True
 
 
 def publish(links: Sequence[Link], extra: dict[str, str] | None = None) -> None:

@@ -23,9 +23,8 @@ LINKS = (  # the input: its kind (a validation sample, a photo, an upload, a dra
 
 def restore() -> None:
     """Once per session: the link's run, sample and layer into the page's durable state."""
-    if PAGE in st.session_state.get(state.LINKS_RESTORED, set()):
+    if not links.restore(PAGE, LINKS):
         return
-    links.restore(PAGE, LINKS)  # marks the page done
     run = st.query_params.get("run")
     if run:
         state.put(state.INSPECT_RUN, "" if run == BUILDER else run)  # checked against the owner's runs there

@@ -13,13 +13,20 @@ from engine.detection.tasks import Landmarks, Localise
 from engine.training.config import TrainConfig
 from engine.training.runs import RunStore
 from engine.training.tasks import Task
-from engine.units import format_count, format_shape
 from playground import state
 from playground.builder import editor as builder_ui
 from playground.cache import summary_of
 from playground.training import data as training_data
 from playground.training import live
-from playground.training.common import BUILDER_PAGE, PERSIST, Picked, device_choice, named_data, run_store
+from playground.training.common import (
+    BUILDER_PAGE,
+    PERSIST,
+    Picked,
+    device_choice,
+    named_data,
+    network_facts,
+    run_store,
+)
 
 # slot -> (data set, task): what the page trains, and where it files the run (state.LOC_RUNS)
 SLOTS: dict[str, tuple[str, Task]] = {"localise": ("scenes", Localise()), "landmarks": ("faces", Landmarks()),
@@ -97,9 +104,7 @@ def _network_ui(spec, which: str, picked: Picked, card: DatasetCard) -> bool:
     s = summary_of(spec)
     with st.container(border=True):
         text, link = st.columns([4, 1], vertical_alignment="center")
-        text.markdown(f"**{NETWORKS[which].capitalize()}** — {len(spec.layers)} layers, input "
-                      f"{format_shape(spec.input)} → output {format_shape(s.output_shape)}, {s.total_params:,} "
-                      f"parameters, {format_count(s.total_macs)} multiply-accumulates per image")
+        text.markdown(f"**{NETWORKS[which].capitalize()}** — {network_facts(spec, s)}")
         if which == "ready":
             if link.button("Open in the builder", key=K + "open", icon=":material/account_tree:", width="stretch",
                            help="Make it the builder's network (Undo there brings yours back) to read or edit it; "

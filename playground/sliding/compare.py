@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from engine.detection.compare import Comparison, compare
-from engine.detection.search import detections, foreground, match
+from engine.detection.search import detections, foreground
 from engine.detection.sliding import ScoreMap, conv_stride, convolutional_windows, trunk_stride, window_count
 from engine.units import format_seconds, plural
 from playground.figures.primitives import plotly_config
@@ -149,9 +149,8 @@ def _found_ui(clf: Classifier, pic: picture.Search, c: Comparison, window: int) 
     sizes = ", ".join(f"{m.window:g}" for m in maps)
     text = (f"{plural(found.candidates, 'window')} of {sizes} px at or above {threshold:g}, "
             f"{plural(len(found), 'box', 'boxes')} after non-maximum suppression")
-    if pic.boxes is not None:
-        labels = torch.tensor([clf.classes.index(n) if n in clf.classes else -1 for n in pic.names])
-        m = match(found, pic.boxes, labels)
+    m = picture.matched(pic, found, clf.classes)
+    if m is not None:
         text += f"; **found {m.found} of {plural(m.objects, 'shape')}** (right class, IoU ≥ 0.5), {m.extra} other"
     st.caption(f"{pic.caption}. {text}. " + ("Each box is the window's central "
                f"{clf.fill:.0%}: the part of a window the window classifier's shapes fill." if clf.fill < 1 else

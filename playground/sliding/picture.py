@@ -12,7 +12,7 @@ import torch
 
 from engine.data import scenes
 from engine.data.windows import OBJECTS
-from engine.detection.search import search_image
+from engine.detection.search import Found, Match, match, search_image
 from playground.widgets import image_source
 
 KEY = "slide_search"  # the image source's key: the comparison and the proposals tabs search the same image
@@ -32,6 +32,15 @@ class Search:
     key: str
     boxes: torch.Tensor | None = None
     names: tuple[str, ...] = ()
+
+
+def matched(pic: Search, found: Found, classes: tuple[str, ...]) -> Match | None:
+    """``found`` matched against the scene's true shapes (a shape the classifier has no class for can't be found);
+    None for a picture without known boxes."""
+    if pic.boxes is None:
+        return None
+    labels = torch.tensor([classes.index(n) if n in classes else -1 for n in pic.names])
+    return match(found, pic.boxes, labels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
 from engine.detection.proposals import Proposals, propose
-from engine.detection.search import classify_boxes, match, proposal_detections, sliding_calls, smallest_first
+from engine.detection.search import classify_boxes, proposal_detections, sliding_calls, smallest_first
 from engine.detection.sliding import conv_stride
 from engine.units import plural
 from playground.figures.primitives import plotly_config
@@ -78,9 +77,8 @@ def _classified_ui(clf: Classifier, pic: picture.Search, p: Proposals) -> None:
         st.plotly_chart(picture_with_boxes(pic.rgb, groups), width="stretch", config=plotly_config(), key="rp_found")
         text = (f"{plural(len(p.boxes), 'classifier call')}: {found.candidates} proposals at or above "
                 f"{threshold:g}, {plural(len(found), 'box', 'boxes')} after non-maximum suppression")
-        if pic.boxes is not None:
-            labels = torch.tensor([clf.classes.index(n) if n in clf.classes else -1 for n in pic.names])
-            m = match(found, pic.boxes, labels)
+        m = picture.matched(pic, found, clf.classes)
+        if m is not None:
             text += f"; **found {m.found} of {plural(m.objects, 'shape')}**, {m.extra} other"
         st.caption(text + ". Each proposal is cropped as a square around its box, with a quarter more around it, and "
                           "resized to the classifier's input.")

@@ -72,13 +72,18 @@ def network_title(spec: NetworkSpec) -> str:
     return presets.network_title(spec, origin)
 
 
+def network_facts(spec: NetworkSpec, s: Summary) -> str:
+    """A network in one line: its layers, input → output, parameters and multiply-accumulates per image."""
+    return (f"{plural(len(spec.layers), 'layer')}, input {format_shape(spec.input)} → output "
+            f"{format_shape(s.output_shape)}, {s.total_params:,} parameters, {format_count(s.total_macs)} "
+            f"multiply-accumulates per image")
+
+
 def network_ui(spec: NetworkSpec) -> Summary:
     """One line about the builder's network, with a link to edit it; returns its summary."""
     s = summary_of(spec)
     with st.container(border=True):
         text, link = st.columns([4, 1], vertical_alignment="center")
-        text.markdown(f"**Network: {network_title(spec)}** (from the builder) — {plural(len(spec.layers), 'layer')}, "
-                      f"input {format_shape(spec.input)} → output {format_shape(s.output_shape)}, {s.total_params:,} "
-                      f"parameters, {format_count(s.total_macs)} multiply-accumulates per image")
+        text.markdown(f"**Network: {network_title(spec)}** (from the builder) — {network_facts(spec, s)}")
         link.page_link(BUILDER_PAGE, label="Edit on the builder", icon=":material/account_tree:")
     return s

@@ -27,10 +27,10 @@ LINKS = (
 
 def restore(store: RunStore) -> None:
     """Before the widgets: the link's settings, and its run when this owner may see it."""
-    first = PAGE not in st.session_state.get(state.LINKS_RESTORED, set())
-    links.restore(PAGE, LINKS)
+    if not links.restore(PAGE, LINKS):
+        return
     run_id = st.query_params.get(RUN)
-    if first and run_id:
+    if run_id:
         try:
             if run_id in {r.id for r in store.visible(owner_id())}:
                 state.put(state.ACTIVE_RUN, run_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import types
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -41,3 +43,32 @@ def by_key_prefix(widgets, prefix: str):
     matches = [w for w in widgets if w.key and w.key.startswith(prefix)]
     assert len(matches) == 1, f"{len(matches)} widgets with key prefix {prefix!r}"
     return matches[0]
+
+
+def await_job(at: AppTest, key: str, timeout: float):
+    """Wait for the job under session-state ``key``, rerunning the app meanwhile as the page's live fragment would;
+    then one more run to draw the outcome. Returns the job."""
+    job = at.session_state[key]
+    deadline = time.time() + timeout
+    while not job.wait(1.0):
+        assert time.time() < deadline, f"the job is still {job.status} after {timeout} s"
+        at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return job
+
+
+class FakeStreamer:
+    """Stands in for ``webrtc_streamer`` under AppTest (the component needs a served app): records the calls and the
+    frame callback, reports a playing stream."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        return types.SimpleNamespace(state=types.SimpleNamespace(playing=True, signalling=False))
+
+    @property
+    def callback(self):
+        return self.calls[-1]["video_frame_callback"]

@@ -5,14 +5,13 @@ then driven by hand with real ``av.VideoFrame``s."""
 from __future__ import annotations
 
 import json
-import types
 
 import av
 import numpy as np
 import pytest
 import streamlit_webrtc
 import torch
-from apptest_helpers import ENTRY, button, open_page
+from apptest_helpers import ENTRY, FakeStreamer, button, open_page
 from streamlit.testing.v1 import AppTest
 
 from engine.data import load_dataset
@@ -30,21 +29,6 @@ SPEC = NetworkSpec.from_dict({"input": [1, 16, 16], "layers": [
     {"kind": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"kind": "relu"},
     {"kind": "maxpool2d"}, {"kind": "flatten"}, {"kind": "linear", "out_features": 10},
 ]})
-
-
-class FakeStreamer:
-    """Stands in for ``webrtc_streamer`` under AppTest: records the frame callback, reports a playing stream."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict] = []
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        return types.SimpleNamespace(state=types.SimpleNamespace(playing=True, signalling=False))
-
-    @property
-    def callback(self):
-        return self.calls[-1]["video_frame_callback"]
 
 
 @pytest.fixture

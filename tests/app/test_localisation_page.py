@@ -8,12 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import math
-import time
 
 import numpy as np
 import pytest
 import torch
-from apptest_helpers import button, metric, open_page
+from apptest_helpers import await_job, button, metric, open_page
 
 from engine.data import load_dataset
 from engine.detection import target as T
@@ -56,14 +55,7 @@ def _array(value) -> np.ndarray:
 
 
 def _await_job(at):
-    job = at.session_state["train_job"]
-    deadline = time.time() + TIMEOUT
-    while not job.wait(1.0):
-        assert time.time() < deadline, f"the job is still {job.status} after {TIMEOUT} s"
-        at.run()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return job
+    return await_job(at, "train_job", TIMEOUT)
 
 
 def _train(at, what: str, shuffle: bool = False):

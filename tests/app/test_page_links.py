@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 import streamlit_webrtc
-from apptest_helpers import open_page
-from test_style_page import FakeStreamer
+from apptest_helpers import FakeStreamer, open_page
 
 
 def test_the_sliding_windows_link_restores_scene_window_stride_and_thresholds(tmp_path, monkeypatch):

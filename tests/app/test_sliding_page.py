@@ -5,11 +5,10 @@ the classifier run on hand-cut crops, the engine's window counts, P-Net and the 
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 import torch
-from apptest_helpers import button, metric, open_page
+from apptest_helpers import await_job, button, metric, open_page
 
 from engine.data import scenes
 from engine.data.windows import OBJECTS
@@ -38,15 +37,7 @@ def runs_dir(tmp_path_factory):
 
 
 def _await(at, key: str):
-    """Wait for the job under ``key``, rerunning the app meanwhile as the page's fragment would; then one more run."""
-    job = at.session_state[key]
-    deadline = time.time() + TIMEOUT
-    while not job.wait(1.0):
-        assert time.time() < deadline, f"the job is still {job.status} after {TIMEOUT} s"
-        at.run()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return job
+    return await_job(at, key, TIMEOUT)
 
 
 OWNER = "sam-0123456789abcdef"  # the browser's owner id (its cookie), the same in every session of these tests

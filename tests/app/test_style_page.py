@@ -6,27 +6,15 @@ webcam component is replaced (it needs the real server)."""
 from __future__ import annotations
 
 import json
-import types
 
 import av
 import numpy as np
 import pytest
 import streamlit_webrtc
-from apptest_helpers import button, open_page
+from apptest_helpers import FakeStreamer, button, open_page
 from streamlit.testing.v1 import AppTest
 
 WAIT = 180
-
-
-class FakeStreamer:
-    """Stands in for ``webrtc_streamer`` under AppTest: records the frame callback, reports a playing stream."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict] = []
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        return types.SimpleNamespace(state=types.SimpleNamespace(playing=True, signalling=False))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_helpers import ENTRY, button, metric, open_page
+from apptest_helpers import ENTRY, await_job, button, metric, open_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -57,15 +57,7 @@ def _train(at, epochs: int = 1):
 
 
 def _await_job(at):
-    """Wait for this session's job, rerunning the app meanwhile; then one more run to draw the outcome."""
-    job = at.session_state["train_job"]
-    deadline = time.time() + TIMEOUT
-    while not job.wait(1.0):
-        assert time.time() < deadline, f"the job is still {job.status} after {TIMEOUT} s"
-        at.run()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return job
+    return await_job(at, "train_job", TIMEOUT)
 
 
 def _charts(at) -> list[dict]:

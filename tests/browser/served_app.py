@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+WEBRTC = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'  # the webcam component's iframe
+SHOTS = os.environ.get("CNNPG_SCREENSHOTS")  # a folder: save screenshots there to look at
 
 
 def free_port() -> int:
@@ -118,6 +120,15 @@ class StApp:
 
     def main(self):
         return self.page.get_by_test_id("stMain")
+
+    def button(self, name: str):
+        """The page's button labelled ``name`` (exactly)."""
+        return self.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
+
+    def shot(self, name: str) -> None:
+        """A full-page screenshot into ``$CNNPG_SCREENSHOTS`` (when set), to look at."""
+        if SHOTS:
+            self.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
     def assert_no_exception(self) -> None:
         exceptions = self.page.get_by_test_id("stException")

@@ -17,16 +17,13 @@ def _choose(app, label: str, option: str) -> None:
     app.page.get_by_role("option", name=option, exact=True).click()
 
 
-def _button(app, name: str):
-    return app.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
-
 
 def test_preset_then_kernel_size_edit_updates_the_shape(app):
     app.goto("/builder")
     expect(_metric(app, "parameters")).to_have_text("61,706")
     _choose(app, "Start from a preset", "ResNet-18")
     app.act(lambda: None)  # choosing a preset reruns once
-    app.act(lambda: _button(app, "Load preset").click())
+    app.act(lambda: app.button("Load preset").click())
     expect(_metric(app, "parameters")).to_have_text("11,689,512")
     details = app.page.get_by_test_id("stAlertContentInfo").first
     expect(details).to_contain_text("conv2d #1: 3×224×224 → 64×112×112")
@@ -91,7 +88,7 @@ def test_the_drawing_s_labels_never_overlap_for_the_deep_networks(app):
         box.click()
         app.page.keyboard.type(preset.split()[0])  # the menu filters as one types
         app.act(lambda: app.page.keyboard.press("Enter"))
-        app.act(lambda: _button(app, "Load preset").click())
+        app.act(lambda: app.button("Load preset").click())
         for show_all in (False, True):
             if show_all:
                 app.act(lambda: app.page.get_by_text("show every layer").click())

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
-from served_app import ROOT, StApp, serve
+from served_app import ROOT, WEBRTC, StApp, serve
 
-WEBRTC = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 REFUSED = "browsers give the camera only to secure pages"
 
 

@@ -3,29 +3,14 @@ streamlit-webrtc, frames go through the server's frame callback and come back an
 
 from __future__ import annotations
 
-import os
 import re
 import textwrap
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from served_app import serve
-
-ROOT = Path(__file__).resolve().parents[2]
-WEBRTC = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
-SHOTS = os.environ.get("CNNPG_SCREENSHOTS")  # a folder: save screenshots there to look at
-
-
-def _shot(app, name: str) -> None:
-    if SHOTS:
-        app.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-def _button(app, name: str):
-    return app.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
+from served_app import WEBRTC, serve
 
 
 def _start_camera(app):
@@ -48,7 +33,7 @@ def test_inspect_page_loads_with_the_builders_network(app):
     _charts_drawn(app, 5)  # filters, input, top-k, overview, one layer's maps
     expect(main).to_contain_text("Prediction:")
     app.assert_no_exception()
-    _shot(app, "inspect_builder")
+    app.shot("inspect_builder")
 
 
 def test_a_drawing_is_classified(app):
@@ -72,12 +57,12 @@ def test_a_drawing_is_classified(app):
     app.assert_no_exception()
     # the untrained builder's network cannot read a digit: the page says so and trains a digit reader in one click
     expect(app.main()).to_contain_text("This is an untrained network")
-    app.act(lambda: _button(app, "Train LeNet-5 on MNIST 5k in one click (3 epochs)").click())
+    app.act(lambda: app.button("Train LeNet-5 on MNIST 5k in one click (3 epochs)").click())
     expect(app.main()).to_contain_text("learned handwritten digits (mnist5k)", timeout=300_000)
     expect(app.main()).to_contain_text("your drawing")  # the same drawing, now read by the digit reader
     expect(app.main()).to_contain_text("Prediction:")
     app.assert_no_exception()
-    _shot(app, "inspect_drawing")
+    app.shot("inspect_drawing")
 
 
 def test_live_webcam_prediction_streams_classified_frames(app):
@@ -107,9 +92,9 @@ def test_live_webcam_prediction_streams_classified_frames(app):
     assert pixels["w"] > 0
     assert sum(pixels["panel"]) < 150, pixels  # the panel behind the text
     app.assert_no_exception()
-    _shot(app, "inspect_webcam")
+    app.shot("inspect_webcam")
     # a frame taken from the stream becomes the input of the feature maps
-    app.act(lambda: _button(app, "Look inside the current frame").click())
+    app.act(lambda: app.button("Look inside the current frame").click())
     expect(app.main()).to_contain_text("the webcam frame you took")
     app.assert_no_exception()
     frame.get_by_role("button", name="STOP").click()
@@ -163,8 +148,8 @@ def test_capture_records_two_classes_into_a_data_set(app, capture_url):
     app.page.wait_for_timeout(1500)
     assert [_count(app, "class 1"), _count(app, "class 2")] == counts
     expect(app.main().get_by_test_id("stImage").first).to_be_visible()  # thumbnails
-    app.act(lambda: _button(app, "Use these samples").click())
+    app.act(lambda: app.button("Use these samples").click())
     # every sample recorded is in the data set
     expect(app.main()).to_contain_text(f"DATASET ['class 1', 'class 2'] counts {counts}")
     app.assert_no_exception()
-    _shot(app, "capture")
+    app.shot("capture")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from playwright.sync_api import expect
 from served_app import StApp
-from test_training_browser import TRAIN_TIMEOUT, _button, _digits, _set_epochs
+from test_training_browser import TRAIN_TIMEOUT, _digits, _set_epochs
 
 from playground.owner import COOKIE
 
@@ -32,7 +32,7 @@ def _owner(app: StApp) -> str:
 def test_a_reload_and_a_new_tab_find_the_running_job_again(app):
     _digits(app)
     _set_epochs(app, 300)
-    _button(app, "Train").click()
+    app.button("Train").click()
     progress = app.page.get_by_test_id("stProgress")
     expect(progress).to_contain_text("images/s", timeout=TRAIN_TIMEOUT)
     owner = _owner(app)
@@ -46,7 +46,7 @@ def test_a_reload_and_a_new_tab_find_the_running_job_again(app):
     tab.page.set_default_timeout(60_000)
     tab.goto("/training")
     expect(tab.page.get_by_test_id("stProgress")).to_contain_text("epoch", timeout=TRAIN_TIMEOUT)
-    _button(tab, "Stop").click()
+    tab.button("Stop").click()
     expect(tab.page.get_by_test_id("stAlertContentWarning")).to_contain_text("Stopped (stopped by the user)",
                                                                              timeout=TRAIN_TIMEOUT)
     tab.assert_no_exception()
@@ -56,7 +56,7 @@ def test_look_inside_in_another_browser_never_opens_the_first_one_s_run(browser,
     with _student(browser, app_url) as ada:
         _digits(ada)
         _set_epochs(ada, 1)
-        _button(ada, "Train").click()
+        ada.button("Train").click()
         expect(ada.page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Finished", timeout=TRAIN_TIMEOUT)
         ada.goto("/inspect")
         network = ada.page.get_by_test_id("stSelectbox").filter(has_text="Network")

@@ -4,25 +4,14 @@ scene, move the window size and the stride and see the loop's forward passes fol
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from playwright.sync_api import expect
 
 from engine.detection.sliding import window_count
 
 TRAIN_TIMEOUT = 240_000  # ms: one epoch of the windows set takes ~10 s, but the machine may be busy
 SCENE = 160  # the page's scenes are this many pixels a side
-SHOTS = os.environ.get("CNNPG_SCREENSHOTS")  # a folder: save screenshots there to look at
 
 
-def _shot(app, name: str) -> None:
-    if SHOTS:
-        app.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-def _button(app, name: str):
-    return app.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
 
 
 def _metric(app, label: str):
@@ -48,13 +37,13 @@ def test_train_slide_move_the_window_and_run_pnet(app):
     epochs = app.page.get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill("1")
     app.act(lambda: epochs.press("Enter"))
-    _button(app, "Train the window classifier").click()
+    app.button("Train the window classifier").click()
     expect(app.page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Trained the window classifier",
                                                                                    timeout=TRAIN_TIMEOUT)
     expect(_metric(app, "Loop: forward passes")).to_be_visible()
     expect(app.main()).to_contain_text("Equal: the convolutional form computed every one")
     assert _passes(app) == window_count(SCENE, 32, 4) ** 2  # 32-px windows, 4 px apart: the exact setting
-    _shot(app, "sliding_exact")
+    app.shot("sliding_exact")
 
     _press(app, "Stride (px)", "ArrowRight")  # 5 px
     assert _passes(app) == window_count(SCENE, 32, 5) ** 2
@@ -62,7 +51,7 @@ def test_train_slide_move_the_window_and_run_pnet(app):
     assert _passes(app) == window_count(SCENE, 40, 5) ** 2
     expect(app.main()).not_to_contain_text("Equal: the convolutional form computed every one")
     app.assert_no_exception()
-    _shot(app, "sliding_other")
+    app.shot("sliding_other")
 
     app.act(lambda: app.page.get_by_role("tab", name="P-Net: faces", exact=True).click())
     faces = _metric(app, "Face boxes")
@@ -71,9 +60,9 @@ def test_train_slide_move_the_window_and_run_pnet(app):
     panel = app.page.locator('[data-testid="stTabPanel"]:visible')
     expect(panel.locator(".js-plotly-plot")).to_have_count(2)  # the candidates on the photo, the pyramid's maps
     app.assert_no_exception()
-    _shot(app, "sliding_pnet")
+    app.shot("sliding_pnet")
 
     app.act(lambda: app.page.get_by_role("tab", name="Region proposals", exact=True).click())
     expect(app.main()).to_contain_text("The classifier on each proposal")
     app.assert_no_exception()
-    _shot(app, "sliding_proposals")
+    app.shot("sliding_proposals")

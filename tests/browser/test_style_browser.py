@@ -4,24 +4,11 @@ streams frames that come back stylised, until STOP."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
 from playwright.sync_api import expect
-
-WEBRTC = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
-SHOTS = os.environ.get("CNNPG_SCREENSHOTS")  # a folder: save screenshots there to look at
-
-
-def _shot(app, name: str) -> None:
-    if SHOTS:
-        app.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-def _button(app, name: str):
-    return app.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
+from served_app import WEBRTC
 
 
 def test_a_few_steps_draw_the_image_and_the_curves(app):
@@ -31,14 +18,14 @@ def test_a_few_steps_draw_the_image_and_the_curves(app):
     steps = app.page.get_by_role("spinbutton", name="Steps", exact=True)
     steps.fill("6")
     app.act(lambda: steps.press("Enter"))
-    app.act(lambda: _button(app, "Start").click())
+    app.act(lambda: app.button("Start").click())
     expect(main.get_by_text(re.compile(r"^Finished 6 steps"))).to_be_visible(timeout=120_000)
     expect(main.get_by_test_id("stImageCaption").filter(has_text="G after step 6").first).to_be_visible()
     expect(main.locator(".js-plotly-plot").filter(has_text="Costs per step")).to_have_count(1)
     expect(main.locator(".js-plotly-plot").filter(has_text="Gram matrices at stem")).to_have_count(1)
     expect(main).to_contain_text("#1: the photo 'chelsea' in the style of the artwork 'Swirls' (seed 0)")
     app.assert_no_exception()
-    _shot(app, "style_optimise")
+    app.shot("style_optimise")
 
 
 def test_fast_mode_stylises_the_webcam_live(app):
@@ -61,6 +48,6 @@ def test_fast_mode_stylises_the_webcam_live(app):
     size = frame.locator("video").evaluate("v => [v.videoWidth, v.videoHeight]")
     assert size[0] > 0 and size[1] > 0
     app.assert_no_exception()
-    _shot(app, "style_webcam")
+    app.shot("style_webcam")
     frame.get_by_role("button", name="STOP").click()
     expect(frame.get_by_role("button", name="START")).to_be_visible()

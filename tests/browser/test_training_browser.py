@@ -19,9 +19,6 @@ def _choose(app, label: str, option: str) -> None:
     app.page.get_by_role("option", name=option, exact=True).click()
 
 
-def _button(app, name: str):
-    return app.page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
-
 
 def _metric(app, label: str):
     return app.page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
@@ -43,7 +40,7 @@ def test_a_fresh_page_trains_at_the_first_click(app):
     app.goto("/training")
     expect(app.main()).to_contain_text("Expected time: about")
     expect(app.page.get_by_test_id("stAlertContentWarning")).to_have_count(0)
-    _button(app, "Train").click()  # nothing chosen: the page's defaults agree with the builder's LeNet-5
+    app.button("Train").click()  # nothing chosen: the page's defaults agree with the builder's LeNet-5
     expect(app.page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
         "Finished LeNet-5 on MNIST, 5,000 digits", timeout=3 * TRAIN_TIMEOUT)  # 5 epochs of 4,000 images
     expect(_metric(app, "validation accuracy")).to_be_visible()
@@ -53,7 +50,7 @@ def test_a_fresh_page_trains_at_the_first_click(app):
 def test_train_one_epoch_on_digits_shows_curves_and_evaluation(app):
     _digits(app)
     _set_epochs(app, 1)
-    _button(app, "Train").click()
+    app.button("Train").click()
     accuracy = _metric(app, "validation accuracy")
     expect(accuracy).to_be_visible(timeout=TRAIN_TIMEOUT)
     assert float(accuracy.inner_text().rstrip("%")) > 50
@@ -82,7 +79,7 @@ def test_train_one_epoch_on_digits_shows_curves_and_evaluation(app):
 def test_a_run_goes_on_across_a_page_switch_and_stops(app):
     _digits(app)
     _set_epochs(app, 300)
-    _button(app, "Train").click()
+    app.button("Train").click()
     expect(app.page.get_by_test_id("stProgress")).to_contain_text("images/s", timeout=TRAIN_TIMEOUT)
     nav = app.page.get_by_test_id("stSidebarNav")
     # links by role: the navigation's group headers ("Training") are text too
@@ -90,7 +87,7 @@ def test_a_run_goes_on_across_a_page_switch_and_stops(app):
     expect(app.main()).to_contain_text("CNN builder")
     app.act(lambda: nav.get_by_role("link", name="Training", exact=True).click())
     expect(app.page.get_by_test_id("stProgress")).to_contain_text("epoch")  # still training, still drawn live
-    _button(app, "Stop").click()
+    app.button("Stop").click()
     expect(app.page.get_by_test_id("stAlertContentWarning")).to_contain_text("Stopped (stopped by the user)",
                                                                              timeout=TRAIN_TIMEOUT)
     expect(app.page.get_by_test_id("stProgress")).to_have_count(0)
