@@ -23,6 +23,7 @@ EDIT_VERSION = "builder_edit_version"  # bumped when the structure changes, so e
 LINKS_RESTORED = "links_restored"  # set[str]: the pages whose link was read into their widgets (playground/links.py)
 OWNER = "owner"  # str: this browser's anonymous owner id (playground/owner.py), read once per session
 OWNER_UNSENT = "owner_unsent"  # True until a new owner id's cookie script has been sent to the browser
+HELD = "held"  # playground.cache.Held: this session's large results (feature maps, evaluations, ...), bounded
 
 DEFAULTS: dict[str, Any] = {DEVICE: "auto", SEED: 0}
 
@@ -86,8 +87,6 @@ INSPECT_DRAW_JOB = "inspect_draw_job"  # Job | None: the one-click digit reader'
 INSPECT_DRAW_COLLECTED = "inspect_draw_collected"  # str | None: id of that job once its run became the network
 INSPECT_DRAW_MESSAGE = "inspect_draw_message"  # str | None: why its last click did not start a job
 INSPECT_LAYER_LINK = "inspect_layer_link"  # str: the layer a link asked for, until the layer selectbox takes it
-INSPECT_MODEL = "inspect_model"  # (token, Network): the network loaded for that page, kept for this session only
-INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its feature maps for the current input
 
 # --------------------------------------------------------------------------------------------------- images and webcam
 # playground/widgets/image_source.py keeps, per widget key, what its widgets cannot: the source chosen, the uploaded
@@ -109,7 +108,6 @@ TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resu
 TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
 TRAIN_UPLOAD_FAILED = "train_upload_failed"  # dict | None: the last zip refused {"digest", "message"}: not read again
 TRAIN_EVAL_LATER = "train_eval_later"  # str | None: a run stopped by the user: evaluated when asked
-TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
 
 # --------------------------------------------------------------------------------------------------- sliding windows
@@ -120,8 +118,6 @@ SLIDE_JOB = "slide_job"  # engine.jobs.job.Job | None: this session's one-click 
 SLIDE_COLLECTED = "slide_collected"  # str | None: id of the finished job whose run was taken as the classifier
 SLIDE_MESSAGE = "slide_message"  # str | None: why the last "Train" click did not start a job
 SLIDE_RUN = "slide_run"  # str | None: id of the run whose classifier the page slides
-SLIDE_MODEL = "slide_model"  # (token, engine.training.trained.TrainedModel): that run loaded, for this session only
-SLIDE_RESULTS = "slide_results"  # dict[tuple, Any]: the last few comparisons and proposal classifications, by input
 
 
 # --------------------------------------------------------------------------------------------------- style transfer

@@ -5,8 +5,8 @@ The page says which it is.
 
 Training never runs in the page script: the click submits ``engine.jobs.training.train_job`` to the process-wide
 runner and keeps the handle under ``state.SLIDE_JOB``; a fragment redraws its progress and offers Stop; once the job
-is done its run becomes the page's classifier (``state.SLIDE_RUN``). The run, loaded once per session on the CPU, is
-kept under ``state.SLIDE_MODEL`` (never in a shared cache).
+is done its run becomes the page's classifier (``state.SLIDE_RUN``). The run, loaded on the CPU, is shared
+read-only with every session that slides it (``playground.cache.shared_run``).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from engine.jobs import runner as jobs
 from engine.jobs.runner import ServerBusyError
 from engine.jobs.training import TrainOutcome, train_job
 from engine.training.runs import RunError, RunInfo, RunStore
-from engine.training.trained import TrainedModel, load_trained
+from engine.training.trained import TrainedModel
 from engine.units import format_seconds, plural
 from playground import state
+from playground.cache import shared_run
 from playground.navigation import page_path
 from playground.owner import owner_id
 from playground.training.common import named_data
@@ -144,11 +145,7 @@ def _label(r: RunInfo) -> str:
 
 def _load(info: RunInfo) -> Classifier:
     token = ("run", info.id, info.epochs, info.status)
-    held = st.session_state.get(state.SLIDE_MODEL)
-    if held is None or held[0] != token:
-        held = (token, load_trained(_store(), info.id, "cpu"))
-        st.session_state[state.SLIDE_MODEL] = held
-    trained = held[1]
+    trained = shared_run(_store(), info.id, token[2:])
     windows = trained.dataset == WINDOW_DATA
     return Classifier(trained, token, background_index(trained.classes), OBJECT_FILL if windows else 1.0,
                       info.name == ONE_CLICK_NAME and trained.model.spec == WINDOW_CLASSIFIER)
