@@ -105,7 +105,8 @@ TRAIN_JOB = "train_job"  # engine.jobs.runner.Job | None: this owner's training 
 TRAIN_JOB_TASK = "train_job_task"  # dict: what the job trains ("kind": new/resume/transfer, "data": card name, ...)
 TRAIN_COLLECTED = "train_collected"  # str | None: id of the finished job whose outcome was taken into the session
 TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resume/Transfer click did not start a job
-TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
+TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes"}; its decoded set is kept by content
+# (playground/training/zip_decode.py)
 TRAIN_UPLOAD_FAILED = "train_upload_failed"  # dict | None: the last zip refused {"digest", "message"}: not read again
 TRAIN_EVAL_LATER = "train_eval_later"  # str | None: a run stopped by the user: evaluated when asked
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images

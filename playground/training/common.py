@@ -5,7 +5,7 @@ Training never runs in the page script: Train, Resume and Fine-tune submit ``eng
 process-wide ``engine.jobs.runner.runner()`` from the page (``live``), and the job handle lives in session state
 (``state.TRAIN_JOB``), so the run goes on across reruns and page switches and every session has its own. Settings
 keep their values across page switches with ``persist_state="session"``; the uploaded zip, whose widget cannot, lives
-under ``state.TRAIN_UPLOAD``.
+under ``state.TRAIN_UPLOAD`` (its decoding: ``playground.training.zip_decode``).
 """
 
 from __future__ import annotations
