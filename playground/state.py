@@ -153,5 +153,5 @@ LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run 
 NAME_MESSAGE = "name_message"  # str | None: why the last name typed in the sidebar was not kept
 TEACHER = "teacher"  # True once this session entered the server's CNNPG_TEACHER_TOKEN
 TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refused
-CLASS_EXPORT = "class_export"  # (file name, bytes) | None: the last lesson's runs, exported by "End the lesson"
+CLASS_EXPORT = "class_export"  # Path | None: the zip of the last lesson's runs, written by "End the lesson"
 CLASS_MESSAGE = "class_message"  # (level, text) | None: what the last Classroom action did

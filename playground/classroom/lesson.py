@@ -1,9 +1,11 @@
 """End the lesson: stop every job (running or waiting), export the class's runs (the runs with an owner; nobody's
 runs, the command line's, stay) as one zip (``engine.training.runs.archive``), then delete them — behind a
-confirmation. The zip stays in the teacher's session to download until the next lesson ends."""
+confirmation. The zip is written to ``<runs folder>/lessons/`` on the server (a class of large networks makes a large
+file: never held in memory) and offered for download, read only when the teacher clicks."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import streamlit as st
@@ -24,10 +26,11 @@ def end_ui(store: RunStore) -> None:
               on_click=_end, args=(store,),
               help="Runs from the command line (nobody's) stay; students' names and leaderboard choices stay.")
     export = state.get(state.CLASS_EXPORT)
-    if export:
-        name, data = export
-        st.download_button(f"Download the lesson's runs ({len(data) / 2**20:.1f} MB)", data, file_name=name,
-                           mime="application/zip", key="_w_cls_download", icon=":material/download:")
+    if export is not None and export.is_file():
+        st.download_button(f"Download the lesson's runs ({export.stat().st_size / 2**20:.1f} MB)", export.read_bytes,
+                           file_name=export.name, mime="application/zip", key="_w_cls_download",
+                           icon=":material/download:", on_click="ignore")
+        st.caption(f"Also kept on the server: {export}")
 
 
 def _end(store: RunStore) -> None:
@@ -39,8 +42,14 @@ def _end(store: RunStore) -> None:
     deadline = time.time() + STOP_WAIT_S
     still = [j for j in active if not j.wait(max(0.0, deadline - time.time()))]
     runs = [r for r in store.list() if r.owner]
-    data = export_runs(store, runs, store.people())
-    state.put(state.CLASS_EXPORT, (f"lesson-{time.strftime('%Y%m%d-%H%M')}.zip", data))
+    folder = store.root / "lessons"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"lesson-{time.strftime('%Y%m%d-%H%M%S')}.zip"
+    part = folder / f".{path.name}.{os.getpid()}.part"
+    with open(part, "wb") as out:
+        export_runs(store, runs, store.people(), out)
+    part.replace(path)  # complete or absent: a half-written export never carries the final name
+    state.put(state.CLASS_EXPORT, path)
     failed = []
     for r in runs:
         try:

@@ -7,7 +7,6 @@ as safetensors and cleared)."""
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 import zipfile
 
@@ -225,9 +224,10 @@ def test_ending_the_lesson_stops_every_job_exports_the_runs_and_clears_them(clas
     assert running.status == "stopped" and waiting.status == "stopped" and runner.active() == []
     assert [r.id for r in store.list()] == [nobody]  # the class's runs are gone; the CLI's stays
     assert any("The lesson ended: 2 jobs stopped, 2 runs exported and deleted." in s.value for s in at.success)
-    name, data = at.session_state["class_export"]
-    assert name.startswith("lesson-") and name.endswith(".zip")
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+    export = at.session_state["class_export"]
+    assert export.parent == class_on / "lessons" and export.name.startswith("lesson-") and export.suffix == ".zip"
+    assert [p.name for p in export.parent.iterdir()] == [export.name]  # no half-written file left beside it
+    with zipfile.ZipFile(export) as zf:
         names = zf.namelist()
         path = class_on / "kept.safetensors"
         path.write_bytes(zf.read(f"{done.run_id}/model.safetensors"))

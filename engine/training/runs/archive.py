@@ -10,10 +10,10 @@ the weights of its last checkpoint (the state dict only; ``safetensors.torch.loa
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from collections.abc import Iterable, Mapping
+from typing import BinaryIO
 
 from safetensors.torch import save as st_save
 
@@ -25,11 +25,13 @@ FORMAT = "cnnpg-class-export-1"
 _FILES = ("config.json", "spec.json", "metrics.json")
 
 
-def export_runs(store: RunStore, runs: Iterable[RunInfo], people: Mapping[str, Person]) -> bytes:
-    """The zip of ``runs`` (from ``store``) described in the module docstring, as bytes."""
+def export_runs(store: RunStore, runs: Iterable[RunInfo], people: Mapping[str, Person], out: BinaryIO) -> int:
+    """Write the zip of ``runs`` (from ``store``) described in the module docstring into ``out`` (a file open for
+    writing: a class of large networks makes a large zip, so it goes to disk, not memory); returns the runs written
+    with their files."""
     index = []
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+    written = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for r in runs:
             entry = {"id": r.id, "name": r.name, "student": shown_name(r.owner, people) if r.owner else "",
                      "dataset": r.dataset, "task": r.task, "metric": r.metric, "best": r.best, "status": r.status,
@@ -49,5 +51,6 @@ def export_runs(store: RunStore, runs: Iterable[RunInfo], people: Mapping[str, P
                 zf.writestr(zipfile.ZipInfo(f"{r.id}/model.safetensors"), weights, zipfile.ZIP_STORED)
             entry["weights"] = weights is not None
             index.append(entry)
+            written += 1
         zf.writestr("index.json", json.dumps({"format": FORMAT, "runs": index}, indent=1, ensure_ascii=False))
-    return buffer.getvalue()
+    return written

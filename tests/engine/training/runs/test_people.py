@@ -146,7 +146,9 @@ def test_the_class_export_holds_weights_and_metadata_and_no_owner_id(tmp_path: P
     store.set_name(owner, "Ada")
     empty = _owned(store, "bob", "no weights yet")
     store.update(empty, status="stopped")
-    archive = export_runs(store, store.list(), store.people())
+    out = io.BytesIO()
+    assert export_runs(store, store.list(), store.people(), out) == 2
+    archive = out.getvalue()
     assert owner.encode() not in archive
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         index = json.loads(zf.read("index.json"))
