@@ -45,19 +45,36 @@ def load_ui() -> None:
     """The server process's CPU and memory, the machine's load average, the browser sessions and the jobs."""
     import psutil
 
-    process = psutil.Process()
+    process = _process()
     runner = jobs.runner()
     running = len(runner.running())
-    cols = st.columns(5)
-    cols[0].metric("Server CPU", f"{process.cpu_percent(interval=0.1):.0f} %",
-                   help=f"of one core; the machine has {os.cpu_count()} cores")
+    cols = st.columns(6)
+    cols[0].metric("Server CPU", f"{process.cpu_percent(None):.0f} %",
+                   help=f"since the last redraw of this panel (any teacher's), in percent of one core; the machine "
+                        f"has {os.cpu_count()} cores")
     cols[1].metric("Server memory", f"{process.memory_info().rss / 2**30:.2f} GiB",
                    help=f"resident; the machine has {psutil.virtual_memory().total / 2**30:.1f} GiB, "
                         f"{psutil.virtual_memory().available / 2**30:.1f} GiB free")
     cols[2].metric("Load (1 min)", f"{os.getloadavg()[0]:.2f}", help="processes wanting a core, on average")
     sessions = _sessions()
     cols[3].metric("Browser sessions", "—" if sessions is None else str(sessions))
-    cols[4].metric("Jobs", f"{running} running", f"{len(runner.active()) - running} waiting", delta_color="off")
+    cols[4].metric("Jobs running", str(running), help=f"at most {runner.max_jobs} at once (the caps below)")
+    cols[5].metric("Jobs waiting", str(len(runner.active()) - running))
+
+
+_PROCESS = None
+
+
+def _process():
+    """This server process (one ``psutil.Process``, so ``cpu_percent(None)`` measures since the previous call; the
+    first call measures 0.1 s)."""
+    global _PROCESS
+    if _PROCESS is None:
+        import psutil
+
+        _PROCESS = psutil.Process()
+        _PROCESS.cpu_percent(interval=0.1)
+    return _PROCESS
 
 
 def _sessions() -> int | None:

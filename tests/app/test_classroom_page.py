@@ -10,9 +10,10 @@ import dataclasses
 import time
 import zipfile
 
+import psutil
 import pytest
 import torch
-from apptest_helpers import button, open_page
+from apptest_helpers import button, metric, open_page
 from safetensors.torch import load_file
 
 from engine.data import LoadedData, load_dataset
@@ -172,6 +173,9 @@ def test_the_teacher_sees_the_jobs_stops_one_and_a_raised_cap_starts_the_waiting
     assert "**Ada**" in text and f"**{anonymous(BOB)}**" in text
     assert "digits · 500 epochs · running" in text and "waiting · place 1 in the queue" in text
     assert bob.status == "queued" and BOB not in text  # an owner id is a secret: never shown
+    assert (metric(at, "Jobs running"), metric(at, "Jobs waiting")) == ("1", "1")
+    shown_gib = float(metric(at, "Server memory").removesuffix(" GiB"))  # AppTest runs the page in this process
+    assert shown_gib == pytest.approx(psutil.Process().memory_info().rss / 2**30, abs=0.25)
     assert at.number_input(key="_w_cls_max_jobs").value == 1
     at.number_input(key="_w_cls_max_jobs").set_value(2).run()
     assert runner.max_jobs == 2 and any("At most 2 jobs now run at once" in s.value for s in at.success)
@@ -179,6 +183,7 @@ def test_the_teacher_sees_the_jobs_stops_one_and_a_raised_cap_starts_the_waiting
     assert not ada.done
     at.run()
     assert "waiting" not in _texts(at)
+    assert (metric(at, "Jobs running"), metric(at, "Jobs waiting")) == ("2", "0")
     stop = [b for b in at.button if b.label == "Stop"]
     assert len(stop) == 2
     stop[0].click().run()  # the first listed: Ada's, running first

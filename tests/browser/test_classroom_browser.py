@@ -39,7 +39,7 @@ def _browser_of(browser, url: str) -> Iterator[StApp]:
 
 def _student_trains(app: StApp, name: str) -> None:
     _digits(app)
-    field = app.page.get_by_test_id("stSidebar").get_by_label("Your name")
+    field = app.page.get_by_test_id("stSidebar").get_by_role("textbox", name="Your name")
     field.fill(name)
     app.act(lambda: field.press("Enter"))
     _set_epochs(app, 300)
