@@ -150,6 +150,7 @@ LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run 
 # --------------------------------------------------------------------------------------------------- classroom
 # A student's short name and leaderboard choice are kept in the run store (keyed by the owner), not here; the teacher's
 # login is this session's only (pages/classroom.py, playground/classroom/).
+PERSON = "person"  # engine.training.runs.Person: this owner's name and leaderboard choice, read once per session
 NAME_MESSAGE = "name_message"  # str | None: why the last name typed in the sidebar was not kept
 TEACHER = "teacher"  # True once this session entered the server's CNNPG_TEACHER_TOKEN
 TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refused
