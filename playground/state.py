@@ -146,3 +146,13 @@ LOC_POINTS = "loc_points"  # np.ndarray (K, 2) float32: the user's predicted lan
 LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per slot ("localise", "landmarks",
 # "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
 LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot
+
+# --------------------------------------------------------------------------------------------------- classroom
+# A student's short name and leaderboard choice are kept in the run store (keyed by the owner), not here; the teacher's
+# login is this session's only (pages/classroom.py, playground/classroom/).
+PERSON = "person"  # engine.training.runs.Person: this owner's name and leaderboard choice, read once per session
+NAME_MESSAGE = "name_message"  # str | None: why the last name typed in the sidebar was not kept
+TEACHER = "teacher"  # True once this session entered the server's CNNPG_TEACHER_TOKEN
+TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refused
+CLASS_EXPORT = "class_export"  # Path | None: the zip of the last lesson's runs, written by "End the lesson"
+CLASS_MESSAGE = "class_message"  # (level, text) | None: what the last Classroom action did

@@ -82,7 +82,8 @@ def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConf
     workers).
     ``init_from``: start from these weights (a run id in ``store``, a weights file, or a state dict); tensors whose
     name and shape match are copied, the others keep their fresh values (the notes say which).
-    ``owner``: whose run it is in ``store`` (a browser's anonymous id; "" for nobody's).
+    ``owner``: whose run it is in ``store`` (a browser's anonymous id; "" for nobody's); resuming another owner's
+    run is refused (``PermissionError``).
     ``stop``: set it (from any thread) to stop after the current batch. Same seed, same data, same device -> the same
     weights, whatever other fits run in other threads: every random draw comes from the fit's own generators
     (``engine.training.checkpoint``). Runs in the calling thread.
@@ -112,6 +113,8 @@ def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, s
     if run_id is not None:
         if store is None:
             raise ValueError("resuming a run (run_id) needs the store that holds it (store=...)")
+        if owner:  # another owner's run (shared with the class, say) is theirs to resume, not this owner's
+            store.check_owner(run_id, owner, "resume")
         run = store.get(run_id)
         stored = TrainConfig.from_dict(run.config["train"])
         config = resume_config(stored, config, len(run.history), run_id)
