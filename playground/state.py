@@ -154,5 +154,6 @@ PERSON = "person"  # engine.training.runs.Person: this owner's name and leaderbo
 NAME_MESSAGE = "name_message"  # str | None: why the last name typed in the sidebar was not kept
 TEACHER = "teacher"  # True once this session entered the server's CNNPG_TEACHER_TOKEN
 TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refused
+TEACHER_WRONG = "teacher_wrong"  # list[float]: when this session's recent wrong tokens came (time.monotonic())
 CLASS_EXPORT = "class_export"  # Path | None: the zip of the last lesson's runs, written by "End the lesson"
 CLASS_MESSAGE = "class_message"  # (level, text) | None: what the last Classroom action did

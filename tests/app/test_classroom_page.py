@@ -6,6 +6,7 @@ as safetensors and cleared)."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import time
 import zipfile
@@ -156,6 +157,33 @@ def test_the_classroom_page_refuses_without_the_token_and_with_a_wrong_one(class
     assert [e.value for e in at.error] == ["That is not the teacher's token."]
     assert not [b for b in at.button if b.label in ("Stop", "End the lesson")] and not at.main.number_input
     assert "teacher" not in at.session_state
+
+
+def _try(at, token: str):
+    at.text_input(key="_w_cls_token").input(token)
+    button(at, "Enter").click().run()
+    return _ok(at)
+
+
+def test_guessing_the_token_is_rationed_per_session_and_per_server(class_on, monkeypatch):
+    from playground.classroom import teacher
+
+    monkeypatch.setattr(teacher, "_wrong_server", collections.deque())
+    monkeypatch.setattr(teacher, "WINDOW_S", 2.0)
+    monkeypatch.setattr(teacher, "MAX_WRONG_SERVER", 7)
+    at = open_page("classroom.py")
+    for _ in range(teacher.MAX_WRONG):
+        assert [e.value for e in _try(at, "guess").error] == ["That is not the teacher's token."]
+    at = _try(at, TOKEN)  # the right one, but after five wrong ones within the window
+    assert [e.value for e in at.error] == ["Too many wrong tokens: try again in 2 s (at most 5 tries a minute)."]
+    assert "teacher" not in at.session_state
+    other = open_page("classroom.py")  # a guesser's new session: two more wrong ones fill the server's ration
+    for _ in range(2):
+        _try(other, "guess")
+    assert "Too many wrong tokens" in _try(open_page("classroom.py"), TOKEN).error[0].value
+    time.sleep(2.1)  # the window passes: the teacher gets in
+    at = _try(at, TOKEN)
+    assert not at.error and at.session_state["teacher"] is True
 
 
 def _job(digits, owner: str, epochs: int = 500):
