@@ -34,6 +34,7 @@ from playground.navigation import page_path
 from playground.owner import owner_id
 from playground.store import run_store
 from playground.training.common import named_data
+from playground.training.settings import epochs_max
 
 ONE_CLICK_NAME = "window classifier (one click)"
 PROGRESS_S = 0.5
@@ -114,7 +115,9 @@ def classifier_ui() -> Classifier | None:
             st.info("No classifier yet: train the window classifier in one click (a few seconds to a minute on a "
                     "CPU), or any classifier on the Training page.", icon=":material/info:")
     with train:
-        epochs = st.number_input("Epochs", 1, 30, WINDOW_EPOCHS, key="_w_sw_epochs", persist_state="session",
+        most = epochs_max("_w_sw_epochs", 30)  # the server's limit per job, when lower
+        epochs = st.number_input("Epochs", 1, most, min(WINDOW_EPOCHS, most), key="_w_sw_epochs",
+                                 persist_state="session",
                                  help="How long the one-click classifier trains (the windows set: 4,000 crops).")
         st.button("Train the window classifier", key="_w_sw_train", icon=":material/play_arrow:", type="primary",
                   disabled=running, on_click=_train, args=(int(epochs),), width="stretch")

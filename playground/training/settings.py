@@ -108,7 +108,7 @@ def settings_ui(augment: AugmentConfig | None, picked: Picked | None) -> TrainCo
     except ValueError as e:
         st.error(f"The server's limits per job are misconfigured: {e}")
         return None
-    most = epochs_cap(caps)
+    most = epochs_max(EPOCHS_KEY)
     epochs = top[4].number_input("Epochs", 1, most, min(5, most), key=EPOCHS_KEY, persist_state=PERSIST,
                                  help=f"At most {most} on this server." if caps.epochs is not None else None)
     more = st.columns(5)
@@ -146,18 +146,22 @@ def settings_ui(augment: AugmentConfig | None, picked: Picked | None) -> TrainCo
         return None
 
 
-def most_epochs(caps: JobLimits) -> int:
-    """The most epochs one job may train here: the server's limit per job, else ``MAX_EPOCHS``."""
-    return min(caps.epochs, MAX_EPOCHS) if caps.epochs is not None else MAX_EPOCHS
+def most_epochs(caps: JobLimits, own_max: int = MAX_EPOCHS) -> int:
+    """The most epochs one job may train here: an input's own maximum, or the server's limit per job when lower."""
+    return min(caps.epochs, own_max) if caps.epochs is not None else own_max
 
 
-def epochs_cap(caps: JobLimits) -> int:
-    """The epochs input's maximum (``most_epochs``). A value above it (from a link made on another server) is brought
-    down to it first, saying why."""
-    most = most_epochs(caps)
-    asked = st.session_state.get(EPOCHS_KEY)
-    if isinstance(asked, int) and asked > most:
-        st.session_state[EPOCHS_KEY] = most
+def epochs_max(key: str, own_max: int = MAX_EPOCHS) -> int:
+    """The maximum for the epochs input ``key`` (``most_epochs``; its own when the server's limits are misconfigured,
+    which the Training page's settings say). A value above it (from a link made on another server) is brought down
+    to it first, saying why."""
+    try:
+        most = most_epochs(job_limits(), own_max)
+    except ValueError:
+        return own_max
+    asked = st.session_state.get(key)
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked > most:
+        st.session_state[key] = most
         st.warning(f"{asked} epochs is over this server's limit of {most} per job ({EPOCHS_ENV}={most}); set to "
                    f"{most}.")
     return most

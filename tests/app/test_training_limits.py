@@ -80,3 +80,13 @@ def test_a_job_that_reaches_the_time_limit_stops_and_keeps_its_run(monkeypatch, 
     resume = at.number_input(key=f"_w_tr_resume_to_{job.result.run_id}")
     done = resume.min - 1
     assert done < 50 and resume.max == done + 50  # resuming trains at most 50 more epochs in the next job
+
+
+@pytest.mark.parametrize(("page", "key", "own_max"), [("sliding.py", "_w_sw_epochs", 30),
+                                                      ("localisation.py", "_w_loc_tr_epochs", 100)])
+def test_the_other_pages_that_train_stop_their_epochs_at_the_cap(monkeypatch, page: str, key: str,
+                                                                 own_max: int) -> None:
+    assert open_page(page).number_input(key=key).max == own_max  # no limit: the page's own
+    monkeypatch.setenv("CNNPG_MAX_EPOCHS", "2")
+    epochs = open_page(page).number_input(key=key)
+    assert (epochs.max, epochs.value) == (2, 2)
