@@ -156,14 +156,16 @@ def epochs_max(key: str, own_max: int = MAX_EPOCHS) -> int:
     which the Training page's settings say). A value above it (from a link made on another server) is brought down
     to it first, saying why."""
     try:
-        most = most_epochs(job_limits(), own_max)
+        caps = job_limits()
     except ValueError:
         return own_max
+    most = most_epochs(caps, own_max)
     asked = st.session_state.get(key)
     if isinstance(asked, int) and not isinstance(asked, bool) and asked > most:
         st.session_state[key] = most
-        st.warning(f"{asked} epochs is over this server's limit of {most} per job ({EPOCHS_ENV}={most}); set to "
-                   f"{most}.")
+        if most == caps.epochs:
+            st.warning(f"{asked} epochs is over this server's limit of {most} per job ({EPOCHS_ENV}={most}); set to "
+                       f"{most}.")
     return most
 
 
