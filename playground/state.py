@@ -111,6 +111,7 @@ TRAIN_UPLOAD_FAILED = "train_upload_failed"  # dict | None: the last zip refused
 TRAIN_EVAL_LATER = "train_eval_later"  # str | None: a run stopped by the user: evaluated when asked
 TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
+DEMO_LEASE = "demo_lease"  # playground.store._Lease: in demo mode, this session's hold on its owner's temporary runs
 
 # --------------------------------------------------------------------------------------------------- sliding windows
 # pages/sliding.py (playground/sliding/). The one-click classifier's job and the run the page slides survive reruns

@@ -18,7 +18,7 @@ import streamlit as st
 from engine.data import Normalization
 from engine.nets.build import Network, build
 from engine.nets.spec import SpecError
-from engine.training.runs import RunError, RunInfo, RunStore
+from engine.training.runs import RunError, RunInfo
 from engine.training.tasks import Task
 from engine.training.trained import load_trained
 from engine.units import format_shape, plural
@@ -26,6 +26,7 @@ from playground import state
 from playground.cache import summary_of
 from playground.navigation import PAGES, page_path
 from playground.owner import owner_id
+from playground.store import run_store
 
 BUILDER = ""  # the network option that stands for the builder's untrained network
 T = TypeVar("T")
@@ -55,7 +56,7 @@ def model_ui() -> Subject | None:
     Training page, when there are no runs. None when the choice can't be loaded (the reason is shown)."""
     me = owner_id()
     try:
-        runs = [r for r in RunStore().visible(me) if r.epochs >= 1 or r.status == "stopped"]
+        runs = [r for r in run_store().visible(me) if r.epochs >= 1 or r.status == "stopped"]
     except (OSError, RunError) as e:
         st.error(f"The run store could not be read: {e}")
         runs = []
@@ -113,7 +114,7 @@ def _session_model(token: tuple, make: Callable[[], T]) -> T:
 
 def _run_subject(info: RunInfo) -> Subject:
     token = ("run", info.id, info.epochs, info.status)
-    trained = _session_model(token, lambda: load_trained(RunStore(), info.id, "cpu"))
+    trained = _session_model(token, lambda: load_trained(run_store(), info.id, "cpu"))
     classify = trained.task.name == "classify"
     return Subject(
         title=trained.name, model=trained.model, stats=trained.stats, input_shape=trained.input_shape,

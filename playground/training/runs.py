@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.jobs import runner as jobs
 from engine.training.config import TrainConfig
+from engine.training.limits import job_limits
 from engine.training.runs import Person, RunError, RunInfo, RunStore
 from engine.training.runs.people import shown_name
 from engine.training.trained import resume_settings
@@ -19,6 +20,7 @@ from playground.owner import owner_id
 from playground.training import live
 from playground.training.common import PERSIST, Picked, device_choice, message
 from playground.training.results import data_of
+from playground.training.settings import MAX_EPOCHS, most_epochs
 from playground.training.transfer import transfer_ui
 
 
@@ -124,8 +126,12 @@ def _manage_ui(store: RunStore, runs: list[RunInfo], labels: dict[str, str], cur
             return
         planned = run.config["train"].get("epochs")  # a crafted config.json may hold none (issue 9)
         planned = planned if isinstance(planned, int) and not isinstance(planned, bool) else info.epochs + 1
-        st.number_input("Resume: train until epoch", min_value=info.epochs + 1, max_value=info.epochs + 500,
-                        value=max(planned, info.epochs + 1), key=f"_w_tr_resume_to_{run_id}")
+        try:
+            most = info.epochs + most_epochs(job_limits())
+        except ValueError:  # a misconfigured server: the settings above say so
+            most = info.epochs + MAX_EPOCHS
+        st.number_input("Resume: train until epoch", min_value=info.epochs + 1, max_value=most,
+                        value=min(max(planned, info.epochs + 1), most), key=f"_w_tr_resume_to_{run_id}")
         st.button("Resume", key="_w_tr_resume", icon=":material/resume:", disabled=busy or live.busy() or theirs,
                   on_click=_resume, args=(store, run_id, f"_w_tr_resume_to_{run_id}", current),
                   help="Continue the same run from its checkpoint: the same settings and data; the epochs go on "
