@@ -110,6 +110,7 @@ TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes"}
 TRAIN_UPLOAD_FAILED = "train_upload_failed"  # dict | None: the last zip refused {"digest", "message"}: not read again
 TRAIN_EVAL_LATER = "train_eval_later"  # str | None: a run stopped by the user: evaluated when asked
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
+DEMO_LEASE = "demo_lease"  # playground.store._Lease: in demo mode, this session's hold on its owner's temporary runs
 
 # --------------------------------------------------------------------------------------------------- sliding windows
 # pages/sliding.py (playground/sliding/). The one-click classifier's job and the run the page slides survive reruns
@@ -143,3 +144,14 @@ LOC_POINTS = "loc_points"  # np.ndarray (K, 2) float32: the user's predicted lan
 LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per slot ("localise", "landmarks",
 # "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
 LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot
+
+# --------------------------------------------------------------------------------------------------- classroom
+# A student's short name and leaderboard choice are kept in the run store (keyed by the owner), not here; the teacher's
+# login is this session's only (pages/classroom.py, playground/classroom/).
+PERSON = "person"  # engine.training.runs.Person: this owner's name and leaderboard choice, read once per session
+NAME_MESSAGE = "name_message"  # str | None: why the last name typed in the sidebar was not kept
+TEACHER = "teacher"  # True once this session entered the server's CNNPG_TEACHER_TOKEN
+TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refused
+TEACHER_WRONG = "teacher_wrong"  # list[float]: when this session's recent wrong tokens came (time.monotonic())
+CLASS_EXPORT = "class_export"  # Path | None: the zip of the last lesson's runs, written by "End the lesson"
+CLASS_MESSAGE = "class_message"  # (level, text) | None: what the last Classroom action did

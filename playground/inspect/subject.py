@@ -18,13 +18,14 @@ import streamlit as st
 from engine.data import Normalization
 from engine.nets.build import Network
 from engine.nets.spec import SpecError
-from engine.training.runs import RunError, RunInfo, RunStore
+from engine.training.runs import RunError, RunInfo
 from engine.training.tasks import Task
 from engine.units import format_shape, plural
 from playground import state
 from playground.cache import shared_network, shared_run, summary_of
 from playground.navigation import PAGES, page_path
 from playground.owner import owner_id
+from playground.store import run_store
 
 BUILDER = ""  # the network option that stands for the builder's untrained network
 
@@ -53,7 +54,7 @@ def model_ui() -> Subject | None:
     Training page, when there are no runs. None when the choice can't be loaded (the reason is shown)."""
     me = owner_id()
     try:
-        runs = [r for r in RunStore().visible(me) if r.epochs >= 1 or r.status == "stopped"]
+        runs = [r for r in run_store().visible(me) if r.epochs >= 1 or r.status == "stopped"]
     except (OSError, RunError) as e:
         st.error(f"The run store could not be read: {e}")
         runs = []
@@ -102,7 +103,7 @@ def _no_runs_message() -> None:
 
 def _run_subject(info: RunInfo) -> Subject:
     token = ("run", info.id, info.epochs, info.status)
-    trained = shared_run(RunStore(), info.id, token[2:])
+    trained = shared_run(run_store(), info.id, token[2:])
     classify = trained.task.name == "classify"
     return Subject(
         title=trained.name, model=trained.model, stats=trained.stats, input_shape=trained.input_shape,
