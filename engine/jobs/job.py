@@ -1,5 +1,6 @@
 """A unit of background work: its status, its result or error, its stop flag, its event log, and the thread body
-that runs it (``engine.jobs.runner`` starts the threads). See docs/tasks-and-jobs.md, "Jobs"."""
+that runs it in a thread (``engine.jobs.runner`` starts the threads; ``engine.jobs.process`` runs it in a child
+process instead). See docs/tasks-and-jobs.md, "Jobs"."""
 
 from __future__ import annotations
 
@@ -103,18 +104,32 @@ class Job:
         self._done.set()
 
 
+def describe_error(e: BaseException) -> str:
+    """A failed job's message: a ``ValueError``'s own words (the engine's refusals), else the exception's type too."""
+    return str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+
+
 def run_job(job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """The thread's body: run ``fn`` and record how it ended. A result with a ``status`` of its own (a
-    ``FitResult``: "stopped" by the user, "failed" on a NaN loss) gives the job that status and its ``reason``."""
+    """The thread's body: run ``fn`` and record how it ended (``conclude``)."""
     job._set_running()
     try:
         result = fn(job, *args, **kwargs)
     except Exception as e:  # noqa: BLE001 - any failure of the work is the job's, reported by its message
-        job.traceback = traceback.format_exc()
-        message = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-        log.warning("job %s failed: %s\n%s", job.id, message, job.traceback)
-        job._finish("failed", error=message, reason=message)
+        fail(job, describe_error(e), traceback.format_exc())
         return
+    conclude(job, result)
+
+
+def fail(job: Job, message: str, trace: str = "") -> None:
+    """End ``job`` "failed" with ``message`` (its error and reason); ``trace`` goes to the server log only."""
+    job.traceback = trace
+    log.warning("job %s failed: %s\n%s", job.id, message, trace)
+    job._finish("failed", error=message, reason=message)
+
+
+def conclude(job: Job, result: Any) -> None:
+    """End ``job`` with what its function returned. A result with a ``status`` of its own (a ``FitResult``:
+    "stopped" by the user, "failed" on a NaN loss) gives the job that status and its ``reason``."""
     status, reason = getattr(result, "status", None), str(getattr(result, "reason", "") or "")
     if status not in DONE:
         status = "stopped" if job.stop.is_set() else "finished"

@@ -28,6 +28,7 @@ from typing import Any
 
 from engine.env import positive_int
 from engine.jobs.job import Job, run_job
+from engine.jobs.process import isolation_from_env, run_in_process, warm
 
 ENV_VAR = "CNNPG_MAX_JOBS"
 DEFAULT_MAX_JOBS = 2
@@ -50,7 +51,8 @@ class JobRunner:
     the others wait in a first-in, first-out queue of at most ``max_queued`` (default: ``$CNNPG_MAX_QUEUED`` or 100).
     """
 
-    def __init__(self, max_jobs: int | None = None, max_queued: int | None = None) -> None:
+    def __init__(self, max_jobs: int | None = None, max_queued: int | None = None, isolation: str | None = None
+                 ) -> None:
         if max_jobs is None:
             max_jobs = max_jobs_from_env()
         if max_queued is None:
@@ -58,7 +60,11 @@ class JobRunner:
         for name, value in (("max_jobs", max_jobs), ("max_queued", max_queued)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self.max_jobs, self.max_queued = max_jobs, max_queued
+        if isolation is None:
+            isolation = isolation_from_env()
+        if isolation not in ("process", "thread"):
+            raise ValueError(f"isolation must be 'process' or 'thread', got {isolation!r}")
+        self.max_jobs, self.max_queued, self.isolation = max_jobs, max_queued, isolation
         self._lock = threading.Lock()
         self._running: list[Job] = []
         self._queue: list[tuple[Job, Callable[..., Any], tuple, dict]] = []
@@ -148,7 +154,7 @@ class JobRunner:
 
     def _run(self, job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         try:
-            run_job(job, fn, args, kwargs)
+            (run_in_process if self.isolation == "process" else run_job)(job, fn, args, kwargs)
         finally:
             with self._lock:
                 starting = self._dispatch()
@@ -184,4 +190,6 @@ def runner() -> JobRunner:
     with _runner_lock:
         if _runner is None:
             _runner = JobRunner()
+            if _runner.isolation == "process":
+                warm()
         return _runner

@@ -47,6 +47,8 @@ class StyleLog:
     """The thread-safe log of one optimisation: the job writes (``say``, ``on_step``, ``end``), any thread reads a
     ``snapshot()``; each call holds the lock for a few assignments only."""
 
+    relayed = ("say", "on_step", "end")  # its writers, replayed here from a job's process: engine.jobs.process
+
     def __init__(self, config: StyleConfig | None = None) -> None:
         self.config = config
         self._lock = threading.Lock()

@@ -1,0 +1,290 @@
+"""Jobs in child processes (``$CNNPG_JOB_ISOLATION=process``, the default): a job's native crash (an abort in a
+backward pass, a segfault) or an out-of-memory kill ends that job alone, not the server. See docs/tasks-and-jobs.md,
+"Jobs in child processes".
+
+``run_in_process(job, fn, args, kwargs)`` is the body of the runner's thread for a job: it starts a child process
+from a ``forkserver`` (fork is unsafe once torch's and Streamlit's threads run; spawn would import torch again for
+every job), whose server has imported the engine's job modules already (``PRELOAD``), and pumps what the child sends
+back until it ends:
+
+- the function and its arguments are pickled to the child (our own objects, never untrusted files; tensors travel
+  through shared memory). An argument that is a log (a class with ``relayed``, the names of its writing methods:
+  ``JobLog``, ``StyleLog``), and the job's own ``job.log``, is replaced in the child by a ``Relay`` whose calls of
+  those methods are sent back and replayed on the real log here, so a page reads ``snapshot()`` as before;
+- the job's ``stop`` flag is copied to the child's (an ``mp.Event``) within ``POLL_SECONDS``;
+- the result comes back without the big or unpicklable parts pages never read from it: a ``torch.nn.Module`` in it
+  (a ``FitResult``'s trained model) becomes None — pages use its ``run_id``;
+- a child that dies without a result (a signal, ``os._exit``) fails the job with the reason in words;
+- the child dies with the server: its parent is the fork server, which exits when the server does, and the child
+  asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``); a watcher thread also ends it when the
+  server's process is gone. A run it was training comes back "interrupted" (its flock: engine.training.runs).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import dataclasses
+import functools
+import logging
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+from multiprocessing.reduction import ForkingPickler
+from typing import Any
+
+import torch
+
+from engine.jobs.job import Job, conclude, describe_error, fail
+from engine.training.events import Callback
+
+ISOLATION_ENV = "CNNPG_JOB_ISOLATION"
+MODES = ("process", "thread")
+PRELOAD = ["engine.jobs.process", "engine.jobs.training", "engine.jobs.style"]
+POLL_SECONDS = 0.1  # how often the pump copies a stop to the child and looks whether the child is alive
+ACK_SECONDS = 60.0  # a child waits this long for the server to take its result (shared tensors need it alive)
+WATCH_SECONDS = 0.5  # how often a child looks whether the server is still there
+
+log = logging.getLogger(__name__)
+_context: Any = None
+_context_lock = threading.Lock()
+_children: set[Any] = set()  # the job processes running now
+_children_lock = threading.Lock()
+
+
+def isolation_from_env() -> str:
+    """``$CNNPG_JOB_ISOLATION``: "process" (default) or "thread"; ValueError naming a bad value."""
+    value = os.environ.get(ISOLATION_ENV, "").strip().lower() or "process"
+    if value not in MODES:
+        raise ValueError(f"{ISOLATION_ENV} must be one of {', '.join(MODES)}, got {value!r}")
+    return value
+
+
+def context() -> Any:
+    """The forkserver context, its server preloading ``PRELOAD`` (started on the first job)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(PRELOAD)
+            _context = ctx
+        return _context
+
+
+# --------------------------------------------------------------------------------------------------- the server side
+
+
+@dataclasses.dataclass(frozen=True)
+class _Slot:
+    """Stands in the child's arguments for a log: the ``Relay`` made there sends ``methods`` to log ``index``."""
+
+    index: int
+    methods: tuple[str, ...]
+
+
+def _swap_logs(value: Any, logs: list[Any]) -> Any:
+    """``value`` with each log in it (itself, or an item of a list or tuple) replaced by a ``_Slot``."""
+    methods = getattr(type(value), "relayed", None)
+    if methods is not None:
+        logs.append(value)
+        return _Slot(len(logs) - 1, tuple(methods))
+    if isinstance(value, (list, tuple)) and any(hasattr(type(v), "relayed") for v in value):
+        return type(value)(_swap_logs(v, logs) for v in value)
+    return value
+
+
+def portable(value: Any, depth: int = 0) -> Any:
+    """``value`` without its ``torch.nn.Module``s (None instead), looking into dataclasses, lists and tuples a few
+    levels deep: what comes back from a child is what pages read, not a copy of a trained network."""
+    if isinstance(value, torch.nn.Module):
+        return None
+    if depth >= 4:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            if f.init:
+                old = getattr(value, f.name)
+                new = portable(old, depth + 1)
+                if new is not old:
+                    changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    if type(value) in (list, tuple):
+        items = [portable(v, depth + 1) for v in value]
+        if any(a is not b for a, b in zip(items, value, strict=True)):
+            return type(value)(items)
+    return value
+
+
+def ended_why(exitcode: int | None) -> str:
+    """Why a child that sent no result ended, in words."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        likely = " — likely out of memory (the system ends the biggest process when memory runs out)" \
+            if -exitcode == signal.SIGKILL else ""
+        return f"the job's process ended unexpectedly: killed by {name}{likely}"
+    return f"the job's process ended unexpectedly with exit code {exitcode}"
+
+
+def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
+    """Run ``fn(job, *args, **kwargs)`` in a child process and record how it ended on ``job``; returns when the
+    job is done. Called on a thread of the server (the runner's)."""
+    ctx = context()
+    logs: list[Any] = []
+    log_slot = _swap_logs(job.log, logs)  # index 0
+    child_args, child_kwargs = _swap_logs(args, logs), {k: _swap_logs(v, logs) for k, v in kwargs.items()}
+    flag, ack, events = ctx.Event(), ctx.Event(), ctx.Queue()
+    # not a daemon: a daemon process may not start processes of its own (data loader workers); ended at exit instead
+    child = ctx.Process(target=_child_main, name=f"cnnpg-job-{job.id}", args=(
+        fn, child_args, child_kwargs, job.id, job.owner, log_slot, flag, ack, events, os.getpid()))
+    job._set_running()
+    try:
+        child.start()  # pickles the function and its arguments here
+    except Exception as e:  # noqa: BLE001 - e.g. a function or argument that cannot be pickled: the job's failure
+        fail(job, f"the job could not be sent to its process ({describe_error(e)}); set {ISOLATION_ENV}=thread to "
+                  f"run such jobs in threads", traceback.format_exc())
+        return
+    with _children_lock:
+        _children.add(child)
+    try:
+        _pump(job, child, flag, ack, events, logs)
+    finally:
+        child.join(ACK_SECONDS)
+        events.close()
+        with _children_lock:
+            _children.discard(child)
+
+
+def warm() -> None:
+    """Start the fork server (and its imports) now, in the background, so that the first job starts fast."""
+    from multiprocessing import forkserver
+
+    context()
+    threading.Thread(target=forkserver.ensure_running, name="cnnpg-forkserver", daemon=True).start()
+
+
+@atexit.register
+def _end_children() -> None:
+    """A server that exits ends its jobs' processes (their runs come back "interrupted", resumable)."""
+    with _children_lock:
+        for child in list(_children):
+            with contextlib.suppress(Exception):
+                child.kill()
+
+
+def _pump(job: Job, child: Any, flag: Any, ack: Any, events: Any, logs: list[Any]) -> None:
+    """Replay the child's log calls, copy a stop to it, and end the job with its result, error or death."""
+    gone_since: float | None = None
+    while True:
+        if job.stop.is_set() and not flag.is_set():
+            flag.set()
+        try:
+            message = ForkingPickler.loads(events.get(timeout=POLL_SECONDS))
+        except queue.Empty:
+            if child.is_alive():
+                continue
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since < 1.0:  # what it sent just before it ended may still be in the pipe
+                continue
+            child.join()
+            fail(job, ended_why(child.exitcode))
+            return
+        kind = message[0]
+        if kind == "call":
+            _, index, name, call_args, call_kwargs = message
+            try:
+                getattr(logs[index], name)(*call_args, **call_kwargs)
+            except Exception:  # noqa: BLE001 - a log that fails to take an event must not end the job's pumping
+                log.exception("job %s: replaying %s on its log failed", job.id, name)
+        elif kind == "result":
+            ack.set()
+            conclude(job, message[1])
+            return
+        else:  # "error"
+            ack.set()
+            fail(job, message[1], message[2])
+            return
+
+
+# --------------------------------------------------------------------------------------------------- the child side
+
+
+class Relay(Callback):
+    """A log in the child: each of ``methods`` sends its call to the server, where the real log replays it. A
+    training callback too (stateless), so it can stand for ``job.log`` in ``fit``'s callbacks."""
+
+    def __init__(self, index: int, methods: tuple[str, ...], send: Any) -> None:
+        for name in methods:
+            setattr(self, name, functools.partial(send, index, name))
+
+
+def _child_main(fn: Any, args: tuple, kwargs: dict, job_id: str, owner: str, log_slot: _Slot, flag: Any, ack: Any,
+                events: Any, server_pid: int) -> None:
+    _die_with(server_pid)
+
+    def send(index: int, name: str, *call_args: Any, **call_kwargs: Any) -> None:
+        events.put(bytes(ForkingPickler.dumps(("call", index, name, portable(call_args), portable(call_kwargs)))))
+
+    def relays(value: Any) -> Any:
+        if isinstance(value, _Slot):
+            return Relay(value.index, value.methods, send)
+        if isinstance(value, (list, tuple)) and any(isinstance(v, _Slot) for v in value):
+            return type(value)(relays(v) for v in value)
+        return value
+
+    job = Job(job_id, owner)
+    job.stop, job.log = flag, relays(log_slot)
+    job._set_running()
+    try:
+        result = fn(job, *relays(args), **{k: relays(v) for k, v in kwargs.items()})
+        try:
+            payload = ForkingPickler.dumps(("result", portable(result)))
+        except Exception as e:  # noqa: BLE001 - said in words rather than lost in the queue's feeder thread
+            payload = ForkingPickler.dumps(("error", f"the job's result cannot be sent back to the server "
+                                                     f"({describe_error(e)})", traceback.format_exc()))
+    except Exception as e:  # noqa: BLE001 - any failure of the work is the job's, reported by its message
+        payload = ForkingPickler.dumps(("error", describe_error(e), traceback.format_exc()))
+    events.put(bytes(payload))
+    ack.wait(ACK_SECONDS)  # shared tensors in the result are fetched from this process: stay until it has them
+
+
+def _die_with(server_pid: int) -> None:
+    """End this process when the server's does: SIGKILL from the kernel when the parent (the fork server, which
+    exits with the server) dies, and a watcher thread for the server itself."""
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    if os.getppid() != parent:  # the parent died before the kernel was asked
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            if os.getppid() != parent or not _alive(server_pid):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="cnnpg-job-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
