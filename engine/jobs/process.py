@@ -11,7 +11,8 @@ back until it ends:
   through shared memory). An argument that is a log (a class with ``relayed``, the names of its writing methods:
   ``JobLog``, ``StyleLog``), and the job's own ``job.log``, is replaced in the child by a ``Relay`` whose calls of
   those methods are sent back and replayed on the real log here, so a page reads ``snapshot()`` as before;
-- the job's ``stop`` flag is copied to the child's (an ``mp.Event``) within ``POLL_SECONDS``;
+- the job's ``stop`` becomes an ``mp.Event`` shared with the child, so Stop reaches it at once (the batch in
+  progress is the last);
 - the result comes back without the big or unpicklable parts pages never read from it: a ``torch.nn.Module`` in it
   (a ``FitResult``'s trained model) becomes None — pages use its ``run_id``;
 - a child that dies without a result (a signal, ``os._exit``) fails the job with the reason in words;
@@ -142,6 +143,9 @@ def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
     log_slot = _swap_logs(job.log, logs)  # index 0
     child_args, child_kwargs = _swap_logs(args, logs), {k: _swap_logs(v, logs) for k, v in kwargs.items()}
     flag, ack, events = ctx.Event(), ctx.Event(), ctx.Queue()
+    asked, job.stop = job.stop, flag  # the page's Stop sets the child's flag itself; one asked before is copied
+    if asked.is_set():
+        flag.set()
     # not a daemon: a daemon process may not start processes of its own (data loader workers); ended at exit instead
     child = ctx.Process(target=_child_main, name=f"cnnpg-job-{job.id}", args=(
         fn, child_args, child_kwargs, job.id, job.owner, log_slot, flag, ack, events, os.getpid()))
@@ -155,7 +159,7 @@ def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
     with _children_lock:
         _children.add(child)
     try:
-        _pump(job, child, flag, ack, events, logs)
+        _pump(job, child, asked, flag, ack, events, logs)
     finally:
         child.join(ACK_SECONDS)
         events.close()
@@ -180,11 +184,12 @@ def _end_children() -> None:
                 child.kill()
 
 
-def _pump(job: Job, child: Any, flag: Any, ack: Any, events: Any, logs: list[Any]) -> None:
-    """Replay the child's log calls, copy a stop to it, and end the job with its result, error or death."""
+def _pump(job: Job, child: Any, asked: threading.Event, flag: Any, ack: Any, events: Any, logs: list[Any]) -> None:
+    """Replay the child's log calls, copy to it a stop set on the job's former flag (by a thread that held it
+    while it was swapped), and end the job with its result, error or death."""
     gone_since: float | None = None
     while True:
-        if job.stop.is_set() and not flag.is_set():
+        if asked.is_set() and not flag.is_set():
             flag.set()
         try:
             message = ForkingPickler.loads(events.get(timeout=POLL_SECONDS))

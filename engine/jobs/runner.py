@@ -21,20 +21,27 @@ behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine.env import positive_int
 from engine.jobs.job import Job, run_job
 from engine.jobs.process import isolation_from_env, run_in_process, warm
+from engine.jobs.waiting import Dropped, WaitingFile, plain
+from engine.training.runs.store import default_root
 
 ENV_VAR = "CNNPG_MAX_JOBS"
 DEFAULT_MAX_JOBS = 2
 QUEUE_ENV_VAR = "CNNPG_MAX_QUEUED"
 DEFAULT_MAX_QUEUED = 100
 KEEP_DONE = 3  # finished jobs remembered per owner, for a page reloaded after its job ended
+QUEUE_FOLDER = ".queue"  # under the runs folder: the process-wide runner's waiting jobs (engine.jobs.waiting)
+
+log = logging.getLogger(__name__)
 
 
 class ServerBusyError(RuntimeError):
@@ -51,8 +58,8 @@ class JobRunner:
     the others wait in a first-in, first-out queue of at most ``max_queued`` (default: ``$CNNPG_MAX_QUEUED`` or 100).
     """
 
-    def __init__(self, max_jobs: int | None = None, max_queued: int | None = None, isolation: str | None = None
-                 ) -> None:
+    def __init__(self, max_jobs: int | None = None, max_queued: int | None = None, isolation: str | None = None,
+                 state_dir: Path | str | None = None) -> None:
         if max_jobs is None:
             max_jobs = max_jobs_from_env()
         if max_queued is None:
@@ -69,6 +76,8 @@ class JobRunner:
         self._running: list[Job] = []
         self._queue: list[tuple[Job, Callable[..., Any], tuple, dict]] = []
         self._by_owner: dict[str, list[Job]] = {}  # each owner's newest jobs: the running ones and KEEP_DONE done
+        self._file = WaitingFile(state_dir) if state_dir is not None else None
+        self._dropped: list[Dropped] = self._file.left_over() if self._file is not None else []
 
     def active(self) -> list[Job]:
         """The jobs submitted here that are not done yet: running, then waiting in the queue's order."""
@@ -108,6 +117,14 @@ class JobRunner:
             jobs = self._by_owner.get(owner, [])
             return next((j for j in reversed(jobs) if page is None or j.about.get("page") == page), None)
 
+    def dropped(self, owner: str, page: str | None = None) -> list[Dropped]:
+        """The jobs of ``owner`` (started from ``page``, when given) that waited in the queue of a server that ended
+        before they started (``engine.jobs.waiting``), oldest first; each is returned once."""
+        with self._lock:
+            mine = [d for d in self._dropped if d.owner == owner and (page is None or d.about.get("page") == page)]
+            self._dropped = [d for d in self._dropped if d not in mine]
+        return sorted(mine, key=lambda d: d.submitted)
+
     def submit(self, fn: Callable[..., Any], *args: Any, owner: str = "", about: dict[str, Any] | None = None,
                **kwargs: Any) -> Job:
         """Queue ``fn(job, *args, **kwargs)`` and return its ``Job`` at once, owned by ``owner`` and described by
@@ -145,7 +162,18 @@ class JobRunner:
             self._running.append(job)
             busy.add(job.owner)
             starting.append(entry)
+        self._record()
         return starting
+
+    def _record(self) -> None:
+        """Under the lock: the waiting jobs to the runner's file, when it has one."""
+        if self._file is None:
+            return
+        try:
+            self._file.write([{"id": j.id, "owner": j.owner, "about": plain(j.about), "submitted": j.submitted}
+                              for j, *_ in self._queue])
+        except OSError as e:  # a full or read-only disk must not stop the queue; a restart then reports less
+            log.warning("cannot record the waiting jobs in %s: %s", self._file.path, e)
 
     def _start(self, starting: list[tuple[Job, Callable[..., Any], tuple, dict]]) -> None:
         for job, fn, args, kwargs in starting:
@@ -167,6 +195,7 @@ class JobRunner:
             if entry is None:
                 return
             self._queue.remove(entry)
+            self._record()
         job._finish("stopped", reason="taken out of the queue before it started")
 
     def set_max_jobs(self, n: int) -> None:
@@ -185,11 +214,12 @@ _runner_lock = threading.Lock()
 
 
 def runner() -> JobRunner:
-    """The process-wide runner (created on first use, with the cap from ``$CNNPG_MAX_JOBS``)."""
+    """The process-wide runner (created on first use, with the cap from ``$CNNPG_MAX_JOBS``), recording its waiting
+    jobs under the runs folder (``$CNNPG_RUNS_DIR``/.queue)."""
     global _runner
     with _runner_lock:
         if _runner is None:
-            _runner = JobRunner()
+            _runner = JobRunner(state_dir=default_root() / QUEUE_FOLDER)
             if _runner.isolation == "process":
                 warm()
         return _runner
