@@ -7,36 +7,42 @@ from a ``forkserver`` (fork is unsafe once torch's and Streamlit's threads run; 
 every job), whose server has imported the engine's job modules already (``PRELOAD``), and pumps what the child sends
 back until it ends:
 
-- the function and its arguments are pickled to the child (our own objects, never untrusted files; tensors travel
-  through shared memory). An argument that is a log (a class with ``relayed``, the names of its writing methods:
-  ``JobLog``, ``StyleLog``), and the job's own ``job.log``, is replaced in the child by a ``Relay`` whose calls of
-  those methods are sent back and replayed on the real log here, so a page reads ``snapshot()`` as before;
+- the function and its arguments are pickled to the child (our own objects, never untrusted files; ``dumps``: a
+  plain copy, tensors too — torch's shared-memory pickling passes a file descriptor per tensor, past the fork
+  server's limit of 256 for a network's weights; ``register`` gives a type a reduction of its own);
+- an argument that is a log (a class with ``relayed``, the names of its writing methods: ``JobLog``, ``StyleLog``),
+  and the job's own ``job.log``, is replaced in the child by a ``Relay`` whose calls of those methods are sent back
+  and replayed on the real log here, so a page reads ``snapshot()`` as before;
 - the job's ``stop`` becomes an ``mp.Event`` shared with the child, so Stop reaches it at once (the batch in
   progress is the last);
 - the result comes back without the big or unpicklable parts pages never read from it: a ``torch.nn.Module`` in it
   (a ``FitResult``'s trained model) becomes None — pages use its ``run_id``;
 - a child that dies without a result (a signal, ``os._exit``) fails the job with the reason in words;
-- the child dies with the server: its parent is the fork server, which exits when the server does, and the child
-  asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``); a watcher thread also ends it when the
-  server's process is gone. A run it was training comes back "interrupted" (its flock: engine.training.runs).
+- the child dies with the server: a watcher thread in it kills it within ``WATCH_SECONDS`` once the server's
+  process is gone (``kill -9`` too; the fork server, its parent, lives on while any job process does), and it asks
+  the kernel for SIGKILL if the fork server dies (``PR_SET_PDEATHSIG``). A run it was training comes back
+  "interrupted" (its flock: engine.training.runs); a server that exits normally kills its job processes (atexit).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import copyreg
 import ctypes
 import dataclasses
 import functools
+import io
 import logging
 import multiprocessing as mp
 import os
+import pickle
 import queue
 import signal
 import threading
 import time
 import traceback
-from multiprocessing.reduction import ForkingPickler
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -48,7 +54,7 @@ ISOLATION_ENV = "CNNPG_JOB_ISOLATION"
 MODES = ("process", "thread")
 PRELOAD = ["engine.jobs.process", "engine.jobs.training", "engine.jobs.style"]
 POLL_SECONDS = 0.1  # how often the pump copies a stop to the child and looks whether the child is alive
-ACK_SECONDS = 60.0  # a child waits this long for the server to take its result (shared tensors need it alive)
+ACK_SECONDS = 60.0  # a child waits this long for the server to take its result
 WATCH_SECONDS = 0.5  # how often a child looks whether the server is still there
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,21 @@ _context: Any = None
 _context_lock = threading.Lock()
 _children: set[Any] = set()  # the job processes running now
 _children_lock = threading.Lock()
+_reducers: dict[type, Callable[[Any], Any]] = {}
+
+
+def register(cls: type, reduce: Callable[[Any], Any]) -> None:
+    """Pickle ``cls`` with ``reduce`` (``copyreg``'s form) on its way to and from a job's process."""
+    _reducers[cls] = reduce
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` pickled as a copy, with the ``register``ed reductions."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, **_reducers}
+    pickler.dump(value)
+    return buf.getvalue()
 
 
 def isolation_from_env() -> str:
@@ -143,18 +164,23 @@ def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
     log_slot = _swap_logs(job.log, logs)  # index 0
     child_args, child_kwargs = _swap_logs(args, logs), {k: _swap_logs(v, logs) for k, v in kwargs.items()}
     flag, ack, events = ctx.Event(), ctx.Event(), ctx.Queue()
+    job._set_running()
+    try:
+        payload = dumps((fn, child_args, child_kwargs))
+    except Exception as e:  # noqa: BLE001 - e.g. a lambda, or an object holding a lock: the job's failure
+        fail(job, f"the job could not be sent to its process ({describe_error(e)}); set {ISOLATION_ENV}=thread to "
+                  f"run such jobs in threads", traceback.format_exc())
+        return
     asked, job.stop = job.stop, flag  # the page's Stop sets the child's flag itself; one asked before is copied
     if asked.is_set():
         flag.set()
     # not a daemon: a daemon process may not start processes of its own (data loader workers); ended at exit instead
     child = ctx.Process(target=_child_main, name=f"cnnpg-job-{job.id}", args=(
-        fn, child_args, child_kwargs, job.id, job.owner, log_slot, flag, ack, events, os.getpid()))
-    job._set_running()
+        payload, job.id, job.owner, log_slot, flag, ack, events, os.getpid()))
     try:
-        child.start()  # pickles the function and its arguments here
-    except Exception as e:  # noqa: BLE001 - e.g. a function or argument that cannot be pickled: the job's failure
-        fail(job, f"the job could not be sent to its process ({describe_error(e)}); set {ISOLATION_ENV}=thread to "
-                  f"run such jobs in threads", traceback.format_exc())
+        child.start()
+    except OSError as e:  # no memory or processes left for it
+        fail(job, f"the job's process could not start ({describe_error(e)})", traceback.format_exc())
         return
     with _children_lock:
         _children.add(child)
@@ -192,7 +218,7 @@ def _pump(job: Job, child: Any, asked: threading.Event, flag: Any, ack: Any, eve
         if asked.is_set() and not flag.is_set():
             flag.set()
         try:
-            message = ForkingPickler.loads(events.get(timeout=POLL_SECONDS))
+            message = pickle.loads(events.get(timeout=POLL_SECONDS))
         except queue.Empty:
             if child.is_alive():
                 continue
@@ -231,12 +257,12 @@ class Relay(Callback):
             setattr(self, name, functools.partial(send, index, name))
 
 
-def _child_main(fn: Any, args: tuple, kwargs: dict, job_id: str, owner: str, log_slot: _Slot, flag: Any, ack: Any,
-                events: Any, server_pid: int) -> None:
+def _child_main(payload: bytes, job_id: str, owner: str, log_slot: _Slot, flag: Any, ack: Any, events: Any,
+                server_pid: int) -> None:
     _die_with(server_pid)
 
     def send(index: int, name: str, *call_args: Any, **call_kwargs: Any) -> None:
-        events.put(bytes(ForkingPickler.dumps(("call", index, name, portable(call_args), portable(call_kwargs)))))
+        events.put(dumps(("call", index, name, portable(call_args), portable(call_kwargs))))
 
     def relays(value: Any) -> Any:
         if isinstance(value, _Slot):
@@ -249,21 +275,22 @@ def _child_main(fn: Any, args: tuple, kwargs: dict, job_id: str, owner: str, log
     job.stop, job.log = flag, relays(log_slot)
     job._set_running()
     try:
+        fn, args, kwargs = pickle.loads(payload)
         result = fn(job, *relays(args), **{k: relays(v) for k, v in kwargs.items()})
         try:
-            payload = ForkingPickler.dumps(("result", portable(result)))
+            ending = dumps(("result", portable(result)))
         except Exception as e:  # noqa: BLE001 - said in words rather than lost in the queue's feeder thread
-            payload = ForkingPickler.dumps(("error", f"the job's result cannot be sent back to the server "
-                                                     f"({describe_error(e)})", traceback.format_exc()))
+            ending = dumps(("error", f"the job's result cannot be sent back to the server ({describe_error(e)})",
+                            traceback.format_exc()))
     except Exception as e:  # noqa: BLE001 - any failure of the work is the job's, reported by its message
-        payload = ForkingPickler.dumps(("error", describe_error(e), traceback.format_exc()))
-    events.put(bytes(payload))
-    ack.wait(ACK_SECONDS)  # shared tensors in the result are fetched from this process: stay until it has them
+        ending = dumps(("error", describe_error(e), traceback.format_exc()))
+    events.put(ending)
+    ack.wait(ACK_SECONDS)  # stay until the server has it (a queue's data may be lost when its writer exits)
 
 
 def _die_with(server_pid: int) -> None:
-    """End this process when the server's does: SIGKILL from the kernel when the parent (the fork server, which
-    exits with the server) dies, and a watcher thread for the server itself."""
+    """End this process when the server's does: a watcher thread for the server (the fork server, this process's
+    parent, outlives it while job processes hold its pipe), and SIGKILL from the kernel when the fork server dies."""
     parent = os.getppid()
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
