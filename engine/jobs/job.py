@@ -1,6 +1,6 @@
-"""A unit of background work: its status, its result or error, its stop flag, its event log, and the thread body
-that runs it in a thread (``engine.jobs.runner`` starts the threads; ``engine.jobs.process`` runs it in a child
-process instead). See docs/tasks-and-jobs.md, "Jobs"."""
+"""A unit of background work: its status, its result or error, its stop flag, its event log, and the body that runs
+it in a thread of the server (``run_job``; ``engine.jobs.process`` runs it in a child process instead). See
+docs/tasks-and-jobs.md, "Jobs"."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 class Job:
     """A unit of background work. ``status``: queued → running → finished | stopped | failed; ``error`` says why a
     failed job failed, ``reason`` why a stopped (or failed) one ended; ``result`` is what the function returned.
-    Set ``stop`` (or call ``request_stop``) to ask the function to end after its current step. ``owner`` is whose job
-    it is (a browser's anonymous id, "" for nobody's); ``about`` what the page that started it needs to show it again
-    after a reload (plain data)."""
+    Set ``stop`` (or call ``request_stop``) to ask the function to end after its current step (a ``threading.Event``;
+    in a job process, an ``mp.Event`` shared with it: ``engine.jobs.process``). ``owner`` is whose job it is (a
+    browser's anonymous id, "" for nobody's); ``about`` what the page that started it needs to show it again after a
+    reload (plain data)."""
 
     def __init__(self, job_id: str, owner: str = "", about: dict[str, Any] | None = None) -> None:
         self.id = job_id

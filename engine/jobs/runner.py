@@ -2,9 +2,10 @@
 
 A Streamlit server serves a classroom, so heavy work must not run in a page script: the page submits a job, keeps
 its handle in the session and draws snapshots of its progress while it runs. ``JobRunner.submit(fn, *args,
-**kwargs)`` runs ``fn(job, *args, **kwargs)`` in a daemon thread and returns the ``Job`` (``engine.jobs.job``) at
-once; the function reads ``job.stop`` (a ``threading.Event``) to stop cleanly and reports through ``job.log``
-(``engine.jobs.log``), which any thread can ``snapshot()`` at any time. ``engine.jobs.training.train_job`` is that
+**kwargs)`` runs ``fn(job, *args, **kwargs)`` in a child process (``engine.jobs.process``; or, with
+``$CNNPG_JOB_ISOLATION=thread``, in a daemon thread) and returns the ``Job`` (``engine.jobs.job``) at once; the
+function reads ``job.stop`` to stop cleanly and reports through ``job.log`` (``engine.jobs.log``), which any thread
+of the server can ``snapshot()`` at any time. ``engine.jobs.training.train_job`` is that
 function for ``engine.training.loop.fit``.
 
 A job has an owner (the anonymous id of the browser that started it): ``latest(owner)`` finds the owner's newest job
@@ -15,7 +16,9 @@ At most ``$CNNPG_MAX_JOBS`` jobs (default 2) run at once, and at most one per ow
 first-out queue (an owner's second job lets later owners' jobs pass it until the first is done), and start by
 themselves when a place frees up. ``position(job)`` and ``waiting(job)`` say where a job waits; stopping a waiting
 job takes it out of the queue. Past ``$CNNPG_MAX_QUEUED`` waiting jobs (default 100) ``submit`` raises
-``ServerBusyError``, so a full server says so at once. A deployment that sends jobs elsewhere replaces this runner
+``ServerBusyError``, so a full server says so at once. Given a folder (``state_dir``; the process-wide runner's is
+``<runs>/.queue``), a runner records its waiting jobs there, and ``dropped(owner)`` reports those of a server that
+ended before they started (``engine.jobs.waiting``). A deployment that sends jobs elsewhere replaces this runner
 behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
 """
 
@@ -54,7 +57,8 @@ def max_jobs_from_env() -> int:
 
 
 class JobRunner:
-    """Runs jobs in daemon threads: at most ``max_jobs`` at once (default: ``$CNNPG_MAX_JOBS`` or 2), one per owner;
+    """Runs jobs in child processes (``isolation``: "process", or "thread"; default ``$CNNPG_JOB_ISOLATION`` or
+    "process"): at most ``max_jobs`` at once (default: ``$CNNPG_MAX_JOBS`` or 2), one per owner;
     the others wait in a first-in, first-out queue of at most ``max_queued`` (default: ``$CNNPG_MAX_QUEUED`` or 100).
     """
 
@@ -128,7 +132,7 @@ class JobRunner:
     def submit(self, fn: Callable[..., Any], *args: Any, owner: str = "", about: dict[str, Any] | None = None,
                **kwargs: Any) -> Job:
         """Queue ``fn(job, *args, **kwargs)`` and return its ``Job`` at once, owned by ``owner`` and described by
-        ``about`` (``Job``); it starts in a daemon thread as soon as a place is free (``max_jobs``, one per owner).
+        ``about`` (``Job``); it starts (in its process) as soon as a place is free (``max_jobs``, one per owner).
         ``ServerBusyError`` when ``max_queued`` jobs are already waiting."""
         with self._lock:
             if len(self._queue) >= self.max_queued:

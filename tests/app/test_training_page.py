@@ -358,7 +358,7 @@ def test_two_sessions_train_at_once_without_disturbing_each_other(runs_dir):
 
 def test_a_busy_server_queues_the_job_says_where_it_waits_and_starts_it(page, monkeypatch, runs_dir):
     release = jobs.threading.Event()
-    busy = jobs.JobRunner(max_jobs=1)
+    busy = jobs.JobRunner(max_jobs=1, isolation="thread")  # the test's own job below is a lambda
     other = busy.submit(lambda job: release.wait(TIMEOUT), owner="someone-else-0123")
     monkeypatch.setattr(jobs, "_runner", busy)
     try:
