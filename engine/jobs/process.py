@@ -56,6 +56,10 @@ PRELOAD = ["engine.jobs.process", "engine.jobs.training", "engine.jobs.style"]
 POLL_SECONDS = 0.1  # how often the pump copies a stop to the child and looks whether the child is alive
 ACK_SECONDS = 60.0  # a child waits this long for the server to take its result
 WATCH_SECONDS = 0.5  # how often a child looks whether the server is still there
+# OpenMP threads that wait for work sleep instead of spinning: job processes share the cores with each other (and
+# with the server), and spinning teams in several processes slowed a LeNet-5 epoch 5-30× on a loaded 2-core machine
+# (docs/tasks-and-jobs.md, "Jobs in child processes")
+JOB_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 log = logging.getLogger(__name__)
 _context: Any = None
@@ -88,13 +92,22 @@ def isolation_from_env() -> str:
 
 
 def context() -> Any:
-    """The forkserver context, its server preloading ``PRELOAD`` (started on the first job)."""
+    """The forkserver context, its server running (started on the first call) with ``PRELOAD`` imported and
+    ``JOB_ENV`` in its environment, unless the server's own environment sets those variables."""
     global _context
+    from multiprocessing import forkserver
+
     with _context_lock:
         if _context is None:
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
-            _context = ctx
+            _context = mp.get_context("forkserver")
+            _context.set_forkserver_preload(PRELOAD)
+        added = {k: v for k, v in JOB_ENV.items() if k not in os.environ}
+        os.environ.update(added)  # read by the fork server when it starts, inherited by every job process
+        try:
+            forkserver.ensure_running()
+        finally:
+            for k in added:
+                os.environ.pop(k, None)
         return _context
 
 
@@ -195,10 +208,7 @@ def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
 
 def warm() -> None:
     """Start the fork server (and its imports) now, in the background, so that the first job starts fast."""
-    from multiprocessing import forkserver
-
-    context()
-    threading.Thread(target=forkserver.ensure_running, name="cnnpg-forkserver", daemon=True).start()
+    threading.Thread(target=context, name="cnnpg-forkserver", daemon=True).start()
 
 
 @atexit.register
