@@ -2,8 +2,9 @@
 
 - ``python job_server.py train <runs folder>``: a runner in process mode trains a run for many epochs; once the
   first batch reached the server it writes ``<folder>/child`` (the job process's pid) and waits to be killed;
-- ``python job_server.py queue <runs folder>``: a runner keeping its queue in ``<folder>/.queue`` runs one job for
-  Ada that never ends and holds two more waiting (Ada's second, Bob's); then it writes ``<folder>/queued``.
+- ``python job_server.py queue <runs folder> [owner]``: a runner keeping its queue in ``<folder>/.queue`` runs one
+  job for ``owner`` (default "ada") that never ends and holds two more waiting (the owner's second, Bob's); then it
+  writes ``<folder>/queued``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ SPEC = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
 ]})
 
 
-def main(mode: str, folder: Path) -> None:
+def main(mode: str, folder: Path, owner: str = "ada") -> None:
     if mode == "train":
         job = JobRunner(max_jobs=1, isolation="process").submit(
             train_job, SPEC, load_dataset("digits"), TrainConfig(epochs=10_000, batch_size=16), store=RunStore(folder))
@@ -39,8 +40,8 @@ def main(mode: str, folder: Path) -> None:
     else:
         runner = JobRunner(max_jobs=1, isolation="thread", state_dir=folder / ".queue")
         forever = threading.Event()
-        runner.submit(lambda job: forever.wait(), owner="ada", about={"page": "training", "label": "first"})
-        runner.submit(lambda job: None, owner="ada", about={"page": "training", "label": "second", "epochs": 5,
+        runner.submit(lambda job: forever.wait(), owner=owner, about={"page": "training", "label": "first"})
+        runner.submit(lambda job: None, owner=owner, about={"page": "training", "label": "second", "epochs": 5,
                                                             "log": object()})
         runner.submit(lambda job: None, owner="bob", about={"page": "style"})
         (folder / "queued").write_text("3")
@@ -48,4 +49,4 @@ def main(mode: str, folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], Path(sys.argv[2]), *sys.argv[3:])
