@@ -13,6 +13,7 @@ back until it ends:
 - an argument that is a log (a class with ``relayed``, the names of its writing methods: ``JobLog``, ``StyleLog``),
   and the job's own ``job.log``, is replaced in the child by a ``Relay`` whose calls of those methods are sent back
   and replayed on the real log here, so a page reads ``snapshot()`` as before;
+- the server's settings (``$CNNPG_*``) as they are when the job starts are the child's;
 - the job's ``stop`` becomes an ``mp.Event`` shared with the child, so Stop reaches it at once (the batch in
   progress is the last);
 - the result comes back without the big or unpicklable parts pages never read from it: a ``torch.nn.Module`` in it
@@ -60,6 +61,8 @@ WATCH_SECONDS = 0.5  # how often a child looks whether the server is still there
 # with the server), and spinning teams in several processes slowed a LeNet-5 epoch 5-30× on a loaded 2-core machine
 # (docs/tasks-and-jobs.md, "Jobs in child processes")
 JOB_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+SETTINGS_PREFIX = "CNNPG_"  # the server's settings as they are at a job's start go with it (the fork server's are
+# those of its own start): the limits per job, the checkpoint interval, ... read where a thread job would read them
 
 log = logging.getLogger(__name__)
 _context: Any = None
@@ -188,8 +191,9 @@ def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
     if asked.is_set():
         flag.set()
     # not a daemon: a daemon process may not start processes of its own (data loader workers); ended at exit instead
+    settings = {k: v for k, v in os.environ.items() if k.startswith(SETTINGS_PREFIX)}  # as they are now
     child = ctx.Process(target=_child_main, name=f"cnnpg-job-{job.id}", args=(
-        payload, job.id, job.owner, log_slot, flag, ack, events, os.getpid()))
+        payload, settings, job.id, job.owner, log_slot, flag, ack, events, os.getpid()))
     try:
         child.start()
     except OSError as e:  # no memory or processes left for it
@@ -267,9 +271,12 @@ class Relay(Callback):
             setattr(self, name, functools.partial(send, index, name))
 
 
-def _child_main(payload: bytes, job_id: str, owner: str, log_slot: _Slot, flag: Any, ack: Any, events: Any,
-                server_pid: int) -> None:
+def _child_main(payload: bytes, settings: dict[str, str], job_id: str, owner: str, log_slot: _Slot, flag: Any,
+                ack: Any, events: Any, server_pid: int) -> None:
     _die_with(server_pid)
+    for k in [k for k in os.environ if k.startswith(SETTINGS_PREFIX) and k not in settings]:
+        del os.environ[k]
+    os.environ.update(settings)
 
     def send(index: int, name: str, *call_args: Any, **call_kwargs: Any) -> None:
         events.put(dumps(("call", index, name, portable(call_args), portable(call_kwargs))))
