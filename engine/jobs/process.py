@@ -19,10 +19,11 @@ back until it ends:
 - the result comes back without the big or unpicklable parts pages never read from it: a ``torch.nn.Module`` in it
   (a ``FitResult``'s trained model) becomes None — pages use its ``run_id``;
 - a child that dies without a result (a signal, ``os._exit``) fails the job with the reason in words;
-- the child dies with the server: a watcher thread in it kills it within ``WATCH_SECONDS`` once the server's
-  process is gone (``kill -9`` too; the fork server, its parent, lives on while any job process does), and it asks
-  the kernel for SIGKILL if the fork server dies (``PR_SET_PDEATHSIG``). A run it was training comes back
-  "interrupted" (its flock: engine.training.runs); a server that exits normally kills its job processes (atexit).
+- the child dies with the server: a thread in it blocks reading a pipe whose only write end the server holds, and
+  kills its process as soon as the read ends — when the server's process is gone, ``kill -9`` too (the fork server,
+  the child's parent, outlives the server while any job process does, so the kernel's parent-death signal would not
+  come). A run it was training comes back "interrupted" (its flock: engine.training.runs); a server that exits
+  normally kills its job processes (atexit).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import copyreg
-import ctypes
 import dataclasses
 import functools
 import io
@@ -56,7 +56,6 @@ MODES = ("process", "thread")
 PRELOAD = ["engine.jobs.process", "engine.jobs.training", "engine.jobs.style"]
 POLL_SECONDS = 0.1  # how often the pump copies a stop to the child and looks whether the child is alive
 ACK_SECONDS = 60.0  # a child waits this long for the server to take its result
-WATCH_SECONDS = 0.5  # how often a child looks whether the server is still there
 # OpenMP threads that wait for work sleep instead of spinning: job processes share the cores with each other (and
 # with the server), and spinning teams in several processes slowed a LeNet-5 epoch 5-30× on a loaded 2-core machine
 # (docs/tasks-and-jobs.md, "Jobs in child processes")
@@ -67,6 +66,7 @@ SETTINGS_PREFIX = "CNNPG_"  # the server's settings as they are at a job's start
 log = logging.getLogger(__name__)
 _context: Any = None
 _context_lock = threading.Lock()
+_lifeline: Any = None  # (read end, write end) of the pipe only the server writes to: _die_with
 _children: set[Any] = set()  # the job processes running now
 _children_lock = threading.Lock()
 _reducers: dict[type, Callable[[Any], Any]] = {}
@@ -97,13 +97,14 @@ def isolation_from_env() -> str:
 def context() -> Any:
     """The forkserver context, its server running (started on the first call) with ``PRELOAD`` imported and
     ``JOB_ENV`` in its environment, unless the server's own environment sets those variables."""
-    global _context
+    global _context, _lifeline
     from multiprocessing import forkserver
 
     with _context_lock:
         if _context is None:
             _context = mp.get_context("forkserver")
             _context.set_forkserver_preload(PRELOAD)
+            _lifeline = _context.Pipe(duplex=False)
         added = {k: v for k, v in JOB_ENV.items() if k not in os.environ}
         os.environ.update(added)  # read by the fork server when it starts, inherited by every job process
         try:
@@ -193,7 +194,7 @@ def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
     # not a daemon: a daemon process may not start processes of its own (data loader workers); ended at exit instead
     settings = {k: v for k, v in os.environ.items() if k.startswith(SETTINGS_PREFIX)}  # as they are now
     child = ctx.Process(target=_child_main, name=f"cnnpg-job-{job.id}", args=(
-        payload, settings, job.id, job.owner, log_slot, flag, ack, events, os.getpid()))
+        payload, settings, job.id, job.owner, log_slot, flag, ack, events, _lifeline[0]))
     try:
         child.start()
     except OSError as e:  # no memory or processes left for it
@@ -272,8 +273,8 @@ class Relay(Callback):
 
 
 def _child_main(payload: bytes, settings: dict[str, str], job_id: str, owner: str, log_slot: _Slot, flag: Any,
-                ack: Any, events: Any, server_pid: int) -> None:
-    _die_with(server_pid)
+                ack: Any, events: Any, lifeline: Any) -> None:
+    _die_with(lifeline)
     for k in [k for k in os.environ if k.startswith(SETTINGS_PREFIX) and k not in settings]:
         del os.environ[k]
     os.environ.update(settings)
@@ -305,35 +306,13 @@ def _child_main(payload: bytes, settings: dict[str, str], job_id: str, owner: st
     ack.wait(ACK_SECONDS)  # stay until the server has it (a queue's data may be lost when its writer exits)
 
 
-def _die_with(server_pid: int) -> None:
-    """End this process when the server's does: a watcher thread for the server (the fork server, this process's
-    parent, outlives it while job processes hold its pipe), and SIGKILL from the kernel when the fork server dies."""
-    parent = os.getppid()
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
-    if os.getppid() != parent:  # the parent died before the kernel was asked
-        os._exit(1)
+def _die_with(lifeline: Any) -> None:
+    """Kill this process as soon as the server's is gone: ``lifeline`` is the read end of a pipe whose only write end
+    the server holds and never writes to, so a read returns only when the server's process has ended."""
 
     def watch() -> None:
-        while True:
-            time.sleep(WATCH_SECONDS)
-            if os.getppid() != parent or not _alive(server_pid):
-                os.kill(os.getpid(), signal.SIGKILL)
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes()
+        os.kill(os.getpid(), signal.SIGKILL)
 
-    threading.Thread(target=watch, name="cnnpg-job-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    threading.Thread(target=watch, name="cnnpg-job-lifeline", daemon=True).start()
