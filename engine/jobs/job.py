@@ -41,6 +41,7 @@ class Job:
         self._error = ""
         self._reason = ""
         self._result: Any = None
+        self._started: float | None = None
         self._ended: float | None = None
         self.traceback = ""  # of an unexpected exception, for the server log; never shown on a page
 
@@ -94,9 +95,17 @@ class Job:
         """Block until the job is done (or ``timeout`` seconds passed); True when it is done."""
         return self._done.wait(timeout)
 
+    @property
+    def started(self) -> float | None:
+        """When it began to run (``time.time()``), or None while it waits."""
+        with self._lock:
+            return self._started
+
     def _set_running(self) -> None:
         with self._lock:
             self._status = "running"
+            if self._started is None:
+                self._started = time.time()
 
     def _finish(self, status: str, result: Any = None, error: str = "", reason: str = "") -> None:
         with self._lock:

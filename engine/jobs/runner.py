@@ -25,8 +25,10 @@ behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from engine.jobs.job import Job, run_job
 from engine.jobs.process import isolation_from_env, run_in_process, warm
 from engine.jobs.waiting import Dropped, WaitingFile, plain
 from engine.training.runs.store import default_root
+from engine.units import format_duration
 
 ENV_VAR = "CNNPG_MAX_JOBS"
 DEFAULT_MAX_JOBS = 2
@@ -49,6 +52,16 @@ log = logging.getLogger(__name__)
 
 class ServerBusyError(RuntimeError):
     """``submit`` past the cap: the message says how many jobs are running."""
+
+
+def remaining(job: Job, now: float | None = None) -> float | None:
+    """Seconds a running job is expected to go on: its time so far over the share of its batches done (its log's
+    ``fraction``); None before 1 % is done or for a job whose log reports no progress."""
+    started = job.started
+    done = job.log.snapshot().fraction
+    if started is None or done < 0.01:
+        return None
+    return max(0.0, ((now or time.time()) - started) * (1 - done) / done)
 
 
 def max_jobs_from_env() -> int:
@@ -100,7 +113,8 @@ class JobRunner:
             return next((i + 1 for i, entry in enumerate(self._queue) if entry[0] is job), None)
 
     def waiting(self, job: Job) -> str:
-        """What a page says about a job in the queue ("" when it is not waiting)."""
+        """What a page says about a job in the queue ("" when it is not waiting), with when it is expected to start
+        when the running jobs' progress tells (``expected_wait``)."""
         place = self.position(job)
         if place is None:
             return ""
@@ -110,7 +124,43 @@ class JobRunner:
         why = "your other job is running (one at a time per person)" if mine else \
             f"{running} of at most {self.max_jobs} jobs are running on this server"
         ahead = "next to start" if place == 1 else f"{place - 1} ahead of it"
-        return f"Waiting in the queue ({ahead}): {why}. It starts by itself; Stop takes it out of the queue."
+        wait = self.expected_wait(job)
+        when = f" Expected to start in about {format_duration(max(wait, 1.0))}." if wait is not None else ""
+        return f"Waiting in the queue ({ahead}): {why}.{when} It starts by itself; Stop takes it out of the queue."
+
+    def expected_wait(self, job: Job) -> float | None:
+        """Seconds until waiting ``job`` is expected to start: the queue played forward by its own rules (first in,
+        first out, ``max_jobs``, one per owner) with each running job ending after its ``remaining`` time. None when
+        that cannot be told: a running job without progress yet (or of a kind that reports none), or a place that
+        only a job ahead of it would free (a job's length is not known before it starts)."""
+        with self._lock:
+            running = [j for j in self._running if not j.done]
+            queue = [entry[0] for entry in self._queue]
+        if job not in queue:
+            return None
+        now = time.time()
+        active = [(remaining(j, now), j.owner) for j in running]
+        if any(end is None for end, _ in active):
+            return None
+        pending = [(j is job, j.owner) for j in queue[:queue.index(job) + 1]]
+        t = 0.0
+        while True:
+            busy = {owner for _, owner in active if owner}
+            for entry in list(pending):
+                ours, owner = entry
+                if len(active) >= self.max_jobs:
+                    break
+                if owner and owner in busy:
+                    continue
+                if ours:
+                    return t
+                pending.remove(entry)
+                active.append((math.inf, owner))  # its length is not known before it runs
+                busy.add(owner)
+            t = min((end for end, _ in active), default=math.inf)
+            if math.isinf(t):
+                return None
+            active = [(end, owner) for end, owner in active if end > t]
 
     def latest(self, owner: str, page: str | None = None) -> Job | None:
         """``owner``'s newest job (started from ``page``: its ``about["page"]``, when given), running, waiting or

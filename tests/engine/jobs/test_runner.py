@@ -26,7 +26,7 @@ from engine.jobs.training import train_job
 from engine.nets.build import build
 from engine.nets.spec import NetworkSpec
 from engine.training.config import TrainConfig
-from engine.training.events import BatchEvent, Callback
+from engine.training.events import BatchEvent, Callback, FitStart
 from engine.training.loop import fit
 from engine.training.runs import RunStore
 
@@ -317,3 +317,39 @@ def test_a_job_is_its_owner_s_and_found_again_by_them_only(digits, tmp_path):
     later = [_done(runner.submit(lambda job: None, owner="ada")) for _ in range(KEEP_DONE + 1)]
     assert runner.latest("ada") is later[-1]
     assert len(runner._by_owner["ada"]) == KEEP_DONE + 1  # bounded: the done ones kept at the last submit, and it
+
+
+def _progressing(share: float, gate: threading.Event):
+    """A job that reports ``share`` of its 100 batches done, then waits for ``gate``."""
+
+    def fn(job: Job) -> None:
+        job.log.on_fit_start(FitStart(None, "cpu", epochs=1, start_epoch=0, batches=100, notes=()))
+        job.log.on_batch_end(BatchEvent(1, round(share * 100), 100, 1.0, 10.0, 1.0, 0.1))
+        gate.wait(WAIT)
+
+    return fn
+
+
+def test_a_waiting_job_is_told_when_it_is_expected_to_start():
+    """Two running jobs, a quarter and three quarters done (remaining = time so far × (1 − done) / done): Ada's
+    second job waits for her first (the slow one), Cy's — behind it in the queue — takes the fast one's place, and
+    Dee's needs a place that only a job not yet started would free: no estimate."""
+    runner = JobRunner(max_jobs=2, isolation="thread")
+    gate = threading.Event()
+    slow = runner.submit(_progressing(0.25, gate), owner="ada")
+    fast = runner.submit(_progressing(0.75, gate), owner="bob")
+    mine, next_, after = (runner.submit(_blocking([], name, gate), owner=owner)
+                          for name, owner in (("mine", "ada"), ("next", "cy"), ("after", "dee")))
+    _until(lambda: all(j.log.snapshot().latest is not None for j in (slow, fast)), "progress reported")
+    time.sleep(0.3)
+    now = time.time()
+    slow_left = (now - slow.started) * 3  # a quarter done: three times as long again
+    fast_left = (now - fast.started) / 3
+    assert runner.expected_wait(mine) == pytest.approx(slow_left, rel=0.2)  # Ada's own job first
+    assert runner.expected_wait(next_) == pytest.approx(fast_left, rel=0.2)  # passes Ada's, as the queue does
+    assert runner.expected_wait(after) is None  # behind two waiting jobs whose lengths are not known yet
+    assert "Expected to start in about" in runner.waiting(next_) and "Expected" not in runner.waiting(after)
+    assert runner.expected_wait(slow) is None  # running: not waiting
+    gate.set()
+    for job in (slow, fast, mine, next_, after):
+        _done(job)
