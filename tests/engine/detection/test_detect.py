@@ -4,6 +4,7 @@ the output's fix, a short real training whose loss falls and whose mAP beats the
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,10 @@ from engine.detection.detect import Detect, DetectEvaluation
 from engine.nets.build import build
 from engine.training.config import TrainConfig
 from engine.training.evaluate import evaluate
+from engine.training.events import Callback
 from engine.training.fitting import fit_problems
 from engine.training.loop import fit
+from engine.training.runs import RunStore
 from engine.training.tasks import task_from_dict
 
 SIDE = 96
@@ -91,10 +94,41 @@ def test_the_task_is_stored_as_json_and_fixes_the_head():
         Detect(iou_threshold=2)
 
 
+def _small(train: int, val: int) -> LoadedData:
+    """The "multi_scenes" set with ``train`` training and ``val`` validation scenes (mAP over 400 costs seconds)."""
+    full = load_dataset("multi_scenes", seed=0, max_train=train)
+    held = ImageSet(full.val.images[:val], full.val.targets.subset(range(val)))
+    return LoadedData(full.card.__class__(**{**full.card.__dict__, "val_size": val}), full.train, held)
+
+
+class _StopAt(Callback):
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def on_batch_end(self, event) -> None:
+        if event.epoch == 2 and event.batch == 2:
+            self.stop.set()
+
+
+def test_a_detection_run_stops_mid_epoch_and_resumes_exactly(tmp_path):
+    data = _small(64, 16)
+    task = Detect(grid=6, anchors=((0.15, 0.15), (0.25, 0.25)))
+    config = TrainConfig(task=task, epochs=2, lr=3e-3, batch_size=16, seed=3)
+    spec = task.ready_spec(data.card)
+    whole = fit(spec, data, config)
+    store, stop = RunStore(tmp_path), threading.Event()
+    first = fit(spec, data, config, store=store, stop=stop, callbacks=[_StopAt(stop)])
+    assert first.status == "stopped"
+    resumed = fit(None, data, None, store=store, run_id=first.run_id)
+    assert resumed.status == "finished" and resumed.task == task
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert resumed.history[-1].train == pytest.approx(whole.history[-1].train)  # the meter's half epoch carried
+    assert store.info(first.run_id).metric == "map50"
+
+
 def test_a_short_training_lowers_the_loss_and_beats_an_untrained_network():
-    full = load_dataset("multi_scenes", seed=0, max_train=300)
-    val = ImageSet(full.val.images[:100], full.val.targets.subset(range(100)))
-    data = LoadedData(full.card.__class__(**{**full.card.__dict__, "val_size": 100}), full.train, val)
+    data = _small(300, 100)
     task = Detect()
     spec = task.ready_spec(data.card)
     result = fit(spec, data, TrainConfig(task=task, epochs=6, lr=5e-3, batch_size=32, schedule="onecycle", seed=1))
