@@ -25,7 +25,9 @@ from engine.training.tasks.base import Meter, Metric, Task, register
 ANCHORS = ((0.135, 0.134), (0.2, 0.202), (0.282, 0.278))
 GRID = 6  # cells a side: 16-pixel cells on the 96×96 scenes
 MAP_SCORE = 0.01  # the score filter before NMS when measuring mAP: low, so the precision-recall curve is whole
-MAP_BOXES = 30  # the most boxes per image measured (scenes hold at most 6 objects; COCO's 100 costs pycocotools 3×)
+MAP_BOXES = 10  # the most boxes per image measured (scenes hold at most 6 objects; COCO's 100 costs pycocotools 10×)
+MAP_IMAGES = 512  # an epoch's mAP is measured on its first this many images (shuffled: a sample of a training epoch;
+# pycocotools takes about a second per thousand images of an untrained network's boxes)
 BACKBONE = (8, 16, 32, 64)  # ready_spec: channels of the conv-BN-ReLU-pool blocks (about 11 MMACs at 96×96)
 
 
@@ -37,16 +39,19 @@ def _map_metric(class_metrics: bool):  # noqa: ANN202 - torchmetrics' class, imp
 
 
 class DetectMeter(Meter):
-    """Keeps every image's decoded anchors (boxes, scores, labels: device work only) and true boxes; ``compute``
-    filters them (``MAP_SCORE``), applies per-class NMS and measures mAP once for the epoch."""
+    """Keeps the decoded anchors (boxes, scores, labels: device work only) and true boxes of an epoch's first
+    ``MAP_IMAGES`` images; ``compute`` filters them (``MAP_SCORE``), applies per-class NMS, keeps ``MAP_BOXES`` per
+    image and measures mAP once for the epoch."""
 
-    def __init__(self, task: Detect, device: torch.device | str) -> None:
-        self.task = task
+    def __init__(self, task: Detect, device: torch.device | str, limit: int | None = MAP_IMAGES) -> None:
+        self.task, self.limit = task, limit
         self.parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("boxes", "scores", "labels", "true_boxes",
                                                                        "true_labels", "true_image")}
         self.images = 0
 
     def update(self, output: torch.Tensor, target: yolo.GridTarget) -> None:
+        if self.limit is not None and self.images >= self.limit:
+            return
         raw = yolo.decode(output.detach(), self.task.grid_for(output.shape[1] // len(self.task.anchors) - 5),
                           target.side)
         self.parts["boxes"].append(raw.boxes)
@@ -232,7 +237,7 @@ class Detect(Task):
 
     def evaluate(self, outputs: torch.Tensor, targets: Targets) -> DetectEvaluation:
         target = self.collate(targets.batch(range(len(targets))))
-        meter = self.meter("cpu")
+        meter = DetectMeter(self, "cpu", limit=None)  # every image
         meter.update(outputs, target)
         found, truth = meter._gathered()
         result = mean_average_precision(found, truth)
