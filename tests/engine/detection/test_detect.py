@@ -3,8 +3,10 @@ the output's fix, a short real training whose loss falls and whose mAP beats the
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,10 +22,12 @@ from engine.nets.build import build
 from engine.training.config import TrainConfig
 from engine.training.evaluate import evaluate
 from engine.training.events import Callback
+from engine.training.export import export_run
 from engine.training.fitting import fit_problems
 from engine.training.loop import fit
 from engine.training.runs import RunStore
 from engine.training.tasks import task_from_dict
+from engine.training.trained import load_trained
 
 SIDE = 96
 BOXES = [torch.tensor([[4.0, 6.0, 20.0, 30.0], [40.0, 40.0, 70.0, 56.0]]), torch.zeros(0, 4),
@@ -125,6 +129,13 @@ def test_a_detection_run_stops_mid_epoch_and_resumes_exactly(tmp_path):
         assert torch.equal(a, b)
     assert resumed.history[-1].train == pytest.approx(whole.history[-1].train)  # the meter's half epoch carried
     assert store.info(first.run_id).metric == "map50"
+    # exported and used like any run: the bundle names the task and the grid; a stored run predicts detections
+    with zipfile.ZipFile(io.BytesIO(export_run(store, first.run_id, "bundle"))) as z:
+        meta = json.loads(z.read(next(n for n in z.namelist() if n.endswith("meta.json"))))
+    assert meta["output"]["shape"] == [2 * 9, 6, 6] and meta["output"]["anchors"] == [[0.15, 0.15], [0.25, 0.25]]
+    assert len(export_run(store, first.run_id, "onnx")) > 0
+    found = load_trained(store, first.run_id).predict(data.val.images[:3])
+    assert len(found) == 3 and all(isinstance(f, yolo.Detections) for f in found)
 
 
 def test_a_short_training_lowers_the_loss_and_beats_an_untrained_network():
