@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         "format": "cnnpg-yolo-1", "task": task.to_dict(), "spec": json.loads(spec.to_json()),
         "stats": {"mean": list(result.stats.mean), "std": list(result.stats.std)}, "classes": list(data.card.classes),
         "input_shape": list(data.card.image_shape),
-        "command": "scripts/train_yolo.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": f"scripts/train_yolo.py --epochs {args.epochs} --train {args.train} --lr {args.lr} "
+                   f"--batch-size {args.batch_size} --seed {args.seed}",
         "trained": {"data": "multi_scenes", "seed": args.seed, "scenes": len(data.train), "epochs": args.epochs,
                     "lr": args.lr, "batch_size": args.batch_size, "device": result.device,
                     "seconds": round(time.time() - start)},

@@ -1,5 +1,6 @@
 """The bundled detector: ``scripts/train_yolo.py`` makes it reproducibly (a tiny run, twice, gives the same bytes),
-``load_bundled`` loads it strictly and reproduces the held-out mAP the script recorded."""
+``load_bundled`` loads it strictly and reproduces the held-out mAP the script recorded; the committed detector measures
+on its held-out scenes what its ``meta.json`` says."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.data.registry import multi_scenes
-from engine.detection.bundled import load_bundled
+from engine.detection.bundled import WEIGHTS, load_bundled
 from engine.training.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,3 +48,12 @@ def test_the_script_is_reproducible_and_the_loader_gives_back_its_model(tmp_path
     with pytest.raises(FileNotFoundError, match="run scripts/train_yolo.py"):
         load_bundled(tmp_path / "missing")
 
+
+def test_the_committed_detector_measures_what_its_meta_says():
+    d = load_bundled()
+    assert d.meta["held_out"]["scenes"] == 400 and d.meta["held_out"]["part"] == 2
+    assert _measured(WEIGHTS) == pytest.approx(d.meta["held_out"]["map50"], abs=2e-3)  # float rounding across CPUs
+    assert d.meta["held_out"]["map50"] > 0.45  # what it is today (docs/detection.md); the issue's target is 0.9
+    assert (WEIGHTS / "model.safetensors").stat().st_size < 5_000_000
+    found = d.detect(multi_scenes(4, 0, 2).images)
+    assert any(len(f.boxes) for f in found) and all((f.scores >= d.task.score_threshold).all() for f in found)
