@@ -1,7 +1,7 @@
 """Train the bundled YOLO detector of the generated multi-object scenes, reproducibly (docs/detection.md "YOLO",
 docs/assets.md).
 
-    .venv/bin/python scripts/train_yolo.py [--epochs 12] [--train 2000] [--out weights/yolo_scenes]
+    .venv/bin/python scripts/train_yolo.py [--epochs 20] [--train 2000] [--out weights/yolo_scenes]
 
 The same arguments give the same weights on the same device type (seeded data, initial weights and batch order;
 the one training loop). Writes ``model.safetensors`` (the state dict) and ``meta.json`` (the task with its grid and
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.training.loop import fit
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--train", type=int, default=2000, help="training scenes (at most 2000)")
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--batch-size", type=int, default=32)

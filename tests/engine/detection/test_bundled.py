@@ -53,7 +53,7 @@ def test_the_committed_detector_measures_what_its_meta_says():
     d = load_bundled()
     assert d.meta["held_out"]["scenes"] == 400 and d.meta["held_out"]["part"] == 2
     assert _measured(WEIGHTS) == pytest.approx(d.meta["held_out"]["map50"], abs=2e-3)  # float rounding across CPUs
-    assert d.meta["held_out"]["map50"] > 0.45  # what it is today (docs/detection.md); the target is 0.9
+    assert d.meta["held_out"]["map50"] > 0.8  # what it is today (docs/detection.md); the target is 0.9
     assert (WEIGHTS / "model.safetensors").stat().st_size < 5_000_000
     found = d.detect(multi_scenes(4, 0, 2).images)
     assert any(len(f.boxes) for f in found) and all((f.scores >= d.task.score_threshold).all() for f in found)
