@@ -2,7 +2,7 @@
 
     python -m engine summary SPEC [--input C,H,W] [--json]   per-layer table (or JSON) of a network
     python -m engine codegen SPEC [--input C,H,W] [-o FILE]  standalone PyTorch source for it
-    python -m engine train --spec SPEC --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
+    python -m engine train [--spec SPEC] --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
     python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
                                                               neural style transfer (engine/style/cli.py)
 
@@ -115,7 +115,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                     "folder. The images are adapted to the network's input (resized, channels converted) and its "
                     "output is fitted to the task (for classification: the last linear layer to the number of "
                     "classes); both are said.")
-    train.add_argument("--spec", required=True, metavar="SPEC", help=f"a preset ({_preset_list()}) or a JSON spec file")
+    train.add_argument("--spec", metavar="SPEC", help=f"a preset ({_preset_list()}) or a JSON spec file (default, for "
+                                                      f"localise, landmarks and detect: the task's ready network)")
     train.add_argument("--input", type=_shape_arg, metavar="C,H,W", help="override the spec's input shape")
     train.add_argument("--data", required=True, metavar="NAME",
                        help=f"a named set ({', '.join(dataset_names())}) or the path of a zip of class folders")
@@ -153,7 +154,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from engine.training.tasks import default_task, task_from_dict
 
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print  # noqa: E731 - one-line sink
-    spec = _load_spec(args.spec, args.input)
+    spec = _load_spec(args.spec, args.input) if args.spec is not None else None
     try:
         data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
         card = data.card
@@ -165,6 +166,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                              batch_size=args.batch_size, epochs=args.epochs, weight_decay=args.weight_decay,
                              seed=args.seed, device=args.device, amp=args.amp, num_workers=args.workers, task=task)
+        if spec is None:
+            spec = _ready_spec(task, card, args.input)
     except ValueError as e:
         raise CliError(str(e)) from None
     problems = fit_problems(spec, card, task)
@@ -212,6 +215,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"error: {result.reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def _ready_spec(task: object, card: object, input_shape: Shape | None) -> NetworkSpec:
+    """The task's ready network for the data (engine/detection/networks.py), for ``train`` without ``--spec``."""
+    from engine.detection.networks import READY_TASKS, ready_network
+
+    if task.name not in READY_TASKS:
+        raise ValueError(f"--spec is needed for {task.title}: only {', '.join(READY_TASKS)} have a ready network")
+    spec = ready_network(task, card)
+    return spec if input_shape is None else dataclasses.replace(spec, input=input_shape)
 
 
 def _main_thread() -> bool:

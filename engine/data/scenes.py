@@ -104,20 +104,25 @@ class ManyScenes:
 
 def generate_many(n: int, size: int = 160, seed: int = 0, part: int = 0, count: tuple[int, int] = (2, 5),
                   radius: tuple[float, float] = (0.06, 0.16), classes: tuple[str, ...] = shapes.CLASSES,
-                  overlap: float = 0.25) -> ManyScenes:
+                  overlap: float = 0.25, aspect: tuple[float, float] = (1.0, 1.0)) -> ManyScenes:
     """``n`` scenes of ``size``×``size``, each with between ``count[0]`` and ``count[1]`` shapes (inclusive, uniform)
     from ``classes``, each of a radius in ``radius`` (fractions of the side) and lying wholly inside the scene, on one
     background colour with pixel noise. A shape whose bounding square would overlap an earlier one's by more than
-    ``overlap`` (of the smaller square's area) is placed again, up to 50 times, then left out. ``part`` gives
-    independent streams for one seed."""
+    ``overlap`` (of the smaller square's area) is placed again, up to 50 times, then left out. ``aspect``: the range
+    of each shape's stretch (width over height along its own axes, log-uniform, its area kept; (1, 1) draws the shapes
+    as designed and the same scenes as before the option existed) — a stretched shape's bounding square is that of
+    its longer axis. ``part`` gives independent streams for one seed."""
     _check(n, size, 0.0, classes)
     _check_many(count, radius, overlap)
+    if len(aspect) != 2 or not 0.2 <= aspect[0] <= aspect[1] <= 5.0:
+        raise ValueError(f"aspect must be (lowest, highest) width-over-height ratios with 0.2 ≤ lowest ≤ highest ≤ 5, "
+                         f"got {aspect!r}")
     index = np.array([shapes.CLASSES.index(c) for c in classes])
     rng = np.random.default_rng([seed, 0x3A7715, part])
     images = np.empty((n, 3, size, size), np.uint8)
     boxes, labels = [], []
     for i in range(n):
-        img, b, lab = _many(rng, size, int(rng.integers(count[0], count[1] + 1)), radius, index, overlap)
+        img, b, lab = _many(rng, size, int(rng.integers(count[0], count[1] + 1)), radius, index, overlap, aspect)
         images[i] = img
         boxes.append(torch.from_numpy(b))
         labels.append(torch.from_numpy(lab))
@@ -125,25 +130,36 @@ def generate_many(n: int, size: int = 160, seed: int = 0, part: int = 0, count: 
 
 
 def _many(rng: np.random.Generator, size: int, m: int, radius: tuple[float, float], index: np.ndarray,
-          overlap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          overlap: float, aspect: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One scene of up to ``m`` shapes: the image ``(3, S, S)`` uint8, the boxes ``(M, 4)`` and labels ``(M,)``."""
     bg = rng.uniform(0.0, 1.0, 3)
-    placed: list[tuple[float, float, float]] = []  # cx, cy, r
+    stretched = tuple(aspect) != (1.0, 1.0)
+    placed: list[tuple[float, float, float]] = []  # cx, cy, the bounding square's half side
+    ratios: list[float] = []
     for _ in range(m):
         for _attempt in range(50):
+            a = float(np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))) if stretched else 1.0
             r = rng.uniform(*radius) * size
-            cx, cy = rng.uniform(r, size - r, 2)
-            if all(_square_overlap((cx, cy, r), p) <= overlap for p in placed):
-                placed.append((cx, cy, r))
+            half = r * np.sqrt(max(a, 1 / a))  # the longer axis, in any rotation
+            if half > size / 2:
+                continue
+            cx, cy = rng.uniform(half, size - half, 2)
+            if all(_square_overlap((cx, cy, half), p) <= overlap for p in placed):
+                placed.append((cx, cy, half))
+                ratios.append(a)
                 break
     k = len(placed)
-    cx, cy, r = (np.array([p[j] for p in placed], np.float64) for j in range(3))
+    cx, half = (np.array([p[j] for p in placed], np.float64) for j in (0, 2))
+    cy = np.array([p[1] for p in placed], np.float64)
+    ratio = np.array(ratios, np.float64)
+    r = half / np.sqrt(np.maximum(ratio, 1 / ratio))
     labels = rng.integers(0, len(index), k).astype(np.int64)
     fg = rng.uniform(0.0, 1.0, (k, 3))
     close = np.linalg.norm(fg - bg, axis=1) < 0.45
     fg[close] = (bg + 0.5) % 1.0  # keep each shape visible against the background
     params = shapes.ShapeParams(labels=index[labels], cx=cx, cy=cy, radius=r, angle=rng.uniform(0, 2 * np.pi, k),
-                                fg=fg, bg=np.broadcast_to(bg, (k, 3)), noise=np.zeros(k))
+                                fg=fg, bg=np.broadcast_to(bg, (k, 3)), noise=np.zeros(k),
+                                aspect=ratio if stretched else None)
     cover = shapes.coverage(params, size) if k else np.zeros((0, size, size), np.float32)  # (M, S, S)
     img = np.broadcast_to(bg.astype(np.float32)[:, None, None], (3, size, size)).copy()
     for j in range(k):  # painted in order: each over what is there

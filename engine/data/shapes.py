@@ -44,6 +44,7 @@ class ShapeParams:
     fg: np.ndarray  # (N, 3)
     bg: np.ndarray  # (N, 3)
     noise: np.ndarray  # (N,) std of the Gaussian pixel noise
+    aspect: np.ndarray | None = None  # (N,) width over height in the shape's frame (None: 1, the shape as designed)
 
 
 def sample_params(n: int, size: int, rng: np.random.Generator) -> ShapeParams:
@@ -98,6 +99,9 @@ def coverage(p: ShapeParams, size: int) -> np.ndarray:
         cos, sin = np.cos(a), np.sin(a)
         u = cos * dx + sin * dy  # (M, H, W): the pixel centre in the shape's frame
         v = -sin * dx + cos * dy
+        if p.aspect is not None:  # stretched along the shape's own axes, its area kept
+            stretch = np.sqrt(p.aspect[idx].astype(np.float32))[:, None, None]
+            u, v, r = u / stretch, v * stretch, r * np.minimum(stretch, 1 / stretch)  # r: the shorter axis' pixels
         out[idx] = np.clip(0.5 - signed_distance(k, u, v) * r, 0.0, 1.0)  # distance in pixels -> coverage
     return out
 

@@ -2,7 +2,8 @@
 and edits them): a small VGG-like stack — 3×3 convolutions with batch norm and ReLU, halved by 2×2 max pooling —
 and a fully connected head whose last layer gives what the task asks (5 + K values for localisation, 2K for K
 landmarks). On 48×48 inputs it learns the scenes to a mean IoU above 0.7 and the faces to a normalised error under 0.2
-in CPU-sized runs (tests/engine/detection/test_tasks.py).
+in CPU-sized runs (tests/engine/detection/test_tasks.py). YOLO detection's backbone and head are the task's
+(``engine.detection.detect.Detect.ready_spec``).
 """
 
 from __future__ import annotations
@@ -32,8 +33,15 @@ def ready_spec(outputs: int, input_shape: tuple[int, int, int] = (3, 48, 48), dr
     return NetworkSpec.from_dict({"input": list(input_shape), "layers": layers})
 
 
+READY_TASKS = ("localise", "landmarks", "detect")  # the tasks ready_network serves
+
+
 def ready_network(task: Task, card: DatasetCard) -> NetworkSpec:
     """The ready network for ``task`` on the data of ``card``: its input the data's image shape, its output the
-    task's (``Task.output_shape``)."""
+    task's (``Task.output_shape``); for YOLO detection the task's own backbone and head (``Detect.ready_spec``)."""
+    from engine.detection.detect import Detect  # registered after this module's users import it
+
+    if isinstance(task, Detect):
+        return task.ready_spec(card)
     (outputs,) = task.output_shape(card)
     return ready_spec(int(outputs), tuple(card.image_shape))

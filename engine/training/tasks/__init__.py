@@ -23,3 +23,4 @@ __all__ = ["LOSS", "TASKS", "Classify", "Meter", "Metric", "SumMeter", "Task", "
 # Topic tasks register themselves on import, last (they build on the names above): a stored run must find its task
 # whichever page opened the store first.
 import engine.detection.tasks  # noqa: E402, F401, I001 - localisation and landmarks
+import engine.detection.detect  # noqa: E402, F401, I001 - YOLO detection

@@ -120,14 +120,15 @@ def test_many_object_scenes_are_deterministic_and_within_their_settings():
     assert targets.kind == "boxes" and len(targets) == 30 and targets.frame == (96, 96)
 
 
-def test_each_box_is_measured_on_its_drawn_pixels():
+@pytest.mark.parametrize("aspect", [(1.0, 1.0), (0.5, 2.0)])
+def test_each_box_is_measured_on_its_drawn_pixels(aspect):
     """Oracle: with shapes apart (overlap 0), find each shape in the pixels — connected components (scipy) of the
     pixels far from the background colour (the scene's median), its colour their median — then take every pixel
     near its component that is nearer its colour than the background's (covered at least half, noise aside), and box
     those with torchvision's masks_to_boxes."""
     from scipy import ndimage
 
-    s = scenes.generate_many(12, 128, seed=5, count=(3, 5), overlap=0.0)
+    s = scenes.generate_many(12, 128, seed=5, count=(3, 5), overlap=0.0, aspect=aspect)
     for i in range(len(s)):
         img = s.images[i].float()  # (3, H, W)
         bg = img.flatten(1).median(dim=1).values[:, None, None]
@@ -161,3 +162,24 @@ def test_overlapping_shapes_keep_the_box_of_what_is_seen():
         scenes.generate_many(2, count=(3, 1))
     with pytest.raises(ValueError, match="radius must be"):
         scenes.generate_many(2, radius=(0.3, 0.9))
+
+
+def test_stretched_shapes_give_boxes_of_many_aspect_ratios_and_the_named_set_holds_them():
+    from engine.data import load_dataset
+    from engine.data.registry import MULTI_SIZE
+
+    kw = {"radius": (0.1, 0.18), "classes": ("square",), "overlap": 0.0}  # apart: no box cut by another shape
+    plain = torch.cat(scenes.generate_many(100, 96, seed=0, **kw).boxes)
+    stretched = torch.cat(scenes.generate_many(100, 96, seed=0, aspect=(0.5, 2.0), **kw).boxes)
+    ratio = lambda b: (b[:, 2] - b[:, 0]) / (b[:, 3] - b[:, 1])  # noqa: E731 - width over height
+    assert ratio(plain).min() > 0.85 and ratio(plain).max() < 1.18  # rotated squares' boxes are square (± a pixel)
+    assert ratio(stretched).min() < 0.7 and ratio(stretched).max() > 1.4
+    data = load_dataset("multi_scenes", seed=1, max_train=40)
+    assert data.card.targets == "boxes" and data.train.images.shape == (40, 3, MULTI_SIZE, MULTI_SIZE)
+    counts = [len(b) for b in data.train.targets.boxes]
+    assert min(counts) >= 1 and max(counts) >= 4 and len({int(y) for y in torch.cat(data.train.targets.labels)}) == 4
+    again = load_dataset("multi_scenes", seed=1, max_train=40)
+    assert torch.equal(data.val.images, again.val.images) and not torch.equal(data.train.images[:5],
+                                                                               data.val.images[:5])
+    with pytest.raises(ValueError, match="aspect must be"):
+        scenes.generate_many(2, aspect=(0.1, 2.0))

@@ -61,7 +61,7 @@ def loaded() -> dict:
 
 def test_the_named_sets_and_their_cards():
     assert dataset_names() == ["shapes", "digits", "mnist5k", "fashion_mnist", "lfw_faces", "mnist", "cifar10",
-                               "scenes", "faces", "windows", "faces_shuffled"]
+                               "scenes", "multi_scenes", "faces", "windows", "faces_shuffled"]
     for name in dataset_names():
         card = dataset_card(name)
         assert card.name == name and card.title and card.source and card.licence and card.description
