@@ -50,6 +50,7 @@ class Session:
     reruns: list[Rerun] = field(default_factory=list)
     exceptions: list[str] = field(default_factory=list)
     pages: dict[str, str] = field(default_factory=dict)  # URL path -> page script hash
+    session_id: str = ""  # the server's id of this session (its new_session message)
     page: str = ""
     query: str = ""
     elements: dict[tuple[int, ...], Element] = field(default_factory=dict)  # the current page, by delta path
@@ -60,6 +61,7 @@ class Session:
         self._reader: asyncio.Task | None = None
         self._waiting: tuple[str, asyncio.Future] | None = None
         self._values: dict[str, WidgetState] = {}  # by widget id: what this session set
+        self._announced: dict[str, float] = {}  # the fragments' timers the whole-script run in progress set
 
     async def open(self) -> None:
         ws_url = self.url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream"
@@ -107,10 +109,9 @@ class Session:
         return await self._rerun(trigger=WidgetState(id=getattr(element, element.WhichOneof("type")).id,
                                                      trigger_value=True))
 
-    async def tick(self) -> list[Rerun]:
-        """Run every fragment that asked to rerun itself (``st.fragment(run_every=...)``) once, as the browser's
-        timers do; returns those reruns."""
-        return [await self._rerun(fragment=f) for f in list(self.fragments)]
+    async def rerun_fragment(self, fragment_id: str) -> Rerun:
+        """Rerun one fragment, as the browser's timer for ``st.fragment(run_every=...)`` does (``fragments``)."""
+        return await self._rerun(fragment=fragment_id)
 
     # -- what the page shows ------------------------------------------------------------------------------------------
 
@@ -138,6 +139,10 @@ class Session:
                 out.append(element.progress.text)
         return out
 
+    def metrics(self) -> dict[str, str]:
+        """The current page's ``st.metric`` values as drawn, by label."""
+        return {e.metric.label: e.metric.body for e in self.elements.values() if e.WhichOneof("type") == "metric"}
+
     # -- the protocol -------------------------------------------------------------------------------------------------
 
     async def _rerun(self, fragment: str = "", trigger: WidgetState | None = None) -> Rerun:
@@ -152,7 +157,6 @@ class Session:
             client.is_auto_rerun = True
         else:
             self.elements.clear()  # the browser drops what the new run does not draw again
-            self.fragments.clear()  # ... and the fragments' timers; the run sets them again
         future = asyncio.get_running_loop().create_future()
         self._waiting = ("fragment" if fragment else "page", future)
         start = time.perf_counter()
@@ -170,7 +174,9 @@ class Session:
             msg = ForwardMsg()
             msg.ParseFromString(raw)
             kind = msg.WhichOneof("type")
-            if kind == "navigation":
+            if kind == "new_session":
+                self.session_id = msg.new_session.initialize.session_id
+            elif kind == "navigation":
                 self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
             elif kind == "page_info_changed":
                 self.query = msg.page_info_changed.query_string
@@ -180,12 +186,17 @@ class Session:
                 if element.WhichOneof("type") == "exception":
                     e = element.exception
                     self.exceptions.append(f"{self.page or 'home'}: {e.type}: {e.message}")
-            elif kind == "auto_rerun":
-                self.fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            elif kind == "auto_rerun":  # sent where a whole-script run defines the fragment, never by its reruns
+                self._announced[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
             elif kind == "stop_auto_rerun":
                 for f in msg.stop_auto_rerun.fragment_ids:
                     self.fragments.pop(f, None)
-            elif kind == "script_finished" and self._waiting is not None:
+            if kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                # A whole-script run ended: the timers are the ones it set (the browser clears the others).
+                if msg.script_finished in _DONE:
+                    self.fragments = self._announced
+                self._announced = {}
+            if kind == "script_finished" and self._waiting is not None:
                 waiting, future = self._waiting
                 if future.done():
                     continue

@@ -1,0 +1,397 @@
+"""What one server holds: a class of students on one served app (issue 9, "Measured: what one server holds").
+
+N students (default 40) arrive within ``--ramp`` seconds, each its own browser (its own owner cookie): open the
+builder, edit the network (the first convolution's output channels: a network the caches have not seen, ten
+different ones across the class), open the Training page on MNIST 5k, then browse on — edit, back to Training — for
+``--rounds`` rounds, a second or three apart. A share of them (default 10) press Train together once all of them
+reached the button (LeNet-5, as edited, on MNIST 5k, ``--epochs`` 1) and watch their job's live view until it ends.
+
+The students are light clients (st_client.py: the browser's websocket protocol, no page drawn): ten real Chromium
+contexts starve a 2-core server (docs/testing.md). The app is served on loopback by this script (or taken at
+``--url``), with ``CNNPG_RERUN_LOG`` on, its runs in a temporary folder, and ended with everything this script
+started. It prints p50/p95/max of
+
+- the time until each page is drawn: from the client's rerun request to its ``script_finished``;
+- the server's own time per script run (``CNNPG_RERUN_LOG``, written by playground/app.py);
+
+the exception elements the pages showed (must be 0), what became of the training jobs (finished / queued first /
+failed / refused: none dropped), and the server's memory (RSS of its process and children, sampled): before, the
+peak with the class on it, and after the sessions closed. Bounded by ``--seconds`` (default 180): at the budget the
+students stop where they are. Exits 1 when a target is missed: p95 of the pages drawn ≤ 2 s, no exception, every
+job finished.
+
+    python bench/load_classroom.py [--students 40] [--training 10] [--seconds 180] [--url http://host:port]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from st_client import Rerun, Session
+from websockets.exceptions import WebSocketException
+
+ROOT = Path(__file__).resolve().parents[1]
+RENDER_P95_S = 2.0  # the target: p95 of the pages drawn, with the class on the server
+OUT_CHANNELS = "_w_arg_0_0_out_channels"  # the builder's field for the first layer (LeNet-5's first convolution)
+TRAIN = "_w_tr_train"
+DATA = "mnist5k"
+SERVER_SLOWNESS_S = 120.0  # a rerun that takes longer than this counts as an error (the server stopped answering)
+
+
+@dataclass
+class Student:
+    index: int
+    trains: bool
+    session: Session | None = None
+    job: str = ""  # "" (none asked), "refused", "queued", "running", "finished", "failed", "stopped", "unfinished"
+    queued: bool = False  # its job waited in the queue first
+    errors: list[str] = field(default_factory=list)  # what went wrong on the client's side (timeouts, disconnects)
+
+
+@dataclass
+class Plan:
+    url: str
+    students: int
+    training: int
+    epochs: int
+    rounds: int
+    ramp: float
+    deadline: float  # time.perf_counter() when the students stop
+    seed: int = 0
+    trainers_ready: int = 0
+    train_now: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+# -- the server ---------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[tuple[str, int]]:
+    """``streamlit run playground/app.py`` on a free loopback port (as tests/browser/served_app.py does), until the
+    block ends; yields its URL and pid once ``/_stcore/health`` answers."""
+    port = _free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"), "--server.headless",
+             "true", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"the app did not start within {timeout:.0f} s; its log:\n"
+                                       f"{log.read_text()[-3000:]}") from None
+                time.sleep(0.3)
+        yield url, proc.pid
+    finally:
+        for p in psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []:
+            with contextlib.suppress(psutil.Error):
+                p.kill()  # job processes of the app's, if it runs jobs in child processes
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class MemorySampler:
+    """The resident memory of a process and its children, sampled every ``every`` seconds in a thread."""
+
+    def __init__(self, pid: int, every: float = 0.5):
+        self._process = psutil.Process(pid)
+        self._every = every
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.peak = self.last = self.rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def rss(self) -> int:
+        total = 0
+        for p in [self._process, *self._process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak = self.last
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            with contextlib.suppress(psutil.Error):
+                rss = self.rss()
+                with self._lock:
+                    self.last, self.peak = rss, max(self.peak, rss)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- a student ----------------------------------------------------------------------------------------------------
+
+
+async def _watch_job(s: Session, student: Student, plan: Plan) -> None:
+    """Follow the job's live view as the browser does (each fragment at its own ``run_every``) until it ends or the
+    budget does."""
+    next_run: dict[str, float] = {}
+    while time.perf_counter() < plan.deadline:
+        alerts = s.texts("alert")
+        if any(a.startswith("Finished") for a in alerts):
+            student.job = "finished"
+            return
+        if any(a.startswith("Training failed") for a in alerts):
+            student.job = "failed"
+            return
+        if any(a.startswith("Stopped") for a in alerts):
+            student.job = "stopped"
+            return
+        if any("Waiting in the queue" in t for t in s.texts("progress")):
+            student.queued = True
+        now = time.perf_counter()
+        due = [f for f, every in s.fragments.items() if next_run.setdefault(f, now + every) <= now]
+        for f in due:
+            next_run[f] = now + s.fragments[f]
+            await s.rerun_fragment(f)
+        if not s.fragments:  # the job ended: the fragment's st.rerun drew the whole page; read it above
+            if not any(a.startswith(("Finished", "Training failed", "Stopped")) for a in s.texts("alert")):
+                await s.goto("training", s.query)
+            continue
+        await asyncio.sleep(0.05)
+    student.job = "unfinished"
+
+
+async def _student(student: Student, plan: Plan) -> None:
+    rng = random.Random(plan.seed * 1000 + student.index)
+    await asyncio.sleep(plan.ramp * student.index / max(1, plan.students))
+    s = student.session = Session(plan.url, timeout=SERVER_SLOWNESS_S)
+    await s.open()
+    await s.goto("builder")
+    await s.set(OUT_CHANNELS, 7 + student.index % 10)
+    await s.goto("training", f"data={DATA}&epochs={plan.epochs}")
+    if student.trains:
+        plan.trainers_ready += 1
+        if plan.trainers_ready == plan.training:
+            plan.train_now.set()
+        await asyncio.wait_for(plan.train_now.wait(), max(0.0, plan.deadline - time.perf_counter()))
+        await s.click(TRAIN)
+        said = [t for t in s.texts("alert") if "queue is full" in t.lower() or "busy" in t.lower()]
+        if said or not s.fragments:
+            student.job, student.errors = "refused", [*student.errors, *said]
+            return
+        student.job = "running"
+        await _watch_job(s, student, plan)
+        return
+    for _ in range(plan.rounds):
+        await asyncio.sleep(rng.uniform(1.0, 3.0))
+        await s.goto("builder")
+        await s.set(OUT_CHANNELS, 7 + (student.index + rng.randrange(10)) % 10)
+        await asyncio.sleep(rng.uniform(1.0, 3.0))
+        await s.goto("training", f"data={DATA}&epochs={plan.epochs}")
+
+
+async def _one(student: Student, plan: Plan) -> None:
+    try:
+        await asyncio.wait_for(_student(student, plan), max(0.0, plan.deadline - time.perf_counter()))
+    except TimeoutError:
+        if student.trains and student.job in ("", "running"):
+            student.job = "unfinished"
+    except (OSError, KeyError, WebSocketException) as e:
+        student.errors.append(f"{type(e).__name__}: {e}")
+    finally:
+        if student.session is not None:
+            await student.session.close()
+
+
+async def _class(plan: Plan) -> list[Student]:
+    students = [Student(i, i < plan.training) for i in range(plan.students)]
+    rng = random.Random(plan.seed)
+    rng.shuffle(students)  # the trainers arrive among the others
+    for order, st in enumerate(students):
+        st.index = order
+    await asyncio.gather(*(_one(st, plan) for st in students))
+    return students
+
+
+async def _warm_up(url: str, epochs: int) -> None:
+    """The teacher opens the app first: the server's imports and the data set's first load are not the class's."""
+    s = Session(url, timeout=SERVER_SLOWNESS_S)
+    await s.open()
+    try:
+        await s.goto("builder")
+        await s.goto("training", f"data={DATA}&epochs={epochs}")
+    finally:
+        await s.close()
+
+
+# -- the report ---------------------------------------------------------------------------------------------------
+
+
+def _stats(values: list[float]) -> str:
+    if not values:
+        return "         —        —        —      0"
+    q = statistics.quantiles(values, n=20, method="inclusive") if len(values) > 1 else [values[0]] * 19
+    return f"{statistics.median(values):8.2f} {q[18]:8.2f} {max(values):8.2f} {len(values):6d}"
+
+
+def _p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def _server_times(log: Path, before: int) -> dict[str, list[float]]:
+    by_page: dict[str, list[float]] = {}
+    if not log.exists():
+        return by_page
+    with open(log, newline="") as f:
+        for row in list(csv.reader(f))[before:]:
+            if len(row) == 3:
+                by_page.setdefault(row[1], []).append(float(row[2]))
+    return by_page
+
+
+def _lines(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def report(students: list[Student], server: dict[str, list[float]] | None, memory: tuple[int, int, int] | None,
+           runs: dict[str, int] | None, wall: float, args: argparse.Namespace) -> bool:
+    sessions = [s.session for s in students if s.session is not None]
+    reruns: list[Rerun] = [r for s in sessions for r in s.reruns]
+    pages = [r for r in reruns if r.kind == "page"]
+    print(f"\n{len(students)} students ({sum(s.trains for s in students)} training), {wall:.0f} s, "
+          f"{os.cpu_count()} CPU cores")
+    print(f"\n{'seconds':<52} {'p50':>8} {'p95':>8} {'max':>8} {'n':>6}")
+    print("page drawn (the client's rerun request → script_finished)")
+    for page in ("builder", "training"):
+        first = [s.reruns[i].seconds for s in sessions for i in range(len(s.reruns))
+                 if s.reruns[i].kind == "page" and s.reruns[i].page == page
+                 and not any(r.page == page for r in s.reruns[:i])]
+        print(f"  {page + ', first open':<50} {_stats(first)}")
+        print(f"  {page + ', every whole-page rerun':<50} {_stats([r.seconds for r in pages if r.page == page])}")
+    print(f"  {'every whole-page rerun':<50} {_stats([r.seconds for r in pages])}")
+    print(f"  {'live view (fragment reruns while training)':<50} "
+          f"{_stats([r.seconds for r in reruns if r.kind == 'fragment'])}")
+    if server is not None:
+        print("server's own time per script run (CNNPG_RERUN_LOG)")
+        for page, times in sorted(server.items()):
+            print(f"  {page or 'home':<50} {_stats(times)}")
+        print(f"  {'every script run':<50} {_stats([t for ts in server.values() for t in ts])}")
+    exceptions = [e for s in sessions for e in s.exceptions]
+    errors = [e for s in students for e in s.errors]
+    print(f"\nexceptions on pages: {len(exceptions)}" + "".join(f"\n  {e[:200]}" for e in exceptions[:5]))
+    print(f"client errors (timeouts, disconnects): {len(errors)}" + "".join(f"\n  {e[:200]}" for e in errors[:5]))
+    trainers = [s for s in students if s.trains]
+    count = {k: sum(s.job == k for s in trainers) for k in
+             ("finished", "failed", "stopped", "refused", "unfinished", "running", "")}
+    print(f"jobs: {len(trainers)} asked, {count['finished']} finished ({sum(s.queued for s in trainers)} queued "
+          f"first), {count['failed']} failed, {count['stopped']} stopped, {count['refused']} refused, "
+          f"{count['unfinished'] + count['running']} not finished within the budget, {count['']} never asked")
+    if runs is not None:
+        print(f"  the run store: {', '.join(f'{n} {k}' for k, n in sorted(runs.items())) or 'no runs'}")
+    if memory is not None:
+        before, peak, after = memory
+        mib = 2**20
+        print(f"server memory (RSS, with its children): {before / mib:,.0f} MiB before the class, peak "
+              f"{peak / mib:,.0f} MiB with it, {after / mib:,.0f} MiB {args.after:.0f} s after the sessions closed")
+    p95 = _p95([r.seconds for r in pages])
+    ok = {f"p95 page drawn {p95:.2f} s ≤ {RENDER_P95_S:.0f} s": p95 <= RENDER_P95_S,
+          "no exception on a page": not exceptions and not errors,
+          "every job finished": count["finished"] == len(trainers)}
+    print("\n" + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in ok.items()))
+    return all(ok.values())
+
+
+def _run_store(root: Path) -> dict[str, int]:
+    from engine.training.runs import RunStore
+
+    counts: dict[str, int] = {}
+    for run in RunStore(root).list():
+        counts[run.status] = counts.get(run.status, 0) + 1
+    return counts
+
+
+def _drive(url: str, args: argparse.Namespace) -> tuple[list[Student], float]:
+    async def go() -> list[Student]:
+        if not args.no_warm_up:
+            await _warm_up(url, args.epochs)
+        plan = Plan(url, args.students, min(args.training, args.students), args.epochs, args.rounds, args.ramp,
+                    time.perf_counter() + args.seconds, args.seed)
+        return await _class(plan)
+
+    start = time.perf_counter()
+    students = asyncio.run(go())
+    return students, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--training", type=int, default=10, help="how many of them press Train together")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="edit-and-back rounds of the students not training")
+    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the students arrive")
+    parser.add_argument("--seconds", type=float, default=180.0, help="the budget: the students stop at it")
+    parser.add_argument("--after", type=float, default=10.0, help="seconds to wait before the memory after closing")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--url", help="a served app to load instead of serving one (then no server time, memory)")
+    parser.add_argument("--no-warm-up", action="store_true", help="count the server's first imports too")
+    args = parser.parse_args(argv)
+    if args.url:
+        students, wall = _drive(args.url, args)
+        return 0 if report(students, None, None, None, wall, args) else 1
+    with tempfile.TemporaryDirectory(prefix="cnnpg-load-") as tmp:
+        log, runs = Path(tmp) / "reruns.csv", Path(tmp) / "runs"
+        path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout's engine
+        env = {"CNNPG_RERUN_LOG": str(log), "CNNPG_RUNS_DIR": str(runs), "PYTHONPATH": path}
+        with serve(env, Path(tmp) / "server.log") as (url, pid):
+            memory = MemorySampler(pid)
+            if not args.no_warm_up:
+                asyncio.run(_warm_up(url, args.epochs))
+            args.no_warm_up = True
+            before_rss, before_lines = memory.rss(), _lines(log)
+            memory.reset_peak()
+            students, wall = _drive(url, args)
+            peak = memory.peak
+            time.sleep(args.after)
+            after_rss = memory.rss()
+            memory.stop()
+            server = _server_times(log, before_lines)
+        ok = report(students, server, (before_rss, peak, after_rss), _run_store(runs), wall, args)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
