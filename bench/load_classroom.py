@@ -180,10 +180,11 @@ async def _watch_job(s: Session, student: Student, plan: Plan) -> None:
         if any("Waiting in the queue" in t for t in s.texts("progress")):
             student.queued = True
         now = time.perf_counter()
-        due = [f for f, every in s.fragments.items() if next_run.setdefault(f, now + every) <= now]
-        for f in due:
-            next_run[f] = now + s.fragments[f]
-            await s.rerun_fragment(f)
+        timers = list(s.fragments.items())  # a copy: a whole-page run replaces them while a fragment reruns
+        for f, every in timers:
+            if next_run.setdefault(f, now + every) <= now:
+                next_run[f] = now + every
+                await s.rerun_fragment(f)
         if not s.fragments:  # the job ended: the fragment's st.rerun drew the whole page; read it above
             if not any(a.startswith(("Finished", "Training failed", "Stopped")) for a in s.texts("alert")):
                 await s.goto("training", s.query)
@@ -318,7 +319,8 @@ def report(students: list[Student], server: dict[str, list[float]] | None, memor
              ("finished", "failed", "stopped", "refused", "unfinished", "running", "")}
     print(f"jobs: {len(trainers)} asked, {count['finished']} finished ({sum(s.queued for s in trainers)} queued "
           f"first), {count['failed']} failed, {count['stopped']} stopped, {count['refused']} refused, "
-          f"{count['unfinished'] + count['running']} not finished within the budget, {count['']} never asked")
+          f"{count['unfinished']} not finished within the budget, {count['running']} not followed to its end (a "
+          f"client error), {count['']} never asked")
     if runs is not None:
         print(f"  the run store: {', '.join(f'{n} {k}' for k, n in sorted(runs.items())) or 'no runs'}")
     if memory is not None:
