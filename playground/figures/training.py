@@ -20,6 +20,7 @@ from engine.training.runs import RunInfo
 from engine.training.tasks import Metric, Task
 from engine.training.tasks.classify import ConfusedPair
 from engine.training.transfer import ParamReport
+from playground.figures.primitives import png_uri
 from playground.theme import COLORS
 
 TRAIN_COLOR = COLORS["conv"]
@@ -208,7 +209,8 @@ def image_grid(images: Any, titles: Sequence[str] | None = None, cols: int = 8, 
         if titles:
             annotations.append(dict(x=c * pitch_x + cell / 2, y=r * pitch_y + head - 2, text=titles[i],
                                     showarrow=False, yanchor="bottom", xanchor="center", font=dict(size=11)))
-    fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
+    # A PNG, not ``z``: the grid of 20 MNIST samples is 14 kB instead of 1.3 MB of JSON on every rerun of the page.
+    fig = go.Figure(go.Image(source=png_uri(canvas), hoverinfo="skip"))
     fig.update_xaxes(visible=False, range=[-0.5, canvas.shape[1] - 0.5])
     fig.update_yaxes(visible=False, range=[canvas.shape[0] - 0.5, -0.5], scaleanchor="x")
     fig.update_layout(annotations=annotations, margin=dict(l=0, r=0, t=0, b=0), height=canvas.shape[0] + 10,
