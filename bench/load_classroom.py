@@ -31,6 +31,7 @@ import contextlib
 import csv
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -45,6 +46,7 @@ from pathlib import Path
 
 import psutil
 from st_client import Rerun, Session
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.exceptions import WebSocketException
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +55,10 @@ OUT_CHANNELS = "_w_arg_0_0_out_channels"  # the builder's field for the first la
 TRAIN = "_w_tr_train"
 DATA = "mnist5k"
 SERVER_SLOWNESS_S = 120.0  # a rerun that takes longer than this counts as an error (the server stopped answering)
+CHROMIUM_ARGS = [  # Debian's Chromium on a closed network (docs/testing.md, "Real browsers here")
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
 
 
 @dataclass
@@ -235,14 +241,84 @@ async def _one(student: Student, plan: Plan) -> None:
             await student.session.close()
 
 
-async def _class(plan: Plan) -> list[Student]:
+@dataclass
+class Seen:
+    """What one real Chromium page, among the class, took to be drawn: seconds by step, or why it did not run."""
+
+    times: dict[str, float] = field(default_factory=dict)
+    exceptions: int = 0
+    error: str = ""
+
+
+async def _chromium(plan: Plan, seen: Seen) -> None:
+    """One student in a real browser, half-way through the arrivals: the builder until its drawing is on the page,
+    an edit of the first convolution until the page is idle again, then Training through the navigation (the same
+    session) until its sample grids are drawn."""
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        seen.error = f"no Chromium at {chromium} (set CHROMIUM)"
+        return
+    from playwright.async_api import async_playwright
+
+    finished = [0]
+
+    def on_frame(payload: bytes | str) -> None:
+        if isinstance(payload, bytes):
+            msg = ForwardMsg()
+            msg.ParseFromString(payload)
+            if msg.WhichOneof("type") == "script_finished" and msg.script_finished in (
+                    ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
+                finished[0] += 1
+
+    await asyncio.sleep(plan.ramp / 2)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await (await browser.new_context(viewport={"width": 1400, "height": 1000})).new_page()
+            page.set_default_timeout(SERVER_SLOWNESS_S * 1000)
+            page.on("websocket", lambda ws: ws.on("framereceived", on_frame) if "_stcore/stream" in ws.url else None)
+
+            async def drawn(step: str, action, *selectors: str) -> None:
+                n, start = finished[0], time.perf_counter()
+                await action()
+                while finished[0] <= n:
+                    if time.perf_counter() - start > SERVER_SLOWNESS_S:
+                        raise TimeoutError(f"{step}: no script_finished within {SERVER_SLOWNESS_S:.0f} s")
+                    await asyncio.sleep(0.05)
+                await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+                for selector in selectors:
+                    await page.wait_for_selector(selector)
+                seen.times[step] = time.perf_counter() - start
+
+            plotly = ".js-plotly-plot .main-svg"  # plotly draws after the script finished (docs/testing.md)
+            await drawn("builder, opened", lambda: page.goto(plan.url + "/builder"), "h1:has-text('CNN builder')",
+                        plotly)
+            field = page.get_by_test_id("stNumberInput").filter(has_text="out_channels").locator("input")
+            await field.fill("12")
+            await drawn("builder, edited", lambda: field.press("Enter"), plotly)
+            link = page.get_by_test_id("stSidebarNavLink").filter(has_text="Training")
+            await drawn("training, opened", link.click, "h1:has-text('Training')", plotly)
+            seen.exceptions = await page.get_by_test_id("stException").count()
+        finally:
+            await browser.close()
+
+
+async def _class(plan: Plan, browsers: int) -> tuple[list[Student], list[Seen]]:
     students = [Student(i, i < plan.training) for i in range(plan.students)]
     rng = random.Random(plan.seed)
     rng.shuffle(students)  # the trainers arrive among the others
     for order, st in enumerate(students):
         st.index = order
-    await asyncio.gather(*(_one(st, plan) for st in students))
-    return students
+    seen = [Seen() for _ in range(browsers)]
+
+    async def watch(s: Seen) -> None:
+        try:
+            await asyncio.wait_for(_chromium(plan, s), max(0.0, plan.deadline - time.perf_counter()))
+        except Exception as e:  # noqa: BLE001 - a browser's failure is reported, the class goes on
+            s.error = f"{type(e).__name__}: {str(e)[:300]}"
+
+    await asyncio.gather(*(_one(st, plan) for st in students), *(watch(s) for s in seen))
+    return students, seen
 
 
 async def _warm_up(url: str, epochs: int) -> None:
@@ -287,8 +363,9 @@ def _lines(log: Path) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def report(students: list[Student], server: dict[str, list[float]] | None, memory: tuple[int, int, int] | None,
-           runs: dict[str, int] | None, wall: float, args: argparse.Namespace) -> bool:
+def report(students: list[Student], seen: list[Seen], server: dict[str, list[float]] | None,
+           memory: tuple[int, int, int] | None, runs: dict[str, int] | None, wall: float,
+           args: argparse.Namespace) -> bool:
     sessions = [s.session for s in students if s.session is not None]
     reruns: list[Rerun] = [r for s in sessions for r in s.reruns]
     pages = [r for r in reruns if r.kind == "page"]
@@ -310,8 +387,14 @@ def report(students: list[Student], server: dict[str, list[float]] | None, memor
         for page, times in sorted(server.items()):
             print(f"  {page or 'home':<50} {_stats(times)}")
         print(f"  {'every script run':<50} {_stats([t for ts in server.values() for t in ts])}")
-    exceptions = [e for s in sessions for e in s.exceptions]
-    errors = [e for s in students for e in s.errors]
+    for i, b in enumerate(seen):
+        steps = ", ".join(f"{step} {t:.2f} s" for step, t in b.times.items())
+        print(f"real Chromium page {i + 1} (drawn: the script finished, the page idle, its charts on screen): "
+              f"{steps or '—'}{'; ' + b.error if b.error else ''}")
+    exceptions = [e for s in sessions for e in s.exceptions] + [f"Chromium page: {b.exceptions} stException"
+                                                                for b in seen if b.exceptions]
+    errors = [e for s in students for e in s.errors] + [f"Chromium page: {b.error}" for b in seen
+                                                        if b.error and not b.error.startswith("no Chromium")]
     print(f"\nexceptions on pages: {len(exceptions)}" + "".join(f"\n  {e[:200]}" for e in exceptions[:5]))
     print(f"client errors (timeouts, disconnects): {len(errors)}" + "".join(f"\n  {e[:200]}" for e in errors[:5]))
     trainers = [s for s in students if s.trains]
@@ -345,17 +428,17 @@ def _run_store(root: Path) -> dict[str, int]:
     return counts
 
 
-def _drive(url: str, args: argparse.Namespace) -> tuple[list[Student], float]:
-    async def go() -> list[Student]:
+def _drive(url: str, args: argparse.Namespace) -> tuple[list[Student], list[Seen], float]:
+    async def go() -> tuple[list[Student], list[Seen]]:
         if not args.no_warm_up:
             await _warm_up(url, args.epochs)
         plan = Plan(url, args.students, min(args.training, args.students), args.epochs, args.rounds, args.ramp,
                     time.perf_counter() + args.seconds, args.seed)
-        return await _class(plan)
+        return await _class(plan, args.browsers)
 
     start = time.perf_counter()
-    students = asyncio.run(go())
-    return students, time.perf_counter() - start
+    students, seen = asyncio.run(go())
+    return students, seen, time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,13 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the students arrive")
     parser.add_argument("--seconds", type=float, default=180.0, help="the budget: the students stop at it")
     parser.add_argument("--after", type=float, default=10.0, help="seconds to wait before the memory after closing")
+    parser.add_argument("--browsers", type=int, default=1, help="real Chromium pages among the students (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="a served app to load instead of serving one (then no server time, memory)")
     parser.add_argument("--no-warm-up", action="store_true", help="count the server's first imports too")
     args = parser.parse_args(argv)
     if args.url:
-        students, wall = _drive(args.url, args)
-        return 0 if report(students, None, None, None, wall, args) else 1
+        students, seen, wall = _drive(args.url, args)
+        return 0 if report(students, seen, None, None, None, wall, args) else 1
     with tempfile.TemporaryDirectory(prefix="cnnpg-load-") as tmp:
         log, runs = Path(tmp) / "reruns.csv", Path(tmp) / "runs"
         path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout's engine
@@ -385,13 +469,13 @@ def main(argv: list[str] | None = None) -> int:
             args.no_warm_up = True
             before_rss, before_lines = memory.rss(), _lines(log)
             memory.reset_peak()
-            students, wall = _drive(url, args)
+            students, seen, wall = _drive(url, args)
             peak = memory.peak
             time.sleep(args.after)
             after_rss = memory.rss()
             memory.stop()
             server = _server_times(log, before_lines)
-        ok = report(students, server, (before_rss, peak, after_rss), _run_store(runs), wall, args)
+        ok = report(students, seen, server, (before_rss, peak, after_rss), _run_store(runs), wall, args)
     return 0 if ok else 1
 
 
