@@ -7,7 +7,8 @@ different ones across the class), open the Training page on MNIST 5k, then brows
 reached the button (LeNet-5, as edited, on MNIST 5k, ``--epochs`` 1) and watch their job's live view until it ends.
 
 The students are light clients (st_client.py: the browser's websocket protocol, no page drawn): ten real Chromium
-contexts starve a 2-core server (docs/testing.md). The app is served on loopback by this script (or taken at
+contexts starve a 2-core server (docs/testing.md). One more student (``--browsers``) is a real Chromium page, timed
+until its page is drawn, charts and all. The app is served on loopback by this script (or taken at
 ``--url``), with ``CNNPG_RERUN_LOG`` on, its runs in a temporary folder, and ended with everything this script
 started. It prints p50/p95/max of
 
@@ -16,9 +17,9 @@ started. It prints p50/p95/max of
 
 the exception elements the pages showed (must be 0), what became of the training jobs (finished / queued first /
 failed / refused: none dropped), and the server's memory (RSS of its process and children, sampled): before, the
-peak with the class on it, and after the sessions closed. Bounded by ``--seconds`` (default 180): at the budget the
-students stop where they are. Exits 1 when a target is missed: p95 of the pages drawn ≤ 2 s, no exception, every
-job finished.
+peak with the class on it, and after the sessions closed. ``--seconds`` (default 180) bounds the whole run: the
+students stop where they are in time for the server to be ended within it. Exits 1 when a target is missed: p95 of
+the pages drawn ≤ 2 s, no exception, every job finished.
 
     python bench/load_classroom.py [--students 40] [--training 10] [--seconds 180] [--url http://host:port]
 """
@@ -32,6 +33,7 @@ import csv
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -40,7 +42,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +57,7 @@ OUT_CHANNELS = "_w_arg_0_0_out_channels"  # the builder's field for the first la
 TRAIN = "_w_tr_train"
 DATA = "mnist5k"
 SERVER_SLOWNESS_S = 120.0  # a rerun that takes longer than this counts as an error (the server stopped answering)
+STOP_RESERVE_S = 15.0  # of the budget, for ending the server and reading its log
 CHROMIUM_ARGS = [  # Debian's Chromium on a closed network (docs/testing.md, "Real browsers here")
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -428,17 +431,25 @@ def _run_store(root: Path) -> dict[str, int]:
     return counts
 
 
-def _drive(url: str, args: argparse.Namespace) -> tuple[list[Student], list[Seen], float]:
-    async def go() -> tuple[list[Student], list[Seen]]:
-        if not args.no_warm_up:
-            await _warm_up(url, args.epochs)
-        plan = Plan(url, args.students, min(args.training, args.students), args.epochs, args.rounds, args.ramp,
-                    time.perf_counter() + args.seconds, args.seed)
-        return await _class(plan, args.browsers)
-
+async def _drive(url: str, args: argparse.Namespace, deadline: float,
+                 warmed: Callable[[], None] = lambda: None) -> tuple[list[Student], list[Seen], float]:
+    """The class on the app at ``url`` until ``deadline`` (``time.perf_counter()``), after the teacher's warm-up
+    (then ``warmed()`` is called)."""
+    if not args.no_warm_up:
+        try:
+            await asyncio.wait_for(_warm_up(url, args.epochs), max(0.0, deadline - time.perf_counter()))
+        except TimeoutError:
+            raise SystemExit(f"the budget (--seconds {args.seconds:.0f}) ran out while the server warmed up") from None
+    warmed()
+    plan = Plan(url, args.students, min(args.training, args.students), args.epochs, args.rounds, args.ramp, deadline,
+                args.seed)
     start = time.perf_counter()
-    students, seen = asyncio.run(go())
+    students, seen = await _class(plan, args.browsers)
     return students, seen, time.perf_counter() - start
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that the finally blocks end the server and the browser this script started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -448,34 +459,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3, help="edit-and-back rounds of the students not training")
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the students arrive")
-    parser.add_argument("--seconds", type=float, default=180.0, help="the budget: the students stop at it")
+    parser.add_argument("--seconds", type=float, default=180.0,
+                        help="the budget for everything: serving, warming up, the class, the memory after it")
     parser.add_argument("--after", type=float, default=10.0, help="seconds to wait before the memory after closing")
     parser.add_argument("--browsers", type=int, default=1, help="real Chromium pages among the students (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="a served app to load instead of serving one (then no server time, memory)")
     parser.add_argument("--no-warm-up", action="store_true", help="count the server's first imports too")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
+    end = time.perf_counter() + args.seconds
     if args.url:
-        students, seen, wall = _drive(args.url, args)
+        students, seen, wall = asyncio.run(_drive(args.url, args, end))
         return 0 if report(students, seen, None, None, None, wall, args) else 1
     with tempfile.TemporaryDirectory(prefix="cnnpg-load-") as tmp:
         log, runs = Path(tmp) / "reruns.csv", Path(tmp) / "runs"
         path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout's engine
         env = {"CNNPG_RERUN_LOG": str(log), "CNNPG_RUNS_DIR": str(runs), "PYTHONPATH": path}
-        with serve(env, Path(tmp) / "server.log") as (url, pid):
+        with serve(env, Path(tmp) / "server.log", timeout=min(90.0, args.seconds / 2)) as (url, pid):
             memory = MemorySampler(pid)
-            if not args.no_warm_up:
-                asyncio.run(_warm_up(url, args.epochs))
-            args.no_warm_up = True
-            before_rss, before_lines = memory.rss(), _lines(log)
-            memory.reset_peak()
-            students, seen, wall = _drive(url, args)
+            before: dict[str, int] = {}
+
+            def warmed() -> None:  # the class's figures start here
+                before.update(rss=memory.rss(), lines=_lines(log))
+                memory.reset_peak()
+
+            # The class stops early enough for the memory after it and for ending the server within the budget.
+            students, seen, wall = asyncio.run(_drive(url, args, end - args.after - STOP_RESERVE_S, warmed))
             peak = memory.peak
-            time.sleep(args.after)
+            time.sleep(max(0.0, min(args.after, end - STOP_RESERVE_S - time.perf_counter())))
             after_rss = memory.rss()
             memory.stop()
-            server = _server_times(log, before_lines)
-        ok = report(students, seen, server, (before_rss, peak, after_rss), _run_store(runs), wall, args)
+            server = _server_times(log, before.get("lines", 0))
+        memory_figures = (before.get("rss", 0), peak, after_rss)
+        ok = report(students, seen, server, memory_figures, _run_store(runs), wall, args)
     return 0 if ok else 1
 
 
