@@ -134,7 +134,8 @@ def serve(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[tuple
 
 
 class MemorySampler:
-    """The resident memory of a process and its children, sampled every ``every`` seconds in a thread."""
+    """The resident memory of a process and its children, sampled every ``every`` seconds in a thread; and the CPU
+    time they used."""
 
     def __init__(self, pid: int, every: float = 0.5):
         self._process = psutil.Process(pid)
@@ -150,6 +151,16 @@ class MemorySampler:
         for p in [self._process, *self._process.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
                 total += p.memory_info().rss
+        return total
+
+    def cpu(self) -> float:
+        """Seconds of CPU used so far by the process, its children, and the children it has waited for."""
+        t = self._process.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for p in self._process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                c = p.cpu_times()
+                total += c.user + c.system
         return total
 
     def reset_peak(self) -> None:
@@ -368,7 +379,7 @@ def _lines(log: Path) -> int:
 
 def report(students: list[Student], seen: list[Seen], server: dict[str, list[float]] | None,
            memory: tuple[int, int, int] | None, runs: dict[str, int] | None, wall: float,
-           args: argparse.Namespace) -> bool:
+           args: argparse.Namespace, cpu: dict[str, float] | None = None) -> bool:
     sessions = [s.session for s in students if s.session is not None]
     reruns: list[Rerun] = [r for s in sessions for r in s.reruns]
     pages = [r for r in reruns if r.kind == "page"]
@@ -414,6 +425,10 @@ def report(students: list[Student], seen: list[Seen], server: dict[str, list[flo
         mib = 2**20
         print(f"server memory (RSS, with its children): {before / mib:,.0f} MiB before the class, peak "
               f"{peak / mib:,.0f} MiB with it, {after / mib:,.0f} MiB {args.after:.0f} s after the sessions closed")
+    if cpu:
+        print(f"CPU during the class ({wall:.0f} s, {os.cpu_count()} cores): the server {cpu['server']:.0f} s, this "
+              f"load tool {cpu['tool']:.0f} s (its Chromium not counted), load average {os.getloadavg()[0]:.1f} at "
+              f"the end (the machine's other work too)")
     p95 = _p95([r.seconds for r in pages])
     ok = {f"p95 page drawn {p95:.2f} s ≤ {RENDER_P95_S:.0f} s": p95 <= RENDER_P95_S,
           "no exception on a page": not exceptions and not errors,
@@ -446,6 +461,11 @@ async def _drive(url: str, args: argparse.Namespace, deadline: float,
     start = time.perf_counter()
     students, seen = await _class(plan, args.browsers)
     return students, seen, time.perf_counter() - start
+
+
+def _own_cpu() -> float:
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -481,18 +501,20 @@ def main(argv: list[str] | None = None) -> int:
             before: dict[str, int] = {}
 
             def warmed() -> None:  # the class's figures start here
-                before.update(rss=memory.rss(), lines=_lines(log))
+                before.update(rss=memory.rss(), lines=_lines(log), server_cpu=memory.cpu(), tool_cpu=_own_cpu())
                 memory.reset_peak()
 
             # The class stops early enough for the memory after it and for ending the server within the budget.
             students, seen, wall = asyncio.run(_drive(url, args, end - args.after - STOP_RESERVE_S, warmed))
             peak = memory.peak
+            cpu = {"server": memory.cpu() - before.get("server_cpu", 0.0),
+                   "tool": _own_cpu() - before.get("tool_cpu", 0.0)}
             time.sleep(max(0.0, min(args.after, end - STOP_RESERVE_S - time.perf_counter())))
             after_rss = memory.rss()
             memory.stop()
             server = _server_times(log, before.get("lines", 0))
         memory_figures = (before.get("rss", 0), peak, after_rss)
-        ok = report(students, seen, server, memory_figures, _run_store(runs), wall, args)
+        ok = report(students, seen, server, memory_figures, _run_store(runs), wall, args, cpu)
     return 0 if ok else 1
 
 
