@@ -98,15 +98,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[tuple[str, int]]:
-    """``streamlit run playground/app.py`` on a free loopback port (as tests/browser/served_app.py does), until the
-    block ends; yields its URL and pid once ``/_stcore/health`` answers."""
+def serve(env: dict[str, str], log: Path, timeout: float = 90, options: list[str] | None = None
+          ) -> Iterator[tuple[str, int]]:
+    """``streamlit run playground/app.py`` on a free loopback port (as tests/browser/served_app.py does), with
+    Streamlit's ``options`` (``["--server.x", "v"]``), until the block ends; yields its URL and pid once
+    ``/_stcore/health`` answers."""
     port = _free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"), "--server.headless",
              "true", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false", *(options or [])],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -423,8 +425,10 @@ def report(students: list[Student], seen: list[Seen], server: dict[str, list[flo
     if memory is not None:
         before, peak, after = memory
         mib = 2**20
+        ttl = f"{args.session_ttl} s" if args.session_ttl is not None else "Streamlit's default, 120 s"
         print(f"server memory (RSS, with its children): {before / mib:,.0f} MiB before the class, peak "
-              f"{peak / mib:,.0f} MiB with it, {after / mib:,.0f} MiB {args.after:.0f} s after the sessions closed")
+              f"{peak / mib:,.0f} MiB with it, {after / mib:,.0f} MiB {args.after:.0f} s after the sessions closed "
+              f"(a closed session is kept for server.disconnectedSessionTTL: {ttl})")
     if cpu:
         print(f"CPU during the class ({wall:.0f} s, {os.cpu_count()} cores): the server {cpu['server']:.0f} s, this "
               f"load tool {cpu['tool']:.0f} s (its Chromium not counted), load average {os.getloadavg()[0]:.1f} at "
@@ -463,6 +467,12 @@ async def _drive(url: str, args: argparse.Namespace, deadline: float,
     return students, seen, time.perf_counter() - start
 
 
+async def _come_and_go(url: str) -> None:
+    s = Session(url, timeout=SERVER_SLOWNESS_S)
+    await s.open()
+    await s.close()
+
+
 def _own_cpu() -> float:
     t = psutil.Process().cpu_times()
     return t.user + t.system
@@ -483,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the budget for everything: serving, warming up, the class, the memory after it")
     parser.add_argument("--after", type=float, default=10.0, help="seconds to wait before the memory after closing")
     parser.add_argument("--browsers", type=int, default=1, help="real Chromium pages among the students (0: none)")
+    parser.add_argument("--session-ttl", type=int, help="seconds Streamlit keeps a closed tab's session "
+                        "(server.disconnectedSessionTTL; Streamlit's default: 120)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="a served app to load instead of serving one (then no server time, memory)")
     parser.add_argument("--no-warm-up", action="store_true", help="count the server's first imports too")
@@ -496,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         log, runs = Path(tmp) / "reruns.csv", Path(tmp) / "runs"
         path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout's engine
         env = {"CNNPG_RERUN_LOG": str(log), "CNNPG_RUNS_DIR": str(runs), "PYTHONPATH": path}
-        with serve(env, Path(tmp) / "server.log", timeout=min(90.0, args.seconds / 2)) as (url, pid):
+        options = ["--server.disconnectedSessionTTL", str(args.session_ttl)] if args.session_ttl is not None else []
+        with serve(env, Path(tmp) / "server.log", min(90.0, args.seconds / 2), options) as (url, pid):
             memory = MemorySampler(pid)
             before: dict[str, int] = {}
 
@@ -510,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
             cpu = {"server": memory.cpu() - before.get("server_cpu", 0.0),
                    "tool": _own_cpu() - before.get("tool_cpu", 0.0)}
             time.sleep(max(0.0, min(args.after, end - STOP_RESERVE_S - time.perf_counter())))
+            # Streamlit keeps a closed tab's session for server.disconnectedSessionTTL and drops the expired ones
+            # only when another session disconnects: one more student comes and goes, then the memory is read.
+            asyncio.run(_come_and_go(url))
+            time.sleep(1.0)
             after_rss = memory.rss()
             memory.stop()
             server = _server_times(log, before.get("lines", 0))
