@@ -1,10 +1,11 @@
 """What one server holds: a class of students on one served app (issue 9, "Measured: what one server holds").
 
 N students (default 40) arrive within ``--ramp`` seconds, each its own browser (its own owner cookie): open the
-builder, edit the network (the first convolution's output channels: a network the caches have not seen, ten
-different ones across the class), open the Training page on MNIST 5k, then browse on — edit, back to Training — for
-``--rounds`` rounds, a second or three apart. A share of them (default 10) press Train together once all of them
-reached the button (LeNet-5, as edited, on MNIST 5k, ``--epochs`` 1) and watch their job's live view until it ends.
+builder, edit the network (the first convolution's output channels: a network the caches have not seen,
+``--networks`` different ones across the class, 10), open the Training page on MNIST 5k, then browse on — edit,
+back to Training — for ``--rounds`` rounds, a second or three apart. A share of them (default 10) press Train
+together once all of them reached the button (LeNet-5, as edited, on MNIST 5k, ``--epochs`` 1) and watch their
+job's live view until it ends.
 
 The students are light clients (st_client.py: the browser's websocket protocol, no page drawn): ten real Chromium
 contexts starve a 2-core server (docs/testing.md). One more student (``--browsers``) is a real Chromium page, timed
@@ -83,6 +84,7 @@ class Plan:
     rounds: int
     ramp: float
     deadline: float  # time.perf_counter() when the students stop
+    networks: int = 10  # different networks across the class
     seed: int = 0
     trainers_ready: int = 0
     train_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -221,7 +223,7 @@ async def _student(student: Student, plan: Plan) -> None:
     s = student.session = Session(plan.url, timeout=SERVER_SLOWNESS_S)
     await s.open()
     await s.goto("builder")
-    await s.set(OUT_CHANNELS, 7 + student.index % 10)
+    await s.set(OUT_CHANNELS, 7 + student.index % plan.networks)
     await s.goto("training", f"data={DATA}&epochs={plan.epochs}")
     if student.trains:
         plan.trainers_ready += 1
@@ -239,7 +241,7 @@ async def _student(student: Student, plan: Plan) -> None:
     for _ in range(plan.rounds):
         await asyncio.sleep(rng.uniform(1.0, 3.0))
         await s.goto("builder")
-        await s.set(OUT_CHANNELS, 7 + (student.index + rng.randrange(10)) % 10)
+        await s.set(OUT_CHANNELS, 7 + (student.index + rng.randrange(plan.networks)) % plan.networks)
         await asyncio.sleep(rng.uniform(1.0, 3.0))
         await s.goto("training", f"data={DATA}&epochs={plan.epochs}")
 
@@ -461,7 +463,7 @@ async def _drive(url: str, args: argparse.Namespace, deadline: float,
             raise SystemExit(f"the budget (--seconds {args.seconds:.0f}) ran out while the server warmed up") from None
     warmed()
     plan = Plan(url, args.students, min(args.training, args.students), args.epochs, args.rounds, args.ramp, deadline,
-                args.seed)
+                max(1, args.networks), args.seed)
     start = time.perf_counter()
     students, seen = await _class(plan, args.browsers)
     return students, seen, time.perf_counter() - start
@@ -495,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--browsers", type=int, default=1, help="real Chromium pages among the students (0: none)")
     parser.add_argument("--session-ttl", type=int, help="seconds Streamlit keeps a closed tab's session "
                         "(server.disconnectedSessionTTL; Streamlit's default: 120)")
+    parser.add_argument("--networks", type=int, default=10, help="different networks the class builds (first "
+                        "convolution's output channels 7, 8, ...): each costs the Training page one time estimate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="a served app to load instead of serving one (then no server time, memory)")
     parser.add_argument("--no-warm-up", action="store_true", help="count the server's first imports too")
