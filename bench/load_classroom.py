@@ -72,6 +72,7 @@ class Student:
     session: Session | None = None
     job: str = ""  # "" (none asked), "refused", "queued", "running", "finished", "failed", "stopped", "unfinished"
     queued: bool = False  # its job waited in the queue first
+    at_button: bool = False  # a trainer that reached the Train button (or gave up before it)
     errors: list[str] = field(default_factory=list)  # what went wrong on the client's side (timeouts, disconnects)
 
 
@@ -226,14 +227,13 @@ async def _student(student: Student, plan: Plan) -> None:
     await s.set(OUT_CHANNELS, 7 + student.index % plan.networks)
     await s.goto("training", f"data={DATA}&epochs={plan.epochs}")
     if student.trains:
-        plan.trainers_ready += 1
-        if plan.trainers_ready == plan.training:
-            plan.train_now.set()
+        _at_the_button(student, plan)
         await asyncio.wait_for(plan.train_now.wait(), max(0.0, plan.deadline - time.perf_counter()))
         await s.click(TRAIN)
-        said = [t for t in s.texts("alert") if "queue is full" in t.lower() or "busy" in t.lower()]
-        if said or not s.fragments:
-            student.job, student.errors = "refused", [*student.errors, *said]
+        if not s.fragments:  # no live view: the job was not taken; the page says why
+            student.job = "refused"
+            said = " | ".join(s.alerts("error", "warning")) or "nothing"
+            student.errors.append(f"Train started no job; the page said: {said[:300]}")
             return
         student.job = "running"
         await _watch_job(s, student, plan)
@@ -246,6 +246,15 @@ async def _student(student: Student, plan: Plan) -> None:
         await s.goto("training", f"data={DATA}&epochs={plan.epochs}")
 
 
+def _at_the_button(student: Student, plan: Plan) -> None:
+    """Count ``student`` among the trainers at the Train button (or lost on the way): the last one lets all click."""
+    if not student.at_button:
+        student.at_button = True
+        plan.trainers_ready += 1
+        if plan.trainers_ready >= plan.training:
+            plan.train_now.set()
+
+
 async def _one(student: Student, plan: Plan) -> None:
     try:
         await asyncio.wait_for(_student(student, plan), max(0.0, plan.deadline - time.perf_counter()))
@@ -255,6 +264,8 @@ async def _one(student: Student, plan: Plan) -> None:
     except (OSError, KeyError, WebSocketException) as e:
         student.errors.append(f"{type(e).__name__}: {e}")
     finally:
+        if student.trains:
+            _at_the_button(student, plan)  # one that failed before the button does not hold the others back
         if student.session is not None:
             await student.session.close()
 
@@ -414,7 +425,8 @@ def report(students: list[Student], seen: list[Seen], server: dict[str, list[flo
     errors = [e for s in students for e in s.errors] + [f"Chromium page: {b.error}" for b in seen
                                                         if b.error and not b.error.startswith("no Chromium")]
     print(f"\nexceptions on pages: {len(exceptions)}" + "".join(f"\n  {e[:200]}" for e in exceptions[:5]))
-    print(f"client errors (timeouts, disconnects): {len(errors)}" + "".join(f"\n  {e[:200]}" for e in errors[:5]))
+    print(f"client errors (timeouts, disconnects, a Train that started no job): {len(errors)}"
+          + "".join(f"\n  {e[:200]}" for e in errors[:5]))
     trainers = [s for s in students if s.trains]
     count = {k: sum(s.job == k for s in trainers) for k in
              ("finished", "failed", "stopped", "refused", "unfinished", "running", "")}

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 import websockets
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -138,6 +139,13 @@ class Session:
             elif k == "progress":
                 out.append(element.progress.text)
         return out
+
+    def alerts(self, *formats: str) -> list[str]:
+        """The text of the current page's alerts (``st.error``, ``warning``, ``info``, ``success``), of the given
+        formats only when some are named ("error", "warning", ...)."""
+        wanted = {Alert.Format.Value(f.upper()) for f in formats}
+        return [e.alert.body for _, e in sorted(self.elements.items())
+                if e.WhichOneof("type") == "alert" and (not wanted or e.alert.format in wanted)]
 
     def metrics(self) -> dict[str, str]:
         """The current page's ``st.metric`` values as drawn, by label."""
