@@ -6,6 +6,7 @@ navigation's sections in order. Link to a page with ``page_path(name)``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class PageInfo:
     group: str = ""  # one of GROUPS
     week: int | None = None  # the course week it teaches (1–4), for the home page's path; None: not a step
     step: str = ""  # one sentence: what you will do there first, as the path's step
+    env: str = ""  # in the menu only when this environment variable is set (the Classroom: CNNPG_TEACHER_TOKEN)
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -33,6 +35,11 @@ class PageInfo:
     @property
     def path(self) -> Path:
         return PAGES_DIR / self.file
+
+    @property
+    def shown(self) -> bool:
+        """Whether the page is in this server's menu (see ``env``)."""
+        return not self.env or bool(os.environ.get(self.env, "").strip())
 
     @property
     def name(self) -> str:
@@ -60,10 +67,10 @@ def course_path() -> dict[int, list[PageInfo]]:
 
 
 def grouped() -> dict[str, list[PageInfo]]:
-    """The pages by section, in ``GROUPS`` order, empty sections left out."""
+    """The pages this server shows (``PageInfo.shown``) by section, in ``GROUPS`` order, empty sections left out."""
     out: dict[str, list[PageInfo]] = {}
     for group in GROUPS:
-        members = [p for p in PAGES.values() if p.group == group]
+        members = [p for p in PAGES.values() if p.group == group and p.shown]
         if members:
             out[group] = members
     return out
@@ -134,6 +141,13 @@ for _page in [
         "compare the Gram matrices, explore α/β ratios side by side, and stylise the webcam live in fast mode.",
         "Style", week=4,
         step="Start the optimisation with a photo and an artwork, and watch the picture take on the style as J falls.",
+    ),
+    PageInfo(
+        "classroom.py", "Classroom", ":material/school:", "classroom",
+        "For the teacher of a class on this server: the jobs running and waiting (stop any), the server's load, the "
+        "caps changed live, every student's runs, a leaderboard per data set, and the end of the lesson (stop, "
+        "export and clear the class's runs). Asks for the teacher's token; in the menu only when the server has one.",
+        "Classroom", env="CNNPG_TEACHER_TOKEN",
     ),
 ]:
     PAGES.add(_page.name, _page)

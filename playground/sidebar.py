@@ -1,4 +1,4 @@
-"""The sidebar every page shares: compute device and random seed."""
+"""The sidebar every page shares: compute device, random seed and the student's short name."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 
 from engine import device as devices
 from playground import state
+from playground.classroom.student import name_ui
 
 
 def sidebar_ui() -> tuple[torch.device, int]:
@@ -28,4 +29,5 @@ def sidebar_ui() -> tuple[torch.device, int]:
         "Random seed", min_value=0, max_value=2**31 - 1, step=1, key="_w_seed", on_change=state.bind,
         args=("_w_seed", state.SEED), help="Seeds weight initialisation, data shuffling and generated data.",
     )
+    name_ui()  # the student's short name (and, in a class, the leaderboard toggle): playground/classroom/student.py
     return device, int(state.get(state.SEED))

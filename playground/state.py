@@ -23,6 +23,7 @@ EDIT_VERSION = "builder_edit_version"  # bumped when the structure changes, so e
 LINKS_RESTORED = "links_restored"  # set[str]: the pages whose link was read into their widgets (playground/links.py)
 OWNER = "owner"  # str: this browser's anonymous owner id (playground/owner.py), read once per session
 OWNER_UNSENT = "owner_unsent"  # True until a new owner id's cookie script has been sent to the browser
+HELD = "held"  # playground.cache.Held: this session's large results (feature maps, evaluations, ...), bounded
 
 DEFAULTS: dict[str, Any] = {DEVICE: "auto", SEED: 0}
 
@@ -86,8 +87,6 @@ INSPECT_DRAW_JOB = "inspect_draw_job"  # Job | None: the one-click digit reader'
 INSPECT_DRAW_COLLECTED = "inspect_draw_collected"  # str | None: id of that job once its run became the network
 INSPECT_DRAW_MESSAGE = "inspect_draw_message"  # str | None: why its last click did not start a job
 INSPECT_LAYER_LINK = "inspect_layer_link"  # str: the layer a link asked for, until the layer selectbox takes it
-INSPECT_MODEL = "inspect_model"  # (token, Network): the network loaded for that page, kept for this session only
-INSPECT_MAPS = "inspect_maps"  # (key, [(layer name, (C, H, W) tensor)]): its feature maps for the current input
 
 # --------------------------------------------------------------------------------------------------- images and webcam
 # playground/widgets/image_source.py keeps, per widget key, what its widgets cannot: the source chosen, the uploaded
@@ -106,11 +105,12 @@ TRAIN_JOB = "train_job"  # engine.jobs.runner.Job | None: this owner's training 
 TRAIN_JOB_TASK = "train_job_task"  # dict: what the job trains ("kind": new/resume/transfer, "data": card name, ...)
 TRAIN_COLLECTED = "train_collected"  # str | None: id of the finished job whose outcome was taken into the session
 TRAIN_MESSAGE = "train_message"  # (level, text) | None: why the last Train/Resume/Transfer click did not start a job
-TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes", "seed", "data": LoadedData}
+TRAIN_UPLOAD = "train_upload"  # dict | None: the uploaded zip {"name", "bytes"}; its decoded set is kept by content
+# (playground/training/zip_decode.py)
 TRAIN_UPLOAD_FAILED = "train_upload_failed"  # dict | None: the last zip refused {"digest", "message"}: not read again
 TRAIN_EVAL_LATER = "train_eval_later"  # str | None: a run stopped by the user: evaluated when asked
-TRAIN_EVALS = "train_evals"  # dict[(run id, epochs), engine.training.evaluate.Evaluation]: evaluations already computed
 TRAIN_PREVIEW = "train_preview"  # int: bumped by "New samples" so the augmentation preview draws other images
+DEMO_LEASE = "demo_lease"  # playground.store._Lease: in demo mode, this session's hold on its owner's temporary runs
 
 # --------------------------------------------------------------------------------------------------- sliding windows
 # pages/sliding.py (playground/sliding/). The one-click classifier's job and the run the page slides survive reruns
@@ -120,8 +120,6 @@ SLIDE_JOB = "slide_job"  # engine.jobs.job.Job | None: this session's one-click 
 SLIDE_COLLECTED = "slide_collected"  # str | None: id of the finished job whose run was taken as the classifier
 SLIDE_MESSAGE = "slide_message"  # str | None: why the last "Train" click did not start a job
 SLIDE_RUN = "slide_run"  # str | None: id of the run whose classifier the page slides
-SLIDE_MODEL = "slide_model"  # (token, engine.training.trained.TrainedModel): that run loaded, for this session only
-SLIDE_RESULTS = "slide_results"  # dict[tuple, Any]: the last few comparisons and proposal classifications, by input
 
 
 # --------------------------------------------------------------------------------------------------- style transfer
@@ -146,3 +144,14 @@ LOC_POINTS = "loc_points"  # np.ndarray (K, 2) float32: the user's predicted lan
 LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per slot ("localise", "landmarks",
 # "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
 LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot
+
+# --------------------------------------------------------------------------------------------------- classroom
+# A student's short name and leaderboard choice are kept in the run store (keyed by the owner), not here; the teacher's
+# login is this session's only (pages/classroom.py, playground/classroom/).
+PERSON = "person"  # engine.training.runs.Person: this owner's name and leaderboard choice, read once per session
+NAME_MESSAGE = "name_message"  # str | None: why the last name typed in the sidebar was not kept
+TEACHER = "teacher"  # True once this session entered the server's CNNPG_TEACHER_TOKEN
+TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refused
+TEACHER_WRONG = "teacher_wrong"  # list[float]: when this session's recent wrong tokens came (time.monotonic())
+CLASS_EXPORT = "class_export"  # Path | None: the zip of the last lesson's runs, written by "End the lesson"
+CLASS_MESSAGE = "class_message"  # (level, text) | None: what the last Classroom action did

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -42,13 +43,14 @@ _LAYOUT_HINT = "put each class's images in a folder named after the class, e.g. 
 
 def from_zip(data: bytes | Path | str, *, val_fraction: float = 0.2, seed: int = 0, max_bytes: int = MAX_ZIP_BYTES,
              max_images: int = MAX_ZIP_IMAGES, max_pixels: int = MAX_ZIP_PIXELS, image_size: int = 64,
-             title: str | None = None) -> LoadedData:
+             title: str | None = None, progress: Callable[[int, int], None] | None = None) -> LoadedData:
     """A data set from a zip of class folders (``cats/001.jpg``, ``dogs/a.png``; one top folder around them is
     allowed). Images are centre-cropped to squares and resized to ``image_size``; stored gray ``(N, 1, s, s)`` when
     every image is gray, else RGB ``(N, 3, s, s)``, uint8. Classes are the folder names, sorted (as ImageFolder).
     Hidden files, ``__MACOSX/`` and ``Thumbs.db`` are skipped. ValueError for every problem, naming it; the caps
     (``max_bytes``, ``max_images``, ``max_pixels`` in all and the module's other ``MAX_*``) are checked before any
-    image is decoded."""
+    image is decoded. ``progress(decoded, total)`` is called once every cap has passed (0 of the images) and after
+    each image; an exception it raises (a cancel) ends the reading there and goes to the caller."""
     _check_size(image_size)
     name = title
     if isinstance(data, str | Path):
@@ -74,10 +76,14 @@ def from_zip(data: bytes | Path | str, *, val_fraction: float = 0.2, seed: int =
         _check_set_memory(len(members), image_size)
         _check_pixels(zf, members, max_pixels)
         arrays, labels = [], []
+        if progress is not None:
+            progress(0, len(members))
         for k, (_cls, infos) in enumerate(by_class.items()):
             for info in infos:
                 arrays.append(_to_square_uint8(_decode_member(zf, info, image_size), image_size))
                 labels.append(k)
+                if progress is not None:
+                    progress(len(arrays), len(members))
     classes = tuple(by_class)
     return _loaded(arrays, labels, classes, val_fraction, seed, name="upload",
                    title=f"Your images ({name})" if name else "Your images",

@@ -163,6 +163,16 @@ class JobRunner:
             self._queue.remove(entry)
         job._finish("stopped", reason="taken out of the queue before it started")
 
+    def set_max_jobs(self, n: int) -> None:
+        """Change the cap of jobs running at once, live (the teacher's Classroom page): a higher cap starts waiting
+        jobs now; a lower one lets the running jobs finish and starts fewer after them."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"max_jobs must be a positive integer, got {n!r}")
+        with self._lock:
+            self.max_jobs = n
+            starting = self._dispatch()
+        self._start(starting)
+
 
 _runner: JobRunner | None = None
 _runner_lock = threading.Lock()

@@ -14,6 +14,7 @@ copied as they are produced: an in-place activation after a convolution would ot
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -65,15 +66,19 @@ def feature_maps(model: nn.Module, x: torch.Tensor, kinds: Iterable[str] | None 
     """Run ``model`` on ``x`` ``(B, *input)`` — adapted and normalised as in training (``engine.data.adapt_batch``) —
     in eval mode without gradients, and return the output of each layer of ``kinds`` (default: every convolution;
     None: every leaf layer) whose output is an image stack: ``(name, (B, C, H, W) float32 CPU tensor)``, in the order
-    the layers ran. The model's mode and hooks are left as they were."""
+    the layers ran. The model's mode and hooks are left as they were; a model in eval mode may be shared with other
+    threads meanwhile (each call records only its own pass)."""
     if x.ndim != 4:
         raise ValueError(f"x must be a batch (B, C, H, W), got shape {tuple(x.shape)}")
     layers = layer_modules(model, kinds)
     names = {id(m): name for name, m in layers}
     recorded: FeatureMaps = []
+    caller = threading.get_ident()
 
     def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        if isinstance(output, torch.Tensor) and output.ndim == 4:
+        # A model shared read-only between sessions may run in another thread while these hooks are on: record only
+        # this call's own forward pass (it runs in this thread).
+        if threading.get_ident() == caller and isinstance(output, torch.Tensor) and output.ndim == 4:
             recorded.append((names[id(module)], output.detach().float().cpu().clone()))  # clone: in-place layers
 
     handles = [m.register_forward_hook(hook) for m in {id(m): m for _, m in layers}.values()]

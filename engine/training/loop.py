@@ -7,6 +7,8 @@ The loop is the plain PyTorch one (forward, the task's loss, backward, step) wit
   checkpoint and resumes exactly where it stopped (``engine.training.checkpoint``), callbacks' states included;
 - a non-finite loss stops the run with the reason; running out of memory says so, with a suggestion; a run deleted
   from the store while it trains ends the fit ("failed", ``DELETED``) instead of crashing it;
+- the server's limits per job (``engine.training.limits``): too many epochs are refused before anything is built,
+  and a fit that reaches the time limit stops like a Stop, resumable;
 - mixed precision on CUDA; a run store (``engine.training.runs``) that keeps every run's config, spec, history and
   checkpoint — after every epoch, on a stop, and every ``$CNNPG_CHECKPOINT_SECONDS`` (default 120) within an epoch,
   so a run whose process dies ("interrupted") loses at most that much training.
@@ -40,6 +42,7 @@ from engine.training.checkpoint import Generators, Progress
 from engine.training.config import TrainConfig, make_optimizer, make_scheduler, resume_config
 from engine.training.events import BatchEvent, Callback, EpochEvent, FitResult, FitStart, StopTraining, best_epoch
 from engine.training.fitting import fit_problems, input_notes
+from engine.training.limits import check_epochs, limit_callbacks
 from engine.training.runs import RunError, RunStore
 from engine.training.start import as_model, describe_source, freeze_names, init_weights, resume_model, train_mode
 from engine.training.tasks import Meter, Task, default_task
@@ -82,12 +85,14 @@ def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConf
     workers).
     ``init_from``: start from these weights (a run id in ``store``, a weights file, or a state dict); tensors whose
     name and shape match are copied, the others keep their fresh values (the notes say which).
-    ``owner``: whose run it is in ``store`` (a browser's anonymous id; "" for nobody's).
+    ``owner``: whose run it is in ``store`` (a browser's anonymous id; "" for nobody's); resuming another owner's
+    run is refused (``PermissionError``).
     ``stop``: set it (from any thread) to stop after the current batch. Same seed, same data, same device -> the same
     weights, whatever other fits run in other threads: every random draw comes from the fit's own generators
     (``engine.training.checkpoint``). Runs in the calling thread.
     """
-    return _prepare(model_or_spec, data, config, store, run_id, init_from, name, owner).run(list(callbacks), stop)
+    limited = [*callbacks, *limit_callbacks()]  # before the run is created: a bad setting leaves nothing behind
+    return _prepare(model_or_spec, data, config, store, run_id, init_from, name, owner).run(limited, stop)
 
 
 class _Failed(Exception):
@@ -112,9 +117,12 @@ def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, s
     if run_id is not None:
         if store is None:
             raise ValueError("resuming a run (run_id) needs the store that holds it (store=...)")
+        if owner:  # another owner's run (shared with the class, say) is theirs to resume, not this owner's
+            store.check_owner(run_id, owner, "resume")
         run = store.get(run_id)
         stored = TrainConfig.from_dict(run.config["train"])
         config = resume_config(stored, config, len(run.history), run_id)
+        check_epochs(config.epochs, done=len(run.history))
         if run.config["dataset"]["name"] != data.card.name:
             raise ValueError(f"run {run_id!r} trained on {run.config['dataset']['name']!r}, not on "
                              f"{data.card.name!r}; resume it with the same data")
@@ -124,6 +132,7 @@ def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, s
         config = config if config is not None else TrainConfig()
         if not isinstance(config, TrainConfig):
             raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+        check_epochs(config.epochs)
         model = as_model(model_or_spec, config.seed)
     if config.task is None:
         config = dataclasses.replace(config, task=default_task(data.card.targets))

@@ -16,6 +16,7 @@ from engine.nets.build import Network
 from engine.nets.spec import Shape
 from engine.training.config import TrainConfig
 from engine.training.evaluate import predict
+from engine.training.limits import check_epochs
 from engine.training.runs import Run, RunStore
 from engine.training.tasks import Task
 
@@ -28,7 +29,9 @@ def run_config(run: Run) -> TrainConfig:
 
 
 def resume_settings(run: Run, epochs: int, device: str) -> TrainConfig:
-    """The run's settings with another number of epochs and device: what resuming it trains with."""
+    """The run's settings with another number of epochs and device: what resuming it trains with. ``ValueError`` when
+    training on until epoch ``epochs`` is more than the server allows per job (``engine.training.limits``)."""
+    check_epochs(epochs, done=len(run.history))
     return dataclasses.replace(run_config(run), epochs=epochs, device=device)
 
 

@@ -13,11 +13,12 @@ from engine.jobs.runner import ServerBusyError
 from engine.jobs.training import TrainOutcome, train_job
 from engine.nets.presets import get_preset
 from engine.training.config import TrainConfig
-from engine.training.runs import RunError, RunInfo, RunStore
+from engine.training.runs import RunError, RunInfo
 from engine.units import plural
 from playground import state
 from playground.inspect.subject import Subject
 from playground.owner import owner_id
+from playground.store import run_store
 from playground.training.common import named_data
 
 DIGITS = ("mnist5k", "mnist")  # the sets whose digits look like a drawing fitted to the canvas
@@ -59,7 +60,7 @@ def drawing_advice_ui(subject: Subject) -> None:
 def _digit_runs() -> list[RunInfo]:
     """This owner's finished digit classifiers (and nobody's), newest first."""
     try:
-        runs = RunStore().visible(owner_id())
+        runs = run_store().visible(owner_id())
     except (OSError, RunError):
         return []
     return [r for r in runs if r.dataset in DIGITS and r.task == "classify" and r.epochs >= 1]
@@ -71,7 +72,7 @@ def _train() -> None:
     config = TrainConfig(epochs=EPOCHS, batch_size=64, lr=1e-3, seed=seed, device=str(state.get(state.DEVICE)))
     try:
         data = named_data("mnist5k", seed, None).data
-        job = jobs.runner().submit(train_job, get_preset("lenet5"), data, config, store=RunStore(), name=ONE_CLICK,
+        job = jobs.runner().submit(train_job, get_preset("lenet5"), data, config, store=run_store(), name=ONE_CLICK,
                                    owner=owner_id(), about={"page": PAGE})
     except (ServerBusyError, ValueError) as e:
         state.put(state.INSPECT_DRAW_MESSAGE, str(e)[:1].upper() + str(e)[1:])

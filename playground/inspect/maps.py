@@ -9,7 +9,7 @@ import torch
 from engine.data import adapt_batch
 from engine.nets.inspect import KINDS_CONV, feature_maps, shrink, spread, strongest_channels
 from engine.units import plural
-from playground import state
+from playground.cache import held
 from playground.figures import inspect as inspect_figures
 from playground.figures.primitives import plotly_config
 from playground.inspect import link
@@ -22,15 +22,17 @@ MAP_SIDE = 56  # maps larger than this are averaged down for drawing
 
 
 def _maps(subject: Subject, inp: InputImage, every: bool) -> list[tuple[str, torch.Tensor]]:
-    """The feature maps for this network and input (one sample: ``(C, H, W)`` each), computed once per choice."""
-    key = (subject.token, inp.key, every)
-    held = st.session_state.get(state.INSPECT_MAPS)
-    if held is None or held[0] != key:
+    """The feature maps for this network and input (one sample: ``(C, H, W)`` each), computed once per choice and
+    kept in this session's holder (``playground.cache.held``: bounded, released with the session)."""
+
+    def make() -> list[tuple[str, torch.Tensor]]:
         x = adapt_batch(inp.image[None], subject.input_shape, subject.stats)
-        maps = feature_maps(subject.model, x, kinds=None if every else KINDS_CONV)
-        held = (key, [(name, m[0]) for name, m in maps])
-        st.session_state[state.INSPECT_MAPS] = held
-    return held[1]
+        return [(name, m[0]) for name, m in feature_maps(subject.model, x, kinds=None if every else KINDS_CONV)]
+
+    kept, key = held(), ("maps", subject.token, inp.key, every)
+    if key not in kept:
+        kept.drop("maps")  # one input's maps at a time
+    return kept.keep(key, make)
 
 
 def feature_maps_ui(subject: Subject, inp: InputImage) -> None:

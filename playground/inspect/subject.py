@@ -2,33 +2,32 @@
 or the builder's network, untrained, its weights drawn from the sidebar seed — so the page shows something before
 anything is trained.
 
-The network is made once per session and kept under ``state.INSPECT_MODEL``, never in a shared cache: the page hooks it
-to record feature maps. The builder's network is built with ``engine.nets.build.build(spec, seed=...)``, from a private
-generator: nothing on this page thread touches torch's global one (docs/architecture.md, "Randomness").
+The network is shared read-only by every session that looks at the same one (``playground.cache``: the builder's by
+its spec and seed, a run's by its id and checkpoint), never kept in session state: the page only reads it (feature
+maps are recorded with hooks that see only their own call). The builder's network is built with
+``engine.nets.build.build(spec, seed=...)``, from a private generator: nothing on this page thread touches torch's
+global one (docs/architecture.md, "Randomness").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import streamlit as st
 
 from engine.data import Normalization
-from engine.nets.build import Network, build
+from engine.nets.build import Network
 from engine.nets.spec import SpecError
-from engine.training.runs import RunError, RunInfo, RunStore
+from engine.training.runs import RunError, RunInfo
 from engine.training.tasks import Task
-from engine.training.trained import load_trained
 from engine.units import format_shape, plural
 from playground import state
-from playground.cache import summary_of
+from playground.cache import shared_network, shared_run, summary_of
 from playground.navigation import PAGES, page_path
 from playground.owner import owner_id
+from playground.store import run_store
 
 BUILDER = ""  # the network option that stands for the builder's untrained network
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def model_ui() -> Subject | None:
     Training page, when there are no runs. None when the choice can't be loaded (the reason is shown)."""
     me = owner_id()
     try:
-        runs = [r for r in RunStore().visible(me) if r.epochs >= 1 or r.status == "stopped"]
+        runs = [r for r in run_store().visible(me) if r.epochs >= 1 or r.status == "stopped"]
     except (OSError, RunError) as e:
         st.error(f"The run store could not be read: {e}")
         runs = []
@@ -102,18 +101,9 @@ def _no_runs_message() -> None:
         pass
 
 
-def _session_model(token: tuple, make: Callable[[], T]) -> T:
-    """The network (or trained run) for ``token``, made once and kept for this session (one at a time)."""
-    held = st.session_state.get(state.INSPECT_MODEL)
-    if held is None or held[0] != token:
-        held = (token, make())
-        st.session_state[state.INSPECT_MODEL] = held
-    return held[1]
-
-
 def _run_subject(info: RunInfo) -> Subject:
     token = ("run", info.id, info.epochs, info.status)
-    trained = _session_model(token, lambda: load_trained(RunStore(), info.id, "cpu"))
+    trained = shared_run(run_store(), info.id, token[2:])
     classify = trained.task.name == "classify"
     return Subject(
         title=trained.name, model=trained.model, stats=trained.stats, input_shape=trained.input_shape,
@@ -134,7 +124,7 @@ def _builder_subject(seed: int) -> Subject | None:
     out = s.output_shape
     classes = tuple(str(i) for i in range(out[0])) if out is not None and len(out) == 1 else None
     token = ("builder", spec.to_json(indent=None), seed)
-    model = _session_model(token, lambda: build(spec, seed=seed).eval())
+    model = shared_network(spec, seed)
     return Subject("the builder's network (untrained)", model, None, tuple(spec.input), classes, trained=False,
                    token=token)
 

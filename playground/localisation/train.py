@@ -27,6 +27,7 @@ from playground.training.common import (
     network_facts,
     run_store,
 )
+from playground.training.settings import epochs_max
 
 # slot -> (data set, task): what the page trains, and where it files the run (state.LOC_RUNS)
 SLOTS: dict[str, tuple[str, Task]] = {"localise": ("scenes", Localise()), "landmarks": ("faces", Landmarks()),
@@ -74,7 +75,8 @@ def train_ui(slot: str, seed: int) -> None:
     n = cols[1].select_slider("Training images", TRAIN_SIZES, value=2000, key=K + "images", persist_state=PERSIST,
                               format_func=lambda v: f"{v:,}", help=f"Of the set's {card.train_size:,}; the "
                               f"{card.val_size:,} validation images are always the same.")
-    epochs = cols[2].number_input("Epochs", 1, 100, 8, key=K + "epochs", persist_state=PERSIST)
+    most = epochs_max(K + "epochs", 100)  # the server's limit per job, when lower
+    epochs = cols[2].number_input("Epochs", 1, most, min(8, most), key=K + "epochs", persist_state=PERSIST)
     lr = cols[3].select_slider("Learning rate", LR_CHOICES, value=5e-3, key=K + "lr", persist_state=PERSIST,
                                format_func=lambda v: f"{v:g}", help="The peak of a one-cycle schedule (Adam, "
                                f"batches of {BATCH}).")

@@ -5,8 +5,8 @@ The page says which it is.
 
 Training never runs in the page script: the click submits ``engine.jobs.training.train_job`` to the process-wide
 runner and keeps the handle under ``state.SLIDE_JOB``; a fragment redraws its progress and offers Stop; once the job
-is done its run becomes the page's classifier (``state.SLIDE_RUN``). The run, loaded once per session on the CPU, is
-kept under ``state.SLIDE_MODEL`` (never in a shared cache).
+is done its run becomes the page's classifier (``state.SLIDE_RUN``). The run, loaded on the CPU, is shared
+read-only with every session that slides it (``playground.cache.shared_run``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,16 @@ from engine.detection.search import (
 from engine.jobs import runner as jobs
 from engine.jobs.runner import ServerBusyError
 from engine.jobs.training import TrainOutcome, train_job
-from engine.training.runs import RunError, RunInfo, RunStore
-from engine.training.trained import TrainedModel, load_trained
+from engine.training.runs import RunError, RunInfo
+from engine.training.trained import TrainedModel
 from engine.units import format_seconds, plural
 from playground import state
+from playground.cache import shared_run
 from playground.navigation import page_path
 from playground.owner import owner_id
+from playground.store import run_store
 from playground.training.common import named_data
+from playground.training.settings import epochs_max
 
 ONE_CLICK_NAME = "window classifier (one click)"
 PROGRESS_S = 0.5
@@ -55,13 +58,9 @@ class Classifier:
         return self.trained.classes
 
 
-def _store() -> RunStore:
-    return RunStore()
-
-
 def _runs() -> list[RunInfo]:
     try:
-        return [r for r in _store().visible(owner_id()) if r.task == "classify" and r.epochs >= 1]
+        return [r for r in run_store().visible(owner_id()) if r.task == "classify" and r.epochs >= 1]
     except (OSError, RunError) as e:
         st.error(f"The run store could not be read: {e}")
         return []
@@ -85,7 +84,7 @@ def _train(epochs: int) -> None:
     try:
         data = named_data(WINDOW_DATA, seed, None).data
         config = window_classifier_config(seed=seed, device=str(state.get(state.DEVICE)), epochs=epochs)
-        job = jobs.runner().submit(train_job, WINDOW_CLASSIFIER, data, config, store=_store(), name=ONE_CLICK_NAME,
+        job = jobs.runner().submit(train_job, WINDOW_CLASSIFIER, data, config, store=run_store(), name=ONE_CLICK_NAME,
                                    owner=owner_id(), about={"page": "sliding"})
     except (ServerBusyError, ValueError) as e:
         state.put(state.SLIDE_MESSAGE, str(e))
@@ -117,7 +116,9 @@ def classifier_ui() -> Classifier | None:
             st.info("No classifier yet: train the window classifier in one click (a few seconds to a minute on a "
                     "CPU), or any classifier on the Training page.", icon=":material/info:")
     with train:
-        epochs = st.number_input("Epochs", 1, 30, WINDOW_EPOCHS, key="_w_sw_epochs", persist_state="session",
+        most = epochs_max("_w_sw_epochs", 30)  # the server's limit per job, when lower
+        epochs = st.number_input("Epochs", 1, most, min(WINDOW_EPOCHS, most), key="_w_sw_epochs",
+                                 persist_state="session",
                                  help="How long the one-click classifier trains (the windows set: 4,000 crops).")
         st.button("Train the window classifier", key="_w_sw_train", icon=":material/play_arrow:", type="primary",
                   disabled=running, on_click=_train, args=(int(epochs),), width="stretch")
@@ -144,11 +145,7 @@ def _label(r: RunInfo) -> str:
 
 def _load(info: RunInfo) -> Classifier:
     token = ("run", info.id, info.epochs, info.status)
-    held = st.session_state.get(state.SLIDE_MODEL)
-    if held is None or held[0] != token:
-        held = (token, load_trained(_store(), info.id, "cpu"))
-        st.session_state[state.SLIDE_MODEL] = held
-    trained = held[1]
+    trained = shared_run(run_store(), info.id, token[2:])
     windows = trained.dataset == WINDOW_DATA
     return Classifier(trained, token, background_index(trained.classes), OBJECT_FILL if windows else 1.0,
                       info.name == ONE_CLICK_NAME and trained.model.spec == WINDOW_CLASSIFIER)

@@ -5,7 +5,7 @@ Training never runs in the page script: Train, Resume and Fine-tune submit ``eng
 process-wide ``engine.jobs.runner.runner()`` from the page (``live``), and the job handle lives in session state
 (``state.TRAIN_JOB``), so the run goes on across reruns and page switches and every session has its own. Settings
 keep their values across page switches with ``persist_state="session"``; the uploaded zip, whose widget cannot, lives
-under ``state.TRAIN_UPLOAD``.
+under ``state.TRAIN_UPLOAD`` (its decoding: ``playground.training.zip_decode``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from engine.data import LoadedData, Normalization, channel_stats, load_dataset
 from engine.nets import presets
 from engine.nets.spec import NetworkSpec
 from engine.nets.summary import Summary
-from engine.training.runs import RunStore
 from engine.units import format_count, format_shape, plural
 from playground import state
 from playground.cache import summary_of
 from playground.navigation import page_path
+from playground.store import run_store as run_store  # the pages' run store, decided there (the demo's own)
 
 PERSIST = "session"
 BUILDER_PAGE = page_path("builder")
@@ -33,11 +33,6 @@ class Picked(NamedTuple):
 
     data: LoadedData
     stats: Normalization
-
-
-def run_store() -> RunStore:
-    """The run store (``$CNNPG_RUNS_DIR``, else ./runs). Cheap: a folder and an SQLite file."""
-    return RunStore()
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the data set…")

@@ -3,8 +3,6 @@ samples, and the check that the builder's network fits it (with the task's one-c
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from engine.data import (
@@ -17,7 +15,6 @@ from engine.data import (
     dataset_card,
     dataset_names,
     describe_adaptation,
-    from_zip,
     load_dataset,
 )
 from engine.nets.spec import NetworkSpec
@@ -28,6 +25,7 @@ from playground import state
 from playground.builder import editor as builder_ui
 from playground.figures import detection as detection_figs
 from playground.figures import training as figs
+from playground.training import zip_decode
 from playground.training.common import BUILDER_PAGE, PERSIST, Picked, message, named_data, short
 
 TRAIN_LIMITS = (500, 1000, 2000, 5000, 10000, 20000)
@@ -36,6 +34,7 @@ SOURCES = {"named": "A data set", "zip": "Your images (zip)", "webcam": "Webcam 
 # The set a fresh page opens on: the first of these (then of the others) that is here and fits the builder's network
 # as it is, so Train works at the first click (LeNet-5: MNIST 5k, a result in seconds on a laptop's CPU).
 FIRST_CHOICE = ("mnist5k", "digits", "shapes", "fashion_mnist", "cifar10")
+DECODE_PROGRESS_S = 0.5  # seconds between redraws of a zip's decoding progress
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -157,43 +156,63 @@ def _zip_ui(seed: int) -> Picked | None:
     if upload is not None:
         raw = upload.getvalue()
         if stored is None or stored["name"] != upload.name or stored["bytes"] != raw:
-            stored = _read_zip(upload.name, raw, seed)
-    elif stored is not None and stored["seed"] != seed:
-        stored = _read_zip(stored["name"], stored["bytes"], seed)
+            stored = {"name": upload.name, "bytes": raw}
+            state.put(state.TRAIN_UPLOAD, stored)
     if stored is None:
         st.caption("Nothing uploaded yet. Example layout: `my_data.zip` → `cats/001.jpg`, `cats/002.jpg`, "
                    "`dogs/001.jpg`, …")
         return None
-    data = stored["data"]
+    job = _decoded(stored["name"], stored["bytes"], seed)
+    if job is None:
+        return None
     if upload is None:
         st.caption(f"Using your earlier upload, {stored['name']}; upload another zip to replace it.")
     left, right = st.columns([2, 3], gap="large")
     with left:
-        _card_ui(data.card, None)
+        _card_ui(job.data.card, None)
     with right:
-        _samples_ui(data)
-    return Picked(data, stored["stats"])
+        _samples_ui(job.data)
+    return Picked(job.data, job.stats)
 
 
-def _read_zip(name: str, raw: bytes, seed: int) -> dict | None:
-    """The zip read into a data set and kept (``state.TRAIN_UPLOAD``), or None with the reason on the page. A refused
-    zip is remembered by its digest (``state.TRAIN_UPLOAD_FAILED``): the reruns that follow, while the uploader still
-    holds it, show the reason again without reading the zip again."""
-    digest = hashlib.sha256(name.encode() + b"\0" + raw).hexdigest()
+def _decoded(name: str, raw: bytes, seed: int) -> zip_decode.Decoding | None:
+    """The zip's decoding once it is done, else None with its progress (or why it stopped) on the page. It runs off
+    the script thread (``playground.training.zip_decode``), once per upload and seed: reruns and page switches find it
+    again. A refused zip is also remembered in the session by its digest (``state.TRAIN_UPLOAD_FAILED``): the reruns
+    that follow show the reason without asking again."""
+    digest = zip_decode.digest_of(name, raw)
     failed = state.get(state.TRAIN_UPLOAD_FAILED)
     if failed is not None and failed["digest"] == digest:
         st.error(failed["message"], icon=":material/folder_zip:")
         return None
-    try:
-        data = from_zip(raw, seed=seed, title=name)
-    except ValueError as e:
-        refused = f"{name}: {e}"
-        state.put(state.TRAIN_UPLOAD_FAILED, {"digest": digest, "message": refused})
-        st.error(refused, icon=":material/folder_zip:")
+    job = zip_decode.decoding(name, raw, seed)
+    if job.status == "failed":
+        state.put(state.TRAIN_UPLOAD_FAILED, {"digest": digest, "message": job.message})
+        st.error(job.message, icon=":material/folder_zip:")
         return None
-    stored = {"name": name, "bytes": raw, "seed": seed, "data": data, "stats": channel_stats(data.train)}
-    state.put(state.TRAIN_UPLOAD, stored)
-    return stored
+    if job.status == "cancelled":
+        st.info(f"{name}: decoding cancelled.", icon=":material/folder_zip:")
+        st.button("Decode it again", key="_w_tr_zip_again", on_click=zip_decode.again, args=(name, raw, seed),
+                  icon=":material/refresh:")
+        return None
+    if not job.finished:
+        _progress_ui(job)
+        return None
+    return job
+
+
+def _progress_ui(job: zip_decode.Decoding) -> None:
+    """The decoding's progress, redrawn on a timer; the whole page runs again once it has finished."""
+
+    @st.fragment(run_every=DECODE_PROGRESS_S)
+    def progress() -> None:
+        if job.finished:
+            st.rerun(scope="app")
+        st.progress(job.fraction, text=job.describe())
+
+    progress()
+    st.button("Cancel", key="_w_tr_zip_cancel", on_click=job.cancel, icon=":material/cancel:",
+              help="Stop decoding this zip (the page stays usable meanwhile: other pages, other settings).")
 
 
 def _webcam_ui() -> Picked | None:

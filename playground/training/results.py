@@ -1,8 +1,8 @@
 """The training page's evaluation section: how the active run does on its validation images — for classification
 accuracy, per class, the confusion matrix, the most-confused pairs and the mistakes; for localisation and landmarks
 the predicted and true boxes or points (``playground.localisation.views``, shared with that page); for another task
-its metrics — and its downloads. Evaluations are kept per session (``state.TRAIN_EVALS``), keyed by the run's
-checkpoint."""
+its metrics — and its downloads. Evaluations are kept in the session's holder (``playground.cache.held``: bounded, made
+again when dropped), keyed by the run's checkpoint."""
 
 from __future__ import annotations
 
@@ -21,11 +21,10 @@ from engine.training.tasks.classify import Evaluation
 from engine.training.trained import run_data, run_input_shape, run_stats
 from engine.units import plural
 from playground import state
+from playground.cache import held
 from playground.figures import training as figs
 from playground.localisation import views
 from playground.training.common import Picked, device_choice, load_named, network_title, short
-
-MAX_EVALS = 8  # evaluations kept per session
 
 
 def eval_key(run: Run) -> tuple[str, int, int]:
@@ -34,10 +33,7 @@ def eval_key(run: Run) -> tuple[str, int, int]:
 
 
 def remember_eval(key: tuple, evaluation: Evaluation) -> None:
-    evals = state.get(state.TRAIN_EVALS, {})
-    evals[key] = evaluation
-    for old in list(evals)[:-MAX_EVALS]:
-        del evals[old]
+    held().put(("eval", *key), evaluation)
 
 
 def data_of(run: Run, current: Picked | None) -> tuple[LoadedData | None, str]:
@@ -48,16 +44,17 @@ def data_of(run: Run, current: Picked | None) -> tuple[LoadedData | None, str]:
 def run_evaluation(store: RunStore, run: Run, data: LoadedData, task: Task) -> Any:
     """The task's evaluation of ``run`` on ``data.val``, computed once per session and checkpoint."""
     key = eval_key(run)
-    evals = state.get(state.TRAIN_EVALS, {})
-    if key not in evals:
+    evaluation = held().get(("eval", *key))
+    if evaluation is None:
         try:
             device = resolve(device_choice())
         except ValueError:
             device = resolve("cpu")
         with st.spinner("Evaluating the run on its validation images…"):
             model = store.load_model(run.info.id, device=device)
-            remember_eval(key, evaluate(model, data.val, run_stats(run), task=task))
-    return evals[key]
+            evaluation = evaluate(model, data.val, run_stats(run), task=task)
+        remember_eval(key, evaluation)
+    return evaluation
 
 
 def results_ui(store: RunStore, current: Picked | None) -> None:
@@ -88,7 +85,7 @@ def results_ui(store: RunStore, current: Picked | None) -> None:
         st.info(why)
     elif len(data.val) == 0:
         st.info("The run's data has no validation images to evaluate on.")
-    elif state.get(state.TRAIN_EVAL_LATER) == run_id and eval_key(run) not in state.get(state.TRAIN_EVALS, {}):
+    elif state.get(state.TRAIN_EVAL_LATER) == run_id and ("eval", *eval_key(run)) not in held():
         st.button(f"Evaluate it on its {len(data.val):,} validation images", key="_w_tr_eval_later",
                   icon=":material/fact_check:", on_click=state.put, args=(state.TRAIN_EVAL_LATER, None),
                   help="It was stopped, so it was not evaluated (that can take a while for a large network).")

@@ -7,8 +7,11 @@ import streamlit as st
 
 from engine.data import AugmentConfig, LoadedData, check_targets, preview_augmentations
 from engine.device import resolve
+from engine.nets.limits import Limits, limits
 from engine.training.config import TrainConfig
+from engine.training.limits import EPOCHS_ENV, JobLimits, check_epochs, job_limits, time_text
 from engine.training.tasks import Classify, default_task, task_from_dict
+from engine.units import plural
 from playground import state
 from playground.figures import training as figs
 from playground.training.common import PERSIST, Picked, device_choice
@@ -20,6 +23,8 @@ GAMMA_CHOICES = (0.5, 0.3, 0.2, 0.1, 0.05, 0.01)
 WRITING = ("digits", "mnist5k", "mnist")  # a mirrored digit is not the same digit
 OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULES = {"constant": "constant", "step": "step decay", "cosine": "cosine annealing", "onecycle": "one-cycle"}
+MAX_EPOCHS = 500  # the epochs input's own range, when the server sets no limit
+EPOCHS_KEY = "_w_tr_epochs"
 
 
 def augment_ui(picked: Picked | None) -> AugmentConfig | None:
@@ -98,7 +103,14 @@ def settings_ui(augment: AugmentConfig | None, picked: Picked | None) -> TrainCo
                                      "(Loshchilov & Hutter, 2017); one-cycle: warm up, then anneal (Smith & "
                                      "Topin, 2018).")
     batch = top[3].select_slider("Batch size", BATCH_CHOICES, value=64, key="_w_tr_batch", persist_state=PERSIST)
-    epochs = top[4].number_input("Epochs", 1, 500, 5, key="_w_tr_epochs", persist_state=PERSIST)
+    try:
+        caps = job_limits()
+    except ValueError as e:
+        st.error(f"The server's limits per job are misconfigured: {e}")
+        return None
+    most = epochs_max(EPOCHS_KEY)
+    epochs = top[4].number_input("Epochs", 1, most, min(5, most), key=EPOCHS_KEY, persist_state=PERSIST,
+                                 help=f"At most {most} on this server." if caps.epochs is not None else None)
     more = st.columns(5)
     decay = more[0].select_slider("Weight decay", WD_CHOICES, value=0.0, format_func=_lr_text, key="_w_tr_wd",
                                   persist_state=PERSIST, help="L2 penalty on the weights (decoupled for AdamW).")
@@ -122,7 +134,9 @@ def settings_ui(augment: AugmentConfig | None, picked: Picked | None) -> TrainCo
     if on_cuda:
         amp = st.toggle("mixed precision (bfloat16/float16 on CUDA)", key="_w_tr_amp", persist_state=PERSIST,
                         help="Micikevicius et al., 2018: faster, less memory, nearly the same accuracy.")
+    limits_caption(caps)
     try:
+        check_epochs(int(epochs))
         return TrainConfig(optimizer=optimizer, lr=float(lr), momentum=float(momentum), schedule=schedule,
                            step_size=int(step_size), gamma=float(gamma), batch_size=int(batch), epochs=int(epochs),
                            weight_decay=float(decay), seed=int(state.get(state.SEED)), device=device, amp=bool(amp),
@@ -130,3 +144,41 @@ def settings_ui(augment: AugmentConfig | None, picked: Picked | None) -> TrainCo
     except ValueError as e:
         st.error(f"These settings cannot train: {e}")
         return None
+
+
+def most_epochs(caps: JobLimits, own_max: int = MAX_EPOCHS) -> int:
+    """The most epochs one job may train here: an input's own maximum, or the server's limit per job when lower."""
+    return min(caps.epochs, own_max) if caps.epochs is not None else own_max
+
+
+def epochs_max(key: str, own_max: int = MAX_EPOCHS) -> int:
+    """The maximum for the epochs input ``key`` (``most_epochs``; its own when the server's limits are misconfigured,
+    which the Training page's settings say). A value above it (from a link made on another server) is brought down
+    to it first, saying why."""
+    try:
+        caps = job_limits()
+    except ValueError:
+        return own_max
+    most = most_epochs(caps, own_max)
+    asked = st.session_state.get(key)
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked > most:
+        st.session_state[key] = most
+        if most == caps.epochs:
+            st.warning(f"{asked} epochs is over this server's limit of {most} per job ({EPOCHS_ENV}={most}); set to "
+                       f"{most}.")
+    return most
+
+
+def limits_caption(caps: JobLimits) -> None:
+    """What this server allows per training job, when it sets limits (nothing on a laptop)."""
+    parts = [plural(caps.epochs, "epoch")] if caps.epochs is not None else []
+    if caps.seconds is not None:
+        parts.append(f"{time_text(caps.seconds)} of training")
+    said = [f"This server allows at most {' and '.join(parts)} per job."] if parts else []
+    if caps.seconds is not None:
+        said.append("A job that reaches the time stops as with Stop; resume it under Runs for as long again.")
+    side = limits().input_side
+    if side != Limits().input_side:
+        said.append(f"Networks take inputs of at most {side}×{side} pixels.")
+    if said:
+        st.caption(" ".join(said), help="Set by whoever runs the server, in its environment (docs/hosting.md).")

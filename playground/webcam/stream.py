@@ -7,8 +7,9 @@ samples recorded so far; in ``live`` the frames classified. The frame work itsel
 uint8 -> (H, W, 3) uint8`` (from ``engine.media.camera``), wrapped here once (``frame_callback``), after
 streamlit-webrtc's examples.
 
-Offline and on loopback no STUN/TURN server is needed; ``RTC_CONFIGURATION`` says so explicitly, because the
-component's default asks public STUN servers (see docs/testing.md). A hosted deployment needs a TURN server.
+Offline and on loopback no STUN/TURN server is needed, and by default none is given — explicitly, because the
+component's default asks public STUN servers (see docs/testing.md). A hosted deployment behind NAT lists its STUN and
+TURN servers in ``$CNNPG_ICE_SERVERS`` (``playground.webcam.ice``); every stream gets them.
 
 One server runs at most ``$CNNPG_MAX_STREAMS`` live cameras at once (default 8): every stream costs the server a
 decoder, an encoder and the frame work, 15-30 times a second. A page over the cap says so instead of drawing the
@@ -33,10 +34,10 @@ import streamlit as st
 
 from engine.env import positive_int
 from playground import state
+from playground.webcam.ice import rtc_configuration
 
 STREAMS_ENV_VAR = "CNNPG_MAX_STREAMS"
 DEFAULT_MAX_STREAMS = 8
-RTC_CONFIGURATION: dict[str, Any] = {"iceServers": []}
 MEDIA_CONSTRAINTS: dict[str, Any] = {"video": True, "audio": False}
 
 FrameFn = Callable[[np.ndarray], np.ndarray]  # (H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB
@@ -176,23 +177,28 @@ def frame_stream(key: str, fn: FrameFn | None = None) -> bool:
     if full:
         st.warning(full, icon=":material/videocam_off:")
         return False
+    try:
+        rtc = rtc_configuration()
+    except ValueError as e:
+        st.error(f"The live camera is misconfigured on this server: {e}", icon=":material/videocam_off:")
+        return False
     latest = _latest(key)
 
     def work(frame: np.ndarray) -> np.ndarray:
         latest.put(frame)
         return frame if fn is None else fn(frame)
 
-    ctx = _streamer(key, work)
+    ctx = _streamer(key, work, rtc)
     STREAMS.update(slot, ctx)
     return bool(ctx.state.playing)
 
 
-def _streamer(key: str, fn: FrameFn) -> Any:
+def _streamer(key: str, fn: FrameFn, rtc: dict[str, Any]) -> Any:
     """The webcam component. ``streamlit_webrtc`` is looked up at each call (and imported only when a page shows a
     camera), so an AppTest can replace just this component: it needs the real server."""
     import streamlit_webrtc as webrtc
 
     return webrtc.webrtc_streamer(
-        key=key, mode=webrtc.WebRtcMode.SENDRECV, rtc_configuration=RTC_CONFIGURATION,
+        key=key, mode=webrtc.WebRtcMode.SENDRECV, rtc_configuration=rtc,
         media_stream_constraints=MEDIA_CONSTRAINTS, video_frame_callback=frame_callback(fn), async_processing=True,
     )

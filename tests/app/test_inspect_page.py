@@ -22,6 +22,7 @@ from engine.training.config import TrainConfig
 from engine.training.evaluate import predict
 from engine.training.loop import fit
 from engine.training.runs import RunStore
+from playground.cache import shared_network
 
 SPEC = NetworkSpec.from_dict({"input": [1, 16, 16], "layers": [
     {"kind": "conv2d", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"kind": "relu"},
@@ -100,8 +101,10 @@ def test_the_builders_network_has_its_seeds_weights_and_leaves_the_global_genera
     at.switch_page("../pages/inspect.py").run()
     _ok(at)
     assert torch.equal(torch.get_rng_state(), before)
-    token, model = at.session_state["inspect_model"]
+    (token,) = {key[1] for key in at.session_state["held"]._items if key[0] == "maps"}
     assert token[0] == "builder" and token[2] == 7
+    model = shared_network(get_preset("lenet5"), 7)  # the one copy every session looking at it shares
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
     torch.manual_seed(7)
     oracle = build(get_preset("lenet5"))
     for (name, got), (_, want) in zip(model.state_dict().items(), oracle.state_dict().items(), strict=True):

@@ -18,6 +18,7 @@ from engine.detection.search import WINDOW_CLASSIFIER, search_image
 from engine.detection.sliding import convolutional_spec, trunk_stride, window_count
 from engine.media.images import sample_image, to_uint8
 from engine.training.runs import RunStore
+from playground.cache import shared_run
 
 TIMEOUT = 240  # seconds the one-click training may take on a loaded 2-core machine
 SCENE = 160  # the page's scenes are this many pixels a side (playground/sliding/picture.py)
@@ -92,10 +93,11 @@ def test_the_exact_setting_gives_equal_maps_and_the_loop_is_the_classifier_on_ea
     assert any(s.value.startswith(f"Equal: the convolutional form computed every one of the loop's {n:,} windows")
                for s in page.success)
     # the loop's map is the classifier run on each window cut by hand
-    (comparison,) = [v for k, v in page.session_state["slide_results"].items() if k[0] == "compare"]
+    ((token, comparison),) = [(k[2], v) for k, (_, v) in page.session_state["held"]._items.items()
+                              if k[:2] == ("slide", "compare")]
     assert comparison.loop.probs.shape[:2] == comparison.conv.probs.shape[:2] == (33, 33)
     s = scenes.generate_many(1, SCENE, seed=0, count=(2, 5), radius=(0.06, 0.16), classes=OBJECTS)
-    model = page.session_state["slide_model"][1]
+    model = shared_run(RunStore(), token[1], token[2:])  # the one copy every session sliding this run shares
     stats = model.stats
     mean, std = torch.tensor(stats.mean)[:, None, None], torch.tensor(stats.std)[:, None, None]
     for r, c in [(0, 0), (7, 20), (32, 32)]:

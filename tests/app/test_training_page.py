@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -22,13 +23,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from apptest_helpers import ENTRY, await_job, button, metric, open_page
-from PIL import Image
+from PIL import Image, ImageFile
 from streamlit.testing.v1 import AppTest
 
 from engine.jobs import runner as jobs
 from engine.nets.presets import get_preset
 from engine.nets.spec import Linear
 from engine.training.runs import RunStore
+from playground.training import zip_decode
 
 TIMEOUT = 120  # seconds a job may take on a loaded 2-core machine
 
@@ -159,20 +161,32 @@ def _zip(classes: dict[str, int], size: int = 12) -> bytes:
     return out.getvalue()
 
 
+def _upload(page, name: str, raw: bytes):
+    """Upload a zip, then wait for its decoding (off the script thread) and run the page again to draw the outcome,
+    as the page's progress fragment would."""
+    page.file_uploader(key="_w_tr_zip").set_value((name, raw, "application/zip")).run()
+    assert not page.exception, [e.value for e in page.exception]
+    job = zip_decode.kept(name, raw, page.session_state["seed"])
+    if job is not None:
+        assert job.wait(TIMEOUT), f"{name} is still {job.status} after {TIMEOUT} s"
+        page.run()
+    return page
+
+
 def test_an_uploaded_zip_becomes_the_data_and_a_bad_one_is_an_error(page):
     page.button_group(key="_w_tr_source").set_value("zip").run()
-    page.file_uploader(key="_w_tr_zip").set_value(("notes.zip", b"this is not a zip", "application/zip")).run()
+    _upload(page, "notes.zip", b"this is not a zip")
     assert not page.exception
     assert any("notes.zip: this file is not a zip archive" in e.value for e in page.error)
     assert button(page, "Train").disabled
 
-    page.file_uploader(key="_w_tr_zip").set_value(("pets.zip", _zip({"cats": 4, "dogs": 5}), "application/zip")).run()
+    _upload(page, "pets.zip", _zip({"cats": 4, "dogs": 5}))
     assert not page.exception and not page.error
     assert any("Your images (pets.zip)" in m.value for m in page.markdown)
     assert metric(page, "classes") == "2"
     assert "output: the network gives 10 scores but Your images (pets.zip) has 2 classes" in page.warning[0].value
 
-    page.file_uploader(key="_w_tr_zip").set_value(("one.zip", _zip({"cats": 3}), "application/zip")).run()
+    _upload(page, "one.zip", _zip({"cats": 3}))
     assert any("only one class folder ('cats')" in e.value for e in page.error)
 
 
@@ -186,7 +200,7 @@ def test_a_refused_zip_is_remembered_and_not_read_again_on_each_rerun(page):
         for i in range(14):  # 14 × 16 megapixels: over the 200 megapixels a zip may declare
             zf.writestr(f"{'ab'[i % 2]}/{i}.png", png.getvalue())
     page.button_group(key="_w_tr_source").set_value("zip").run()
-    page.file_uploader(key="_w_tr_zip").set_value(("bomb.zip", out.getvalue(), "application/zip")).run()
+    _upload(page, "bomb.zip", out.getvalue())
     assert not page.exception
     refused = "bomb.zip: the 14 images declare 224 megapixels in all, 1.1 times the limit of 200 megapixels"
     assert [e.value for e in page.error if e.value.startswith("bomb.zip")] == [page.session_state["train_upload_failed"]
@@ -198,8 +212,76 @@ def test_a_refused_zip_is_remembered_and_not_read_again_on_each_rerun(page):
     assert not page.exception and "remembered" in [e.value for e in page.error]
     assert button(page, "Train").disabled
     # another zip is read (the remembered refusal is only for the upload it was made for)
-    page.file_uploader(key="_w_tr_zip").set_value(("pets.zip", _zip({"cats": 2, "dogs": 2}), "application/zip")).run()
+    _upload(page, "pets.zip", _zip({"cats": 2, "dogs": 2}))
     assert not page.exception and not page.error and metric(page, "classes") == "2"
+
+
+def _decodes(monkeypatch) -> list[int]:
+    """Every image PIL decodes (``ImageFile.load``), from any thread."""
+    decoded: list[int] = []
+    load = ImageFile.ImageFile.load
+
+    def counting(self):
+        decoded.append(1)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
+    return decoded
+
+
+def test_a_zip_is_decoded_off_the_page_with_progress_once_and_can_be_cancelled(page, monkeypatch):
+    """Issue 9: a big zip froze the page while it decoded in the script thread, and every rerun decoded it again.
+    Here the page run that receives the upload ends at once with a progress bar; the set arrives when the decoding
+    is done; reruns and a visit to another page do not decode it again; a cancelled decoding stops and can be
+    started again."""
+    raw = _zip({"cats": 60, "dogs": 60}, size=256)
+    decoded = _decodes(monkeypatch)
+    page.button_group(key="_w_tr_source").set_value("zip").run()
+    slow = threading.Event()  # holds the decoding at its first image until the page has drawn its progress
+    real = zip_decode.Decoding._progress
+
+    def held_back(self, done, total):
+        if done == 1:
+            slow.wait(TIMEOUT)
+        real(self, done, total)
+
+    monkeypatch.setattr(zip_decode.Decoding, "_progress", held_back)
+    page.file_uploader(key="_w_tr_zip").set_value(("big.zip", raw, "application/zip")).run()
+    assert not page.exception
+    job = zip_decode.kept("big.zip", raw, page.session_state["seed"])
+    assert job is not None and not job.finished
+    bars = page.get("progress")
+    assert len(bars) == 1 and "big.zip" in bars[0].proto.text
+    assert button(page, "Train").disabled
+    page.switch_page("../pages/builder.py").run()  # the page can be left meanwhile
+    assert not page.exception
+    slow.set()
+    assert job.wait(TIMEOUT) and job.status == "done", job.status
+    page.switch_page("../pages/training.py").run()
+    assert not page.exception and not page.error
+    assert metric(page, "training images") == "96" and metric(page, "classes") == "2"
+    assert zip_decode.kept("big.zip", raw, page.session_state["seed"]) is job
+    n = len(decoded)
+    assert n > 0
+    for _ in range(3):
+        page.run()
+    assert len(decoded) == n and metric(page, "classes") == "2"  # reruns never decode again
+
+    # Cancel: another zip, held at its first image, cancelled from the page; it stops there.
+    other = _zip({"cats": 40, "dogs": 40}, size=256)
+    slow.clear()
+    page.file_uploader(key="_w_tr_zip").set_value(("other.zip", other, "application/zip")).run()
+    job = zip_decode.kept("other.zip", other, page.session_state["seed"])
+    page.button(key="_w_tr_zip_cancel").click().run()
+    slow.set()
+    assert job.wait(TIMEOUT) and job.status == "cancelled" and job.done <= 1
+    page.run()
+    assert any("other.zip: decoding cancelled" in i.value for i in page.info)
+    page.button(key="_w_tr_zip_again").click().run()
+    again = zip_decode.kept("other.zip", other, page.session_state["seed"])
+    assert again is not job and again.wait(TIMEOUT) and again.status == "done"
+    page.run()
+    assert metric(page, "classes") == "2" and any("Your images (other.zip)" in m.value for m in page.markdown)
 
 
 def test_stop_then_resume_continues_the_same_run(page, runs_dir):

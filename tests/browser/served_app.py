@@ -33,6 +33,15 @@ def serve(script: Path, log: Path, env: dict[str, str] | None = None, timeout: f
     """Run ``script`` until the block ends; yields its URL once ``/_stcore/health`` answers ``ok``. ``certificate``:
     (cert, key) files to serve over https (the probe then trusts the self-signed certificate); ``address``: the
     interface to listen on ("0.0.0.0": every one, as a classroom server does)."""
+    with serve_process(script, log, env, timeout, certificate, address) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_process(script: Path, log: Path, env: dict[str, str] | None = None, timeout: float = 60,
+                  certificate: tuple[Path, Path] | None = None, address: str = "127.0.0.1"
+                  ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``serve``, yielding the server's process too (a test that kills it)."""
     port = free_port()
     tls = ["--server.sslCertFile", str(certificate[0]), "--server.sslKeyFile", str(certificate[1])] if certificate \
         else []
@@ -56,7 +65,7 @@ def serve(script: Path, log: Path, env: dict[str, str] | None = None, timeout: f
                     pytest.fail(f"{script.name} did not start within {timeout:.0f} s; server log:\n"
                                 f"{log.read_text()[-4000:]}")
                 time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -8,6 +8,8 @@ from playwright.sync_api import expect
 from engine.device import available
 from playground.navigation import PAGES, grouped
 
+SHOWN = [p for p in PAGES.values() if p.shown]  # the Classroom only with a teacher's token (test_classroom_browser)
+
 
 def test_home_loads_with_sidebar(app):
     app.goto("/")
@@ -21,14 +23,14 @@ def test_home_loads_with_sidebar(app):
 def test_navigation_lists_every_page(app):
     app.goto("/")
     links = app.page.get_by_test_id("stSidebarNavLink")
-    expect(links).to_have_count(len(PAGES))
-    assert [t.strip().splitlines()[-1] for t in links.all_inner_texts()] == [p.title for p in PAGES.values()]
+    expect(links).to_have_count(len(SHOWN))
+    assert [t.strip().splitlines()[-1] for t in links.all_inner_texts()] == [p.title for p in SHOWN]
     headers = app.page.get_by_test_id("stNavSectionHeader")
     expect(headers).to_have_count(len([g for g in grouped() if g]))
     assert [t.strip() for t in headers.all_inner_texts()] == [g for g in grouped() if g]
 
 
-@pytest.mark.parametrize("url", [p.url for p in PAGES.values()])
+@pytest.mark.parametrize("url", [p.url for p in SHOWN])
 def test_every_page_loads_by_deep_link(app, url):
     app.goto(f"/{url}")
     # A deep link runs through the entry script: the shared sidebar is there, and the page's own title.

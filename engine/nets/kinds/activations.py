@@ -8,6 +8,7 @@ from Overfitting" (2014).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -77,8 +78,8 @@ class LeakyReLU(_Activation):
 
     def check(self, in_shape: Shape) -> list[str]:
         errors = super().check(in_shape)
-        if not is_number(self.negative_slope) or self.negative_slope != self.negative_slope:
-            errors.insert(0, f"negative_slope must be a number, got {self.negative_slope!r}")
+        if not is_number(self.negative_slope) or not math.isfinite(self.negative_slope):
+            errors.insert(0, f"negative_slope must be a finite number, got {self.negative_slope!r}")
         return errors
 
     def saves_output(self) -> bool:

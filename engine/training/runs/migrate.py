@@ -16,7 +16,8 @@ Format 1 (every run made before the task interface) knew only classification:
   exactly as the old code would have.
 
 Index version 2 had no ``owner`` column: it is added, empty, for every run made before owners existed (nobody's
-runs; see ``RunStore.visible``).
+runs; see ``RunStore.visible``). Index version 3 had no ``shared`` column (a run its owner shares with the class) and
+no ``people`` table (each owner's short name and leaderboard choice): they are added, not shared and empty.
 
 Run folders are migrated as they are read, in memory; a resumed run writes its files in today's format.
 """
@@ -32,7 +33,7 @@ import torch
 RUN_FORMAT = "cnnpg-run-2"  # config.json's "format"; absent means format 1
 CHECKPOINT_FORMAT = "cnnpg-checkpoint-2"
 OLD_CHECKPOINT_FORMAT = "cnnpg-checkpoint-1"
-INDEX_VERSION = 3  # PRAGMA user_version of a migrated (or new) index
+INDEX_VERSION = 4  # PRAGMA user_version of a migrated (or new) index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -47,11 +48,19 @@ CREATE TABLE IF NOT EXISTS runs (
     higher_is_better INTEGER NOT NULL,
     best REAL,
     device TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT ''
+    owner TEXT NOT NULL DEFAULT '',
+    shared INTEGER NOT NULL DEFAULT 0
+)
+"""
+PEOPLE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS people (
+    owner TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    on_board INTEGER NOT NULL DEFAULT 0
 )
 """
 COLUMNS = ("id", "name", "created", "dataset", "status", "epochs", "task", "metric", "higher_is_better", "best",
-           "device", "owner")
+           "device", "owner", "shared")
 _OLD_METRICS = {"train_loss": ("train", "loss"), "train_acc": ("train", "accuracy"),
                 "val_loss": ("val", "loss"), "val_acc": ("val", "accuracy")}
 
@@ -69,14 +78,18 @@ def migrate_index(con: sqlite3.Connection) -> bool:
         if migrated:
             con.execute(SCHEMA.replace("runs (", "runs_v2 (", 1))
             con.execute(f"INSERT INTO runs_v2 ({', '.join(COLUMNS)}) SELECT id, name, created, dataset, status, "
-                        f"epochs, 'classify', 'accuracy', 1, best_val_acc, device, '' FROM runs")
+                        f"epochs, 'classify', 'accuracy', 1, best_val_acc, device, '', 0 FROM runs")
             con.execute("DROP TABLE runs")
             con.execute("ALTER TABLE runs_v2 RENAME TO runs")
-        elif columns and "owner" not in columns:  # format 2: runs made before owners, kept as nobody's ('')
-            con.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        elif columns and ("owner" not in columns or "shared" not in columns):
+            if "owner" not in columns:  # format 2: runs made before owners, kept as nobody's ('')
+                con.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            if "shared" not in columns:  # format 3: runs made before sharing, not shared
+                con.execute("ALTER TABLE runs ADD COLUMN shared INTEGER NOT NULL DEFAULT 0")
             migrated = True
         else:
             con.execute(SCHEMA)
+        con.execute(PEOPLE_SCHEMA)
         con.execute(f"PRAGMA user_version = {INDEX_VERSION}")
         con.execute("COMMIT")
     except BaseException:

@@ -14,8 +14,10 @@ A run is a folder ``<root>/<run_id>/`` holding
 ``<root>/runs.sqlite`` indexes the runs (id, name, created, dataset, status, epochs, task, its primary metric, whether
 higher is better, its best validation value, device, owner) for listing. A run's ``owner`` is the anonymous id of the
 browser that started it ("" for runs from the CLI or from before owners: nobody's); ``list(owner=...)`` and
-``visible(owner)`` give one owner's runs, and renaming or deleting another owner's run is refused here, not only hidden
-in a page. Each call opens its own connection and the
+``visible(owner)`` give one owner's runs (and the runs others share with the class: ``share``), and renaming,
+deleting, resuming or sharing another owner's run is refused here, not only hidden in a page. The index also keeps each
+owner's short name and leaderboard choice (``set_name``, ``set_on_board``, ``people``: ``engine.training.runs.people``).
+Each call opens its own connection and the
 database is in WAL mode, so two sessions (threads or processes) can train and write at once. The files are the truth
 for a run's content; the index is what ``list`` reads. Stores and runs written before tasks existed are read as
 today's (``engine.training.runs.migrate``); docs/tasks-and-jobs.md describes the format.
@@ -74,6 +76,7 @@ from engine.training.runs.migrate import (
     migrate_history,
     migrate_index,
 )
+from engine.training.runs.people import Person, check_name
 from engine.training.tasks import TASKS, Metric, Task, task_from_dict
 
 ENV_VAR = "CNNPG_RUNS_DIR"
@@ -103,9 +106,11 @@ class RunInfo:
     best: float | None
     device: str
     owner: str = ""  # the browser's anonymous id that started it; "" = nobody's (the CLI, or before owners)
+    shared: bool = False  # its owner shares it with the class: others see it (read-only)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "higher_is_better", bool(self.higher_is_better))
+        object.__setattr__(self, "shared", bool(self.shared))
 
     @property
     def primary(self) -> Metric:
@@ -193,7 +198,7 @@ class RunStore:
         metric: Metric = task.primary_metric
         with self._connect() as con:
             con.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) "
-                        f"VALUES (?, ?, ?, ?, 'running', 0, ?, ?, ?, NULL, ?, ?)",
+                        f"VALUES (?, ?, ?, ?, 'running', 0, ?, ?, ?, NULL, ?, ?, 0)",
                         (run_id, name or run_id, created.isoformat(timespec="seconds"), dataset, task.name,
                          metric.name, int(metric.higher_is_better), device, str(owner)))
         return run_id
@@ -249,10 +254,12 @@ class RunStore:
         return [RunInfo(*row) for row in rows]
 
     def visible(self, owner: str) -> list[RunInfo]:
-        """The runs ``owner`` sees: their own, then nobody's (made from the CLI or before owners existed) — never
-        another owner's. Newest first within each."""
+        """The runs ``owner`` sees: their own, then those other owners share with the class (read-only to ``owner``),
+        then nobody's (made from the CLI or before owners existed) — never another owner's unshared run. Newest first
+        within each."""
         runs = self.list()
-        return [r for r in runs if r.owner == owner] + [r for r in runs if not r.owner and owner]
+        return ([r for r in runs if r.owner == owner] + [r for r in runs if r.owner and r.owner != owner and r.shared]
+                + [r for r in runs if not r.owner and owner])
 
     def info(self, run_id: str) -> RunInfo:
         with self._connect() as con:
@@ -356,6 +363,55 @@ class RunStore:
 
     def path(self, run_id: str) -> Path:
         return self._folder(run_id)
+
+    def share(self, run_id: str, shared: bool, *, by: str) -> None:
+        """Share the run with the class (others see it, read-only: ``visible``), or stop sharing it. Only its owner
+        ``by`` may (``PermissionError``); nobody's runs are everyone's already (``ValueError``)."""
+        owner = self.info(run_id).owner
+        if not owner:
+            raise ValueError(f"run {run_id!r} belongs to nobody (the command line's): everyone sees it already")
+        if owner != by:
+            raise PermissionError(f"run {run_id!r} belongs to someone else: only its owner can share it")
+        with self._connect() as con:
+            con.execute("UPDATE runs SET shared = ? WHERE id = ?", (int(bool(shared)), run_id))
+
+    def check_owner(self, run_id: str, by: str | None, what: str) -> None:
+        """``PermissionError`` when ``by`` is an owner and the run is another owner's (None: the server itself);
+        ``what`` names the refused action ("resume")."""
+        self._check_owner(run_id, by, what)
+
+    # ----------------------------------------------------------------------------------------------- people
+
+    def set_name(self, owner: str, name: str) -> str:
+        """Set ``owner``'s short name (``people.check_name``: ``ValueError`` naming the limit it breaks); returns it
+        as kept."""
+        name = check_name(name)
+        self._person(owner, "name", name)
+        return name
+
+    def set_on_board(self, owner: str, on: bool) -> None:
+        """Whether ``owner`` takes part in the class leaderboard (their best runs shown to the teacher, by name)."""
+        self._person(owner, "on_board", int(bool(on)))
+
+    def person(self, owner: str) -> Person:
+        """``owner``'s name and leaderboard choice (an empty ``Person`` for an owner who set neither)."""
+        with self._connect() as con:
+            row = con.execute("SELECT name, on_board FROM people WHERE owner = ?", (str(owner),)).fetchone()
+        return Person(row[0], bool(row[1])) if row else Person()
+
+    def people(self) -> dict[str, Person]:
+        """Every owner who set a name or a leaderboard choice, by owner id (for the server's own pages only: an owner
+        id is a browser's secret, never shown)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT owner, name, on_board FROM people").fetchall()
+        return {owner: Person(name, bool(on)) for owner, name, on in rows}
+
+    def _person(self, owner: str, column: str, value: str | int) -> None:
+        if not isinstance(owner, str) or not owner:
+            raise ValueError("only an owner (a browser) has a name and a leaderboard choice, not nobody ('')")
+        with self._connect() as con:
+            con.execute(f"INSERT INTO people (owner, {column}) VALUES (?, ?) "
+                        f"ON CONFLICT(owner) DO UPDATE SET {column} = excluded.{column}", (owner, value))
 
     # ----------------------------------------------------------------------------------------------- helpers
 

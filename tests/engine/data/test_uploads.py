@@ -62,6 +62,30 @@ def test_a_good_zip_loads(top):
     assert (cats[:, 0].float().mean() - 200).abs() < 2 and cats[:, 2].float().mean() < 40  # red stays red
 
 
+def test_progress_counts_every_image_decoded_and_a_raise_in_it_ends_the_reading(monkeypatch):
+    calls: list[tuple[int, int]] = []
+    data = from_zip(_zip(_good_files()), image_size=16, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 12) for i in range(13)] and len(data.train) + len(data.val) == 12
+
+    class Cancelled(Exception):
+        pass
+
+    at_cancel = []
+
+    def cancel_after_three(done: int, total: int) -> None:
+        if done == 3:
+            at_cancel.append(len(decoded))
+            raise Cancelled
+
+    decoded = _count_decodes(monkeypatch)
+    with pytest.raises(Cancelled):
+        from_zip(_zip(_good_files()), image_size=16, progress=cancel_after_three)
+    assert at_cancel[0] > 0 and len(decoded) == at_cancel[0]  # nothing decoded after the cancel
+    with pytest.raises(ValueError, match="only one class folder"):  # refused by the checks: no progress at all
+        from_zip(_zip({"cats/1.png": _png(), "cats/2.png": _png()}), progress=lambda *a: calls.append(a))
+    assert len(calls) == 13
+
+
 def test_a_gray_zip_is_stored_with_one_channel_and_split_by_seed(tmp_path):
     files = {f"{c}/{i}.png": _png(40 * i + k, mode="L") for k, c in enumerate("ab") for i in range(6)}
     raw = _zip(files)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 from torch import nn
@@ -96,6 +98,32 @@ def test_feature_maps_leave_the_model_as_it_was():
     model = _model().train()
     feature_maps(model, torch.randn(1, 3, 12, 12))
     assert model.training
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_a_model_shared_between_threads_gives_each_call_its_own_maps():
+    """Look inside shares one read-only model between sessions (playground/cache.py): while one call's hooks are on,
+    another thread's forward pass through the same model must not land in its maps."""
+    model = _model().eval()
+    inputs = [torch.randn(1, 3, 12, 12, generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    want = [feature_maps(model, x) for x in inputs]
+    got: dict[int, list] = {}
+    start = threading.Barrier(len(inputs))
+
+    def look(i: int) -> None:
+        start.wait()
+        got[i] = [feature_maps(model, inputs[i]) for _ in range(20)]
+
+    threads = [threading.Thread(target=look, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, runs in got.items():
+        for maps in runs:
+            assert [n for n, _ in maps] == [n for n, _ in want[i]]
+            for (name, g), (_, w) in zip(maps, want[i], strict=True):
+                torch.testing.assert_close(g, w, msg=name)
     assert all(not m._forward_hooks for m in model.modules())
 
 

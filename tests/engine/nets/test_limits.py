@@ -162,3 +162,13 @@ def test_a_link_that_inflates_past_the_cap_is_refused_while_inflating():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 16 << 20 and time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("slope", ["Infinity", "-Infinity", "NaN"])
+def test_a_leaky_relu_slope_that_is_not_finite_is_refused(slope):
+    layer = f'{{"kind": "leakyrelu", "negative_slope": {slope}}}'
+    spec = NetworkSpec.from_json(f'{{"input": [3, 8, 8], "layers": [{layer}]}}')
+    assert summary(spec).errors == (f"leakyrelu #1: negative_slope must be a finite number, got "
+                                    f"{float(slope.replace('Infinity', 'inf'))!r}",)
+    with pytest.raises(SpecError, match="negative_slope must be a finite number"):
+        build(spec)
