@@ -3,7 +3,7 @@
 N students (default 40) arrive within ``--ramp`` seconds, each its own browser (its own owner cookie): open the
 builder, edit the network (the first convolution's output channels: a network the caches have not seen,
 ``--networks`` different ones across the class, 10), open the Training page on MNIST 5k, then browse on — edit,
-back to Training — for ``--rounds`` rounds, a second or three apart. A share of them (default 10) press Train
+back to Training — for ``--rounds`` rounds, ``--think`` seconds apart (2). A share of them (default 10) press Train
 together once all of them reached the button (LeNet-5, as edited, on MNIST 5k, ``--epochs`` 1) and watch their
 job's live view until it ends.
 
@@ -86,6 +86,7 @@ class Plan:
     ramp: float
     deadline: float  # time.perf_counter() when the students stop
     networks: int = 10  # different networks across the class
+    think: float = 2.0  # mean seconds a student looks at a page before the next step
     seed: int = 0
     trainers_ready: int = 0
     train_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -239,10 +240,10 @@ async def _student(student: Student, plan: Plan) -> None:
         await _watch_job(s, student, plan)
         return
     for _ in range(plan.rounds):
-        await asyncio.sleep(rng.uniform(1.0, 3.0))
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * plan.think)
         await s.goto("builder")
         await s.set(OUT_CHANNELS, 7 + (student.index + rng.randrange(plan.networks)) % plan.networks)
-        await asyncio.sleep(rng.uniform(1.0, 3.0))
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * plan.think)
         await s.goto("training", f"data={DATA}&epochs={plan.epochs}")
 
 
@@ -475,7 +476,7 @@ async def _drive(url: str, args: argparse.Namespace, deadline: float,
             raise SystemExit(f"the budget (--seconds {args.seconds:.0f}) ran out while the server warmed up") from None
     warmed()
     plan = Plan(url, args.students, min(args.training, args.students), args.epochs, args.rounds, args.ramp, deadline,
-                max(1, args.networks), args.seed)
+                max(1, args.networks), args.think, args.seed)
     start = time.perf_counter()
     students, seen = await _class(plan, args.browsers)
     return students, seen, time.perf_counter() - start
@@ -511,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(server.disconnectedSessionTTL; Streamlit's default: 120)")
     parser.add_argument("--networks", type=int, default=10, help="different networks the class builds (first "
                         "convolution's output channels 7, 8, ...): each costs the Training page one time estimate")
+    parser.add_argument("--think", type=float, default=2.0, help="mean seconds a student looks at a page before "
+                        "the next step (each wait drawn between half and one and a half times it)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="a served app to load instead of serving one (then no server time, memory)")
     parser.add_argument("--no-warm-up", action="store_true", help="count the server's first imports too")
