@@ -1,5 +1,6 @@
-"""A unit of background work: its status, its result or error, its stop flag, its event log, and the thread body
-that runs it (``engine.jobs.runner`` starts the threads). See docs/tasks-and-jobs.md, "Jobs"."""
+"""A unit of background work: its status, its result or error, its stop flag, its event log, and the body that runs
+it in a thread of the server (``run_job``; ``engine.jobs.process`` runs it in a child process instead). See
+docs/tasks-and-jobs.md, "Jobs"."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ log = logging.getLogger(__name__)
 class Job:
     """A unit of background work. ``status``: queued → running → finished | stopped | failed; ``error`` says why a
     failed job failed, ``reason`` why a stopped (or failed) one ended; ``result`` is what the function returned.
-    Set ``stop`` (or call ``request_stop``) to ask the function to end after its current step. ``owner`` is whose job
-    it is (a browser's anonymous id, "" for nobody's); ``about`` what the page that started it needs to show it again
-    after a reload (plain data)."""
+    Set ``stop`` (or call ``request_stop``) to ask the function to end after its current step (a ``threading.Event``;
+    in a job process, an ``mp.Event`` shared with it: ``engine.jobs.process``). ``owner`` is whose job it is (a
+    browser's anonymous id, "" for nobody's); ``about`` what the page that started it needs to show it again after a
+    reload (plain data)."""
 
     def __init__(self, job_id: str, owner: str = "", about: dict[str, Any] | None = None) -> None:
         self.id = job_id
@@ -39,6 +41,7 @@ class Job:
         self._error = ""
         self._reason = ""
         self._result: Any = None
+        self._started: float | None = None
         self._ended: float | None = None
         self.traceback = ""  # of an unexpected exception, for the server log; never shown on a page
 
@@ -92,9 +95,17 @@ class Job:
         """Block until the job is done (or ``timeout`` seconds passed); True when it is done."""
         return self._done.wait(timeout)
 
+    @property
+    def started(self) -> float | None:
+        """When it began to run (``time.time()``), or None while it waits."""
+        with self._lock:
+            return self._started
+
     def _set_running(self) -> None:
         with self._lock:
             self._status = "running"
+            if self._started is None:
+                self._started = time.time()
 
     def _finish(self, status: str, result: Any = None, error: str = "", reason: str = "") -> None:
         with self._lock:
@@ -103,18 +114,32 @@ class Job:
         self._done.set()
 
 
+def describe_error(e: BaseException) -> str:
+    """A failed job's message: a ``ValueError``'s own words (the engine's refusals), else the exception's type too."""
+    return str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+
+
 def run_job(job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """The thread's body: run ``fn`` and record how it ended. A result with a ``status`` of its own (a
-    ``FitResult``: "stopped" by the user, "failed" on a NaN loss) gives the job that status and its ``reason``."""
+    """The thread's body: run ``fn`` and record how it ended (``conclude``)."""
     job._set_running()
     try:
         result = fn(job, *args, **kwargs)
     except Exception as e:  # noqa: BLE001 - any failure of the work is the job's, reported by its message
-        job.traceback = traceback.format_exc()
-        message = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-        log.warning("job %s failed: %s\n%s", job.id, message, job.traceback)
-        job._finish("failed", error=message, reason=message)
+        fail(job, describe_error(e), traceback.format_exc())
         return
+    conclude(job, result)
+
+
+def fail(job: Job, message: str, trace: str = "") -> None:
+    """End ``job`` "failed" with ``message`` (its error and reason); ``trace`` goes to the server log only."""
+    job.traceback = trace
+    log.warning("job %s failed: %s\n%s", job.id, message, trace)
+    job._finish("failed", error=message, reason=message)
+
+
+def conclude(job: Job, result: Any) -> None:
+    """End ``job`` with what its function returned. A result with a ``status`` of its own (a ``FitResult``:
+    "stopped" by the user, "failed" on a NaN loss) gives the job that status and its ``reason``."""
     status, reason = getattr(result, "status", None), str(getattr(result, "reason", "") or "")
     if status not in DONE:
         status = "stopped" if job.stop.is_set() else "finished"

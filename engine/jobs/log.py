@@ -44,6 +44,8 @@ class JobLog(Callback):
     """The thread-safe event log of a job: appended to by the training thread, read by ``snapshot()``. Each hook
     holds the lock for a few assignments only."""
 
+    relayed = ("preload", "on_fit_start", "on_batch_end", "on_epoch_end")  # its writers: engine.jobs.process
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._start: FitStart | None = None

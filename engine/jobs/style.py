@@ -16,10 +16,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from engine.jobs.job import Job
-from engine.style.backbones import FeatureExtractor, load_extractor
+from engine.jobs.process import register
+from engine.style.backbones import Backbone, FeatureExtractor, backbone, load_extractor
 from engine.style.optimise import StyleConfig, StyleResult, StyleStep, stylise
 
 MAX_POINTS = 2000  # cost points kept for the live curves; past this, every other one is dropped
+
+# A page's extractor goes to a job's process (engine.jobs.process) with its backbone, which holds functions, by name.
+register(Backbone, lambda b: (backbone, (b.name,)))
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class StyleSnapshot:
 class StyleLog:
     """The thread-safe log of one optimisation: the job writes (``say``, ``on_step``, ``end``), any thread reads a
     ``snapshot()``; each call holds the lock for a few assignments only."""
+
+    relayed = ("say", "on_step", "end")  # its writers, replayed here from a job's process: engine.jobs.process
 
     def __init__(self, config: StyleConfig | None = None) -> None:
         self.config = config

@@ -5,7 +5,8 @@ The loop is the plain PyTorch one (forward, the task's loss, backward, step) wit
 - progress through ``Callback`` hooks (``engine.training.events``) per batch and per epoch;
 - a clean stop between batches: a ``threading.Event`` or a callback raising ``StopTraining``; the run keeps its
   checkpoint and resumes exactly where it stopped (``engine.training.checkpoint``), callbacks' states included;
-- a non-finite loss stops the run with the reason; running out of memory says so, with a suggestion; a run deleted
+- a non-finite loss stops the run with the reason; running out of memory (CUDA's, or the CPU allocator's) says so,
+  with a suggestion; a run deleted
   from the store while it trains ends the fit ("failed", ``DELETED``) instead of crashing it;
 - the server's limits per job (``engine.training.limits``): too many epochs are refused before anything is built,
   and a fit that reaches the time limit stops like a Stop, resumable;
@@ -93,6 +94,16 @@ def fit(model_or_spec: Network | Any | None, data: LoadedData, config: TrainConf
     """
     limited = [*callbacks, *limit_callbacks()]  # before the run is created: a bad setting leaves nothing behind
     return _prepare(model_or_spec, data, config, store, run_id, init_from, name, owner).run(limited, stop)
+
+
+CPU_OUT_OF_MEMORY = ("DefaultCPUAllocator: can't allocate memory", "DefaultCPUAllocator: not enough memory")
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """Whether ``e`` says an allocation failed: CUDA's ``OutOfMemoryError``, Python's ``MemoryError``, or the CPU
+    allocator's ``RuntimeError``."""
+    return isinstance(e, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(e, RuntimeError) and any(m in str(e) for m in CPU_OUT_OF_MEMORY))
 
 
 class _Failed(Exception):
@@ -287,13 +298,13 @@ class _Fit:
             status, reason = "failed", DELETED
         except _Failed as e:
             status, reason = "failed", str(e)
-        except torch.OutOfMemoryError:
+        except BaseException as e:
+            if not out_of_memory(e):
+                if self.store is not None and self.run_id is not None:
+                    with contextlib.suppress(RunError):  # a deleted run has no row left to mark
+                        self.store.update(self.run_id, status="failed")
+                raise
             status, reason = "failed", self._out_of_memory()
-        except BaseException:
-            if self.store is not None and self.run_id is not None:
-                with contextlib.suppress(RunError):  # a deleted run has no row left to mark
-                    self.store.update(self.run_id, status="failed")
-            raise
         finally:
             self.model.use_generator(None)
         if reason == DELETED:

@@ -115,8 +115,15 @@ def train_ui(spec: NetworkSpec, picked: Picked | None, config: TrainConfig | Non
                      f"epoch{'s' * (config.epochs != 1)} on {where}. Each epoch: {n:,} images in {batches:,} "
                      f"batches of {bs}, then a check on {len(picked.data.val):,} validation images.{took} Every "
                      f"run is kept under Runs: stop it, resume it, compare it.")
+    dropped_ui()
     message_ui()
     live_ui()
+
+
+def dropped_ui() -> None:
+    """Once: this owner's training jobs that were waiting in the queue when the server restarted (they never ran)."""
+    for d in jobs.runner().dropped(owner_id(), page=PAGE):
+        st.warning(f"Your job “{d.about.get('label') or 'training'}” did not run: {d.reason}.")
 
 
 def message_ui() -> None:

@@ -358,7 +358,7 @@ def test_two_sessions_train_at_once_without_disturbing_each_other(runs_dir):
 
 def test_a_busy_server_queues_the_job_says_where_it_waits_and_starts_it(page, monkeypatch, runs_dir):
     release = jobs.threading.Event()
-    busy = jobs.JobRunner(max_jobs=1)
+    busy = jobs.JobRunner(max_jobs=1, isolation="thread")  # the test's own job below is a lambda
     other = busy.submit(lambda job: release.wait(TIMEOUT), owner="someone-else-0123")
     monkeypatch.setattr(jobs, "_runner", busy)
     try:
@@ -441,3 +441,26 @@ def test_a_run_whose_trainer_was_killed_shows_interrupted_and_resumes(runs_dir):
     assert resumed.status == "finished", resumed.error
     (again,) = RunStore(runs_dir).list()
     assert (again.id, again.status, again.epochs) == (run.id, "finished", 2)
+
+
+def test_a_job_that_waited_when_the_server_was_killed_is_reported_once(page, runs_dir, monkeypatch):
+    """A real ``kill -9`` of a "server" holding this browser's second training job in its queue
+    (tests/engine/jobs/job_server.py); the restarted server's page says once that it did not run, and why."""
+    repo = Path(__file__).parents[2]
+    proc = subprocess.Popen([sys.executable, str(repo / "tests" / "engine" / "jobs" / "job_server.py"), "queue",
+                             str(runs_dir), page.session_state["owner"]], cwd=repo,
+                            env={**os.environ, "PYTHONPATH": str(repo)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + TIMEOUT
+    while not (runs_dir / "queued").exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    monkeypatch.setattr(jobs, "_runner", jobs.JobRunner(state_dir=runs_dir / jobs.QUEUE_FOLDER))  # the restart
+
+    page.run()
+    said = [w.value for w in page.warning if "did not run" in w.value]
+    assert said == ["Your job “second” did not run: the server restarted before it started; start it again."]
+    page.run()
+    assert not [w for w in page.warning if "did not run" in w.value]  # once

@@ -56,7 +56,12 @@ def test_a_server_killed_mid_epoch_comes_back_with_the_run_interrupted_and_resum
         assert server.returncode == -signal.SIGKILL
         shutil.copytree(runs, copy)
 
-        info = RunStore(runs).info(started.id)  # what a restarted server's store sees
+        # what a restarted server's store sees; the job's process (engine.jobs.process) dies a few ms after the
+        # server, when its lifeline pipe closes, and its flock with it
+        deadline = time.monotonic() + 5
+        while RunStore(runs).info(started.id).status == "running" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        info = RunStore(runs).info(started.id)
         assert info.status == "interrupted" and 1 <= info.epochs < EPOCHS, info
 
         with serve_process(APP, tmp_path / "second.log", env) as (url, _):

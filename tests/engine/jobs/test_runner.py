@@ -3,6 +3,9 @@ they failed.
 
 Oracle for "two jobs at once don't disturb each other": the same two jobs run one after the other. That they really
 ran at once is shown by a barrier both must reach during their first epoch, not by timing.
+
+These jobs run in threads (``isolation="thread"``): their barriers, callbacks and closures reach into the test. The
+same queue, stops and failures with jobs in child processes, the runner's default: test_process.py.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from engine.jobs.training import train_job
 from engine.nets.build import build
 from engine.nets.spec import NetworkSpec
 from engine.training.config import TrainConfig
-from engine.training.events import BatchEvent, Callback
+from engine.training.events import BatchEvent, Callback, FitStart
 from engine.training.loop import fit
 from engine.training.runs import RunStore
 
@@ -57,7 +60,7 @@ def test_two_jobs_at_once_keep_separate_histories(digits):
     config = TrainConfig(epochs=2, batch_size=32, lr=3e-3)
     parts = [_part(digits, 0, 400), _part(digits, 400, 400)]
     models = [_model(1), _model(2)]
-    runner = JobRunner(max_jobs=2)
+    runner = JobRunner(max_jobs=2, isolation="thread")
     oracle = [_done(runner.submit(train_job, copy.deepcopy(m), d, config)).result.result.history
               for m, d in zip(models, parts, strict=True)]  # one at a time
     assert oracle[0][-1].train_loss != pytest.approx(oracle[1][-1].train_loss)  # the two really differ
@@ -117,7 +120,7 @@ def test_stop_ends_the_job_between_batches(digits):
         return fit(_model(0), data, TrainConfig(epochs=3, batch_size=16), callbacks=[job.log, _StopAt(job, 3)],
                    stop=job.stop)
 
-    job = _done(JobRunner(max_jobs=1).submit(work, digits))
+    job = _done(JobRunner(max_jobs=1, isolation="thread").submit(work, digits))
     assert job.status == "stopped" and job.reason == "stopped by the user" and job.error == ""
     snap = job.log.snapshot()
     assert (snap.latest.epoch, snap.latest.batch) == (1, 3)  # the batch after the stop never ran
@@ -127,7 +130,7 @@ def test_stop_ends_the_job_between_batches(digits):
 
 def test_a_stop_from_another_thread_and_resume_continue_the_same_run(digits, tmp_path):
     store = RunStore(tmp_path)
-    runner = JobRunner(max_jobs=1)
+    runner = JobRunner(max_jobs=1, isolation="thread")
     data = _part(digits, 0, 320)
     first = _Signal()
     job = runner.submit(train_job, SMALL_CNN, data, TrainConfig(epochs=200, batch_size=16), store=store,
@@ -165,7 +168,7 @@ def _until(condition, what: str) -> None:
 
 
 def test_jobs_wait_in_a_fair_queue_and_start_by_themselves():
-    runner = JobRunner(max_jobs=2)
+    runner = JobRunner(max_jobs=2, isolation="thread")
     started: list[str] = []
     gates = {name: threading.Event() for name in ("a1", "a2", "b", "c")}
     a1 = runner.submit(_blocking(started, "a1", gates["a1"]), owner="ada")
@@ -191,7 +194,7 @@ def test_jobs_wait_in_a_fair_queue_and_start_by_themselves():
 
 
 def test_a_waiting_job_stopped_leaves_the_queue_without_running():
-    runner = JobRunner(max_jobs=1)
+    runner = JobRunner(max_jobs=1, isolation="thread")
     release, started = threading.Event(), []
     first = runner.submit(_blocking(started, "first", release), owner="ada")
     waiting = runner.submit(_blocking(started, "second", release), owner="bob")
@@ -206,7 +209,7 @@ def test_a_waiting_job_stopped_leaves_the_queue_without_running():
 
 
 def test_a_full_queue_refuses_with_a_clear_message():
-    runner = JobRunner(max_jobs=1, max_queued=1)
+    runner = JobRunner(max_jobs=1, max_queued=1, isolation="thread")
     release = threading.Event()
     first = runner.submit(lambda job: release.wait(WAIT))
     second = runner.submit(lambda job: None)
@@ -230,7 +233,7 @@ def test_the_cap_comes_from_the_environment(monkeypatch):
 
 
 def test_a_failing_job_records_its_message(digits):
-    runner = JobRunner(max_jobs=4)
+    runner = JobRunner(max_jobs=4, isolation="thread")
 
     def bad_value(job):
         raise ValueError("lr must be a number > 0, got -1")
@@ -283,7 +286,7 @@ def test_jobs_with_the_same_seed_started_together_give_identical_weights(digits)
     config = TrainConfig(epochs=2, batch_size=16, lr=3e-3, device="cpu")
     together = _Meet(threading.Barrier(3, timeout=WAIT))
     before = torch.get_rng_state()
-    runner = JobRunner(max_jobs=3)
+    runner = JobRunner(max_jobs=3, isolation="thread")
     jobs = [runner.submit(train_job, DROPOUT_CNN, data, dataclasses.replace(config, seed=seed), callbacks=[together])
             for seed in (7, 7, 8)]
     states = []
@@ -297,7 +300,7 @@ def test_jobs_with_the_same_seed_started_together_give_identical_weights(digits)
 
 
 def test_a_job_is_its_owner_s_and_found_again_by_them_only(digits, tmp_path):
-    runner = JobRunner(max_jobs=3)
+    runner = JobRunner(max_jobs=3, isolation="thread")
     store = RunStore(tmp_path)
     config = TrainConfig(epochs=1, batch_size=64)
     ada = runner.submit(train_job, _model(0), _part(digits, 0, 128), config, store=store, owner="ada",
@@ -314,3 +317,39 @@ def test_a_job_is_its_owner_s_and_found_again_by_them_only(digits, tmp_path):
     later = [_done(runner.submit(lambda job: None, owner="ada")) for _ in range(KEEP_DONE + 1)]
     assert runner.latest("ada") is later[-1]
     assert len(runner._by_owner["ada"]) == KEEP_DONE + 1  # bounded: the done ones kept at the last submit, and it
+
+
+def _progressing(share: float, gate: threading.Event):
+    """A job that reports ``share`` of its 100 batches done, then waits for ``gate``."""
+
+    def fn(job: Job) -> None:
+        job.log.on_fit_start(FitStart(None, "cpu", epochs=1, start_epoch=0, batches=100, notes=()))
+        job.log.on_batch_end(BatchEvent(1, round(share * 100), 100, 1.0, 10.0, 1.0, 0.1))
+        gate.wait(WAIT)
+
+    return fn
+
+
+def test_a_waiting_job_is_told_when_it_is_expected_to_start():
+    """Two running jobs, a quarter and three quarters done (remaining = time so far × (1 − done) / done): Ada's
+    second job waits for her first (the slow one), Cy's — behind it in the queue — takes the fast one's place, and
+    Dee's needs a place that only a job not yet started would free: no estimate."""
+    runner = JobRunner(max_jobs=2, isolation="thread")
+    gate = threading.Event()
+    slow = runner.submit(_progressing(0.25, gate), owner="ada")
+    fast = runner.submit(_progressing(0.75, gate), owner="bob")
+    mine, next_, after = (runner.submit(_blocking([], name, gate), owner=owner)
+                          for name, owner in (("mine", "ada"), ("next", "cy"), ("after", "dee")))
+    _until(lambda: all(j.log.snapshot().latest is not None for j in (slow, fast)), "progress reported")
+    time.sleep(0.3)
+    now = time.time()
+    slow_left = (now - slow.started) * 3  # a quarter done: three times as long again
+    fast_left = (now - fast.started) / 3
+    assert runner.expected_wait(mine) == pytest.approx(slow_left, rel=0.2)  # Ada's own job first
+    assert runner.expected_wait(next_) == pytest.approx(fast_left, rel=0.2)  # passes Ada's, as the queue does
+    assert runner.expected_wait(after) is None  # behind two waiting jobs whose lengths are not known yet
+    assert "Expected to start in about" in runner.waiting(next_) and "Expected" not in runner.waiting(after)
+    assert runner.expected_wait(slow) is None  # running: not waiting
+    gate.set()
+    for job in (slow, fast, mine, next_, after):
+        _done(job)

@@ -29,7 +29,7 @@ def _until(condition, what: str) -> None:
 
 
 def test_raising_the_cap_starts_waiting_jobs_and_lowering_it_holds_the_next():
-    runner = JobRunner(max_jobs=1)
+    runner = JobRunner(max_jobs=1, isolation="thread")  # the jobs are the test's closures
     started: list[str] = []
     gates = {name: threading.Event() for name in ("a", "b", "c", "d")}
     a, b, c, d = (runner.submit(_blocking(started, n, gates[n]), owner=n) for n in ("a", "b", "c", "d"))

@@ -43,7 +43,7 @@ def data() -> LoadedData:
 
 
 def test_a_stop_during_training_skips_the_evaluation(data: LoadedData) -> None:
-    runner = JobRunner(max_jobs=1)
+    runner = JobRunner(max_jobs=1, isolation="thread")  # the callback reaches the test's job
     stopped_at: list[float] = []
 
     class StopAt(Callback):
@@ -64,7 +64,7 @@ def test_a_stop_during_training_skips_the_evaluation(data: LoadedData) -> None:
 
 
 def test_a_stop_during_the_evaluation_ends_it_after_one_batch(data: LoadedData) -> None:
-    runner = JobRunner(max_jobs=1)
+    runner = JobRunner(max_jobs=1, isolation="thread")  # the callback reaches the test's job
     timer: list[threading.Timer] = []
 
     class StopSoonAfterTraining(Callback):
