@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run run-https test bench lint setup setup-dev system-deps clean
+.PHONY: run run-https test bench load lint setup setup-dev system-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ test: setup-dev system-deps lint
 bench: setup-dev
 	@missed=""; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || missed="$$missed $$f"; done; \
 	if [ -n "$$missed" ]; then echo "== missed their targets:$$missed"; exit 1; else echo "== every benchmark met its target"; fi
+
+# What one server holds: 40 light-client students, 10 of them training, on an app served on loopback (bench/README.md).
+load: setup-dev
+	$(PY) bench/load_classroom.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
