@@ -5,6 +5,8 @@
     python -m engine train [--spec SPEC] --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
     python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
                                                               neural style transfer (engine/style/cli.py)
+    python -m engine detect IMAGE [--conf 0.6] [--iou 0.5] [--max-boxes N] [--agnostic] [--run RUN] [--json]
+                                                              boxes, classes, scores (engine/detection/cli.py)
 
 SPEC is a preset name (``lenet5``, ``resnet50``, ...) or the path of a JSON spec file. A spec that cannot be read or
 has invalid layers exits with status 2 and says why on stderr, one line per problem. Each command is one
@@ -67,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     from engine.style.cli import add_parser as add_style_parser  # its own module: the command is its topic's
 
     add_style_parser(commands, CliError)
+    from engine.detection.cli import add_parser as add_detect_parser
+
+    add_detect_parser(commands, CliError)
     return parser
 
 
@@ -151,14 +156,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from engine.training.fitting import fit_output, fit_problems, input_notes
     from engine.training.loop import fit
     from engine.training.runs import RunStore
-    from engine.training.tasks import default_task, task_from_dict
+    from engine.training.tasks import card_task, task_from_dict
 
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print  # noqa: E731 - one-line sink
     spec = _load_spec(args.spec, args.input) if args.spec is not None else None
     try:
         data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
         card = data.card
-        task = default_task(card.targets) if args.task is None else task_from_dict(args.task)
+        task = card_task(card) if args.task is None else task_from_dict(args.task)
         if args.label_smoothing is not None:
             if "label_smoothing" not in task.to_dict():
                 raise ValueError(f"--label-smoothing is an option of classification, not of the {task.title} task")

@@ -24,7 +24,9 @@ class DatasetUnavailableError(ValueError):
 class DatasetCard:
     """What the page shows about a data set. ``image_shape`` is ``(C, H, W)`` as stored, before any resizing;
     ``targets`` is the kind of its targets (``engine.data.targets``: "class ids", "boxes", "points", "identities");
-    ``classes`` the names its targets refer to (classes, identities, landmarks)."""
+    ``classes`` the names its targets refer to (classes, identities, landmarks); ``task`` the name of the task the set
+    is made for when it is not the first task that learns from its kind of targets (the multi-object scenes' boxes are
+    for detection, not for localisation: ``engine.training.tasks.card_task``)."""
 
     name: str
     title: str
@@ -36,6 +38,7 @@ class DatasetCard:
     licence: str
     description: str
     targets: str = ClassIds.kind
+    task: str | None = None
 
     @property
     def num_classes(self) -> int:
