@@ -73,7 +73,7 @@ def image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
         a = np.repeat(a[:, :, None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] not in (3, 4) or not a.shape[0] or not a.shape[1]:
         raise ValueError(f"an image must be (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
-    return torch.from_numpy(np.ascontiguousarray(a[:, :, :3])).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(np.array(a[:, :, :3])).permute(2, 0, 1).contiguous()  # a copy: writable
 
 
 def detect_image(detector: Detector, image: np.ndarray | torch.Tensor, score_threshold: float | None = None,

@@ -37,7 +37,7 @@ def _scene_png(tmp_path: Path, index: int, size: tuple[int, int] | None = None) 
     if size is not None:
         image = image.resize(size, Image.Resampling.NEAREST)
         boxes = boxes * torch.tensor([size[0] / 96, size[1] / 96] * 2)
-    path = tmp_path / f"scene{index}.png"
+    path = tmp_path / f"scene{index}-{size[0]}x{size[1]}.png" if size else tmp_path / f"scene{index}.png"
     image.save(path)
     return path, boxes, [CLASSES[int(k)] for k in s.targets.labels[index]]
 
