@@ -61,7 +61,7 @@ def test_a_generated_scene_is_found_where_its_true_boxes_are(tmp_path: Path, cap
         hit, extra = _matched(found, boxes, names)
         found_all, true_all, extra_all = found_all + hit, true_all + len(boxes), extra_all + extra
     assert true_all >= 15
-    assert found_all >= 0.75 * true_all and extra_all <= 0.15 * true_all, (found_all, true_all, extra_all)
+    assert found_all >= 0.85 * true_all and extra_all <= 0.1 * true_all, (found_all, true_all, extra_all)
 
 
 def test_boxes_are_in_the_image_pixels_at_any_size(tmp_path: Path, capsys) -> None:
@@ -69,10 +69,10 @@ def test_boxes_are_in_the_image_pixels_at_any_size(tmp_path: Path, capsys) -> No
     path, boxes, names = _scene_png(tmp_path, 1, size=(288, 192))  # 3× wider, 2× taller
     found = _detect(capsys, str(path))
     assert (found["width"], found["height"]) == (288, 192)
-    reference = _detect(capsys, str(small))  # the same pixels reach the network: the same boxes, scaled
+    reference = _detect(capsys, str(small))  # nearly the same pixels reach the network (resized back): the same boxes
     assert [b["class"] for b in found["boxes"]] == [b["class"] for b in reference["boxes"]]
     scaled = torch.tensor([b["box"] for b in reference["boxes"]]) * torch.tensor([3.0, 2.0, 3.0, 2.0])
-    assert torch.tensor([b["box"] for b in found["boxes"]]) == pytest.approx(scaled, abs=0.5)
+    assert torch.tensor([b["box"] for b in found["boxes"]]) == pytest.approx(scaled, abs=3.0)  # within an input pixel
     hit, _ = _matched(found, boxes, names)
     assert hit >= len(boxes) - 1
 
@@ -117,7 +117,7 @@ def test_a_detection_run_of_the_store(tmp_path: Path, capsys) -> None:
     from engine.data.loader import adapt_batch
 
     with torch.no_grad():
-        out = t.model(adapt_batch(torch.from_numpy(np.asarray(Image.open(path))).permute(2, 0, 1)[None],
+        out = t.model(adapt_batch(torch.from_numpy(np.array(Image.open(path))).permute(2, 0, 1)[None],
                                   t.input_shape, t.stats))
     expected = yolo.detect(out, t.task.grid_for(4), 96, 0.0, 0.5)[0]
     assert len(found["boxes"]) == len(expected.scores)
