@@ -145,6 +145,14 @@ LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per 
 # "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
 LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot
 
+# --------------------------------------------------------------------------------------------------- YOLO lab
+# pages/yolo.py (playground/yolo/). Its retraining job is this session's TRAIN_JOB above (the Training page sees it
+# too); its sliders keep their values with ``persist_state``; these hold what no widget can.
+YOLO_DETECTOR = "yolo_detector"  # str: "bundled" or the id of the detection run the page looks inside
+YOLO_BOXES = "yolo_boxes"  # dict[str, tuple[float, float, float, float]]: the IoU playground's two boxes (A, B) xywh
+YOLO_RUN = "yolo_run"  # str | None: the run last trained from the page (chosen as the detector when it is done)
+YOLO_COLLECTED = "yolo_collected"  # str | None: id of the finished job whose run was taken as the detector
+
 # --------------------------------------------------------------------------------------------------- classroom
 # A student's short name and leaderboard choice are kept in the run store (keyed by the owner), not here; the teacher's
 # login is this session's only (pages/classroom.py, playground/classroom/).
