@@ -87,6 +87,11 @@ def _backbone(which: str, store: RunStore, task: Detect, seed: int):
             return None
         init, what = run_id, f"run {runs[run_id].name}'s network and weights"
     try:
+        shape = summary_of(spec).output_shape
+        if shape is not None and len(shape) != 3:  # a classifier's vector: no map to make the grid of
+            raise ValueError(f"its output is {'×'.join(map(str, shape))}, not a map; the grid needs "
+                             "the last layer to be a convolution whose map is S×S (remove the flatten and linear "
+                             "layers)")
         return task.fit_output(spec, card), init, what
     except ValueError as e:
         st.warning(f"{what.capitalize()} cannot be the detector: {e}", icon=":material/warning:")
