@@ -54,7 +54,7 @@ def draw_detections(frame: np.ndarray, found: yolo.Detections, classes: Sequence
     width = max(2, min(frame.shape[:2]) // 160)
     if square is not None:
         top, left, size = square
-        draw.rectangle((left, top, left + size - 1, top + size - 1), outline=_SQUARE, width=1)
+        draw.rectangle((left, top, left + size - 1, top + size - 1), outline=_SQUARE, width=width)
     for box, score, label in zip(found.boxes.tolist(), found.scores.tolist(), found.labels.tolist(), strict=True):
         color = PALETTE[int(label) % len(PALETTE)]
         draw.rectangle(box, outline=color, width=width)
