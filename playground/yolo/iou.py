@@ -41,7 +41,8 @@ def iou_ui() -> None:
     cols[0].metric("intersection", f"{o.inter:,.0f} px²")
     cols[1].metric("union", f"{o.union:,.0f} px²")
     cols[2].metric("IoU", f"{o.iou:.3f}")
-    verdict = "correct (≥ 0.5)" if o.iou >= RULE else "not a match (< 0.5)"
-    cols[3].metric("as a detection", verdict)
+    cols[3].metric("a match? (IoU ≥ 0.5)", "yes" if o.iou >= RULE else "no",
+                   help="Taking B as the true box and A as a prediction: by the rule of thumb, A found the object "
+                        "when their IoU is at least 0.5.")
     st.caption(f"IoU = {o.inter:,.0f} / {o.union:,.0f} = {o.iou:.3f}. The 0.5 is a convention, not a law: a stricter "
                "benchmark asks for 0.75, and COCO's mAP@0.5:0.95 averages over thresholds from 0.5 to 0.95.")

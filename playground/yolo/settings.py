@@ -30,7 +30,7 @@ class Thresholds:
 
 
 def thresholds_ui() -> Thresholds:
-    cols = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
+    cols = st.columns([3, 3, 2, 3], vertical_alignment="bottom")
     score = cols[0].slider("Score threshold", 0.0, 1.0, yolo.SCORE_THRESHOLD, 0.01, key=K + "score",
                            persist_state=PERSIST, help="A box is kept only when its score p_c × P(class) reaches "
                            "this (the course uses 0.6).")

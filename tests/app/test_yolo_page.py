@@ -84,13 +84,13 @@ def test_the_iou_playground_is_torchvision_s_iou(page):
     want = float(box_iou(torch.tensor([[10.0, 12, 60, 42]]), torch.tensor([[30.0, 20, 70, 65]]))[0, 0])
     assert metric(page, "IoU") == f"{want:.3f}"
     assert metric(page, "intersection") == f"{30 * 22:,} px²"
-    assert metric(page, "as a detection") == "not a match (< 0.5)"
+    assert metric(page, "a match? (IoU ≥ 0.5)") == "no"
     page.slider(key=Y + "iou_b_x").set_value(12).run()
     page.slider(key=Y + "iou_b_y").set_value(12).run()
     page.slider(key=Y + "iou_b_h").set_value(30).run()
     want = float(box_iou(torch.tensor([[10.0, 12, 60, 42]]), torch.tensor([[12.0, 12, 52, 42]]))[0, 0])
     assert metric(page, "IoU") == f"{want:.3f}" and want >= 0.5
-    assert metric(page, "as a detection") == "correct (≥ 0.5)"
+    assert metric(page, "a match? (IoU ≥ 0.5)") == "yes"
 
 
 def test_the_picture_shows_the_detections_at_the_thresholds(page, bundled):

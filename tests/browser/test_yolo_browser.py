@@ -12,7 +12,8 @@ from served_app import WEBRTC
 
 
 def _metric(app, label: str):
-    return app.main().get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+    named = app.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return app.main().get_by_test_id("stMetric").filter(has=named).get_by_test_id("stMetricValue")
 
 
 def _slider(app, label: str):
