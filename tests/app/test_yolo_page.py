@@ -256,3 +256,15 @@ def _inputs(trained, images: torch.Tensor):
 
     for i in range(0, len(images), 50):
         yield adapt_batch(images[i:i + 50], trained.input_shape, trained.stats)
+
+
+def test_the_link_restores_the_section_thresholds_and_scene_and_follows_them(runs_dir, streamer):
+    at = open_page("yolo.py", query={"tab": "Grid view", "score": "0.3", "iou": "abc", "scene": "5", "k": "4"})
+    _ok(at)
+    assert at.slider(key=Y + "score").value == 0.3
+    assert at.slider(key=Y + "nms_iou").value == 0.5  # "abc" is left out: the default
+    assert at.number_input(key=Y + "scene").value == 5
+    assert "generated scene 5" in [m.value for m in at.markdown][0]
+    assert any("grid, 3 anchors a cell" in m.value for m in at.markdown)  # the grid view is the open section
+    at.slider(key=Y + "score").set_value(0.45).run()
+    assert at.query_params["score"] == "0.45" and at.query_params["tab"] == "Grid view"
