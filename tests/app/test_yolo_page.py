@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -182,6 +183,31 @@ def test_the_webcam_s_frames_are_detected_with_the_thresholds_of_the_moment(page
     assert live.read()[2] == len(low.scores) >= len(want.scores)
     page.run()  # the meter below the video (a fragment that redraws itself while the camera is on)
     assert any(re.match(r"Frames processed: \*\*3\*\*", m.value) for m in page.markdown)
+
+
+def test_the_frame_function_on_an_av_videoframe_is_the_engine_s_detect_frame(bundled):
+    """The webcam's per-frame work as streamlit-webrtc calls it (an ``av.VideoFrame`` in and out), outside any page:
+    its pixels are ``engine.detection.frames.detect_frame``'s at the thresholds configured."""
+    from engine.detection.frames import detect_frame
+    from playground.webcam.stream import frame_callback
+    from playground.yolo.detector import Detector
+    from playground.yolo.live import LiveDetection, frame_fn
+    from playground.yolo.settings import Thresholds
+
+    d = Detector(bundled.model, bundled.task, bundled.stats, bundled.classes, bundled.side, "bundled", ("b",))
+    live = LiveDetection()
+    live.configure(d, Thresholds(score=0.4, iou=0.45, max_boxes=3, per_class=False))
+    rgb = np.ascontiguousarray(multi_scenes(1, 6, 2).images[0].permute(1, 2, 0).numpy()).repeat(3, 0).repeat(3, 1)
+    frame = _frame(rgb)
+    frame.pts, frame.time_base = 90, Fraction(1, 30)
+    out = frame_callback(frame_fn(live))(frame)
+    want, found = detect_frame(bundled.model, rgb, bundled.stats, bundled.task.grid_for(4), bundled.side,
+                               bundled.classes, score_threshold=0.4, iou_threshold=0.45, max_boxes=3,
+                               per_class=False)
+    assert 0 < len(found.scores) <= 3
+    np.testing.assert_array_equal(out.to_ndarray(format="rgb24"), want)
+    assert (out.pts, out.time_base) == (90, Fraction(1, 30))  # the camera's timing kept
+    assert live.read()[:3:2] == (1, len(found.scores))
 
 
 def _png(rgb: np.ndarray) -> bytes:
