@@ -39,7 +39,8 @@ def score_colors(scores: Sequence[float]) -> list[str]:
 @dataclass(frozen=True)
 class Layer:
     """Boxes drawn alike: ``boxes`` ``(N, 4)`` ``xyxy`` pixels, a colour each (or one for all), a hover ``text`` each,
-    a ``name`` for the legend (none: no entry), a dash, a width; ``labels``: write each text above its box."""
+    a ``name`` for the legend (none: no entry), a dash, a width; ``labels``: write each text above its box; an
+    opacity each (optional)."""
 
     boxes: Sequence[Sequence[float]]
     colors: Sequence[str] | str
@@ -49,6 +50,7 @@ class Layer:
     width: float = 2.0
     labels: bool = False
     fill: str | None = None
+    opacities: Sequence[float] = ()  # one per box (none: opaque)
 
 
 def _axes(w: float, h: float, visible: bool = False) -> dict:
@@ -82,7 +84,8 @@ def picture(rgb: np.ndarray, layers: Sequence[Layer] = (), grid: int | None = No
         for k, (x0, y0, x1, y1) in enumerate(boxes):
             shapes.append({"type": "rect", "x0": x0, "x1": x1, "y0": y0, "y1": y1, "layer": "above",
                            "line": {"color": colors[k], "width": layer.width, "dash": layer.dash},
-                           **({"fillcolor": layer.fill} if layer.fill else {})})
+                           **({"fillcolor": layer.fill} if layer.fill else {}),
+                           **({"opacity": float(layer.opacities[k])} if k < len(layer.opacities) else {})})
             if layer.labels and k < len(layer.texts):
                 notes.append({"text": layer.texts[k], "x": x0, "y": y0, "xanchor": "left", "yanchor": "bottom",
                               "showarrow": False, "font": {"size": 10, "color": "#ffffff"}, "bgcolor": colors[k],

@@ -5,6 +5,8 @@ B·S² anchors' boxes — coloured by score, before any threshold."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -41,7 +43,9 @@ def grid_ui(detector: Detector, view: View, classes: tuple[str, ...]) -> None:
     texts = [f"anchor {int(i) // (g.size * g.size) + 1}, cell ({int(i) % (g.size * g.size) // g.size}, "
              f"{int(i) % g.size}): {detector.classes[int(raw.labels[0, i])]} · p_c {float(raw.objectness[0, i]):.2f}"
              f" · score {float(scores[i]):.2f}" for i in order]
-    layers = [figs.Layer(boxes.tolist(), figs.score_colors(scores[order].tolist()), "", texts, width=1.2)]
+    faint = (0.25 + 0.75 * scores[order]).tolist()  # the weak boxes fade: the strong ones stand out
+    layers = [figs.Layer(boxes.tolist(), figs.score_colors(scores[order].tolist()), "", texts, width=1.2,
+                         opacities=faint)]
     cells, rows = [], []
     if view.boxes is not None and len(view.boxes):
         a = yolo.assign(view.boxes, g, side)
@@ -59,8 +63,8 @@ def grid_ui(detector: Detector, view: View, classes: tuple[str, ...]) -> None:
                          "b_w": float(a.encoded[j, 2]), "b_h": float(a.encoded[j, 3])})
     zoom = max(1, 400 // side)
     big = np.repeat(np.repeat(view.rgb, zoom, axis=0), zoom, axis=1)
-    zoomed = [figs.Layer((np.asarray(l.boxes, dtype=np.float64).reshape(-1, 4) * zoom).tolist(), l.colors, l.name,
-                         l.texts, l.dash, l.width) for l in layers]
+    zoomed = [dataclasses.replace(layer, boxes=(np.asarray(layer.boxes, dtype=np.float64).reshape(-1, 4) * zoom)
+                                  .tolist()) for layer in layers]
     with left:
         st.plotly_chart(figs.picture(big, zoomed, grid=g.size, cells=cells, height=460, colorbar="score"),
                         key=K + "fig")

@@ -7,6 +7,7 @@ resized to its input side (``engine.detection.frames``); the grid and the stages
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,8 +115,8 @@ def _detections_ui(pic: Input, detector: Detector, thresholds: Thresholds) -> No
     h, w = pic.rgb.shape[:2]
     zoom = max(1, 384 // max(h, w))
     big = pic.rgb.repeat(zoom, axis=0).repeat(zoom, axis=1) if zoom > 1 else pic.rgb
-    scaled = [figs.Layer((np.asarray(l.boxes, dtype=np.float64).reshape(-1, 4) * zoom).tolist(), l.colors, l.name,
-                         l.texts, l.dash, l.width, l.labels) for l in layers]
+    scaled = [dataclasses.replace(layer, boxes=(np.asarray(layer.boxes, dtype=np.float64).reshape(-1, 4) * zoom)
+                                  .tolist()) for layer in layers]
     fig, text = st.columns([3, 2], vertical_alignment="center")
     fig.plotly_chart(figs.picture(big, scaled, height=420), key="_w_yolo_picture_fig")
     truth = f" of the {len(pic.boxes)} shapes drawn" if pic.boxes is not None else ""

@@ -82,6 +82,8 @@ def test_the_live_webcam_is_detected_and_follows_the_thresholds(app):
     expect(frame.get_by_role("button", name="STOP")).to_be_visible()
     count, score = _wait_frames(app, 5)
     assert score == "0.60"
+    count, _ = _wait_frames(app, count + 10)  # a steady stream: its rate
+    print("\nlive YOLO:", re.search(r"Frames processed: .*", app.main().inner_text()).group(0))
     # the frames the browser shows are the processed ones: the detector's square outlined in yellow on the fake camera
     pixels = frame.locator("video").evaluate("""v => {
         const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
