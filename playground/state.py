@@ -148,9 +148,8 @@ LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run 
 # --------------------------------------------------------------------------------------------------- YOLO lab
 # pages/yolo.py (playground/yolo/). Its retraining job is this session's TRAIN_JOB above (the Training page sees it
 # too); its sliders keep their values with ``persist_state``; these hold what no widget can.
-YOLO_DETECTOR = "yolo_detector"  # str: "bundled" or the id of the detection run the page looks inside
-YOLO_BOXES = "yolo_boxes"  # dict[str, tuple[float, float, float, float]]: the IoU playground's two boxes (A, B) xywh
-YOLO_RUN = "yolo_run"  # str | None: the run last trained from the page (chosen as the detector when it is done)
+YOLO_DETECTOR = "yolo_detector"  # str: "bundled" or the id of the detection run the page looks inside (a run
+# trained from the page becomes it when its job is done)
 YOLO_COLLECTED = "yolo_collected"  # str | None: id of the finished job whose run was taken as the detector
 
 # --------------------------------------------------------------------------------------------------- classroom

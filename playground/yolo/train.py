@@ -56,7 +56,6 @@ def collect(store: RunStore) -> None:
     if (state.get(state.TRAIN_JOB_TASK) or {}).get("slot") == SLOT and run_id is not None and job.status != "failed":
         try:
             if store.get(run_id).info.epochs >= 1:
-                state.put(state.YOLO_RUN, run_id)
                 state.put(state.YOLO_DETECTOR, run_id)
         except RunError:
             pass  # deleted meanwhile
