@@ -283,3 +283,72 @@ class Embed(Task):
     def decode(self, outputs: torch.Tensor, k: int = 5) -> torch.Tensor:
         """The L2-normalised embeddings ``(B, D)``."""
         return F.normalize(outputs.float(), dim=1)
+
+
+# --------------------------------------------------------------------------------------------------- the binary way
+
+
+@dataclass(frozen=True)
+class PairClassifier:
+    """The binary-classification alternative to thresholding a distance (course notes 1.4.1.5, DeepFace's Siamese
+    verification): a logistic unit on the element-wise difference, ŷ = σ(Σ_k w_k |f_k(x1) − f_k(x2)| + b), trained on
+    pairs labelled same (1) or different (0). ``weight`` ``(D,)``; ``bias``."""
+
+    weight: torch.Tensor
+    bias: float
+
+    def probability(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """``(P,)`` the probability that embeddings ``first`` and ``second`` ``(P, D)`` show one identity."""
+        x = (first.double() - second.double()).abs()
+        return torch.sigmoid(x @ self.weight.double() + self.bias)
+
+
+L2 = 1e-3  # the logistic unit's weight decay (mean loss + L2/2 · ‖w‖²)
+
+
+def fit_pair_classifier(embeddings: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
+                        same: torch.Tensor, l2: float = L2) -> PairClassifier:
+    """The logistic unit fitted to the pairs ``first``, ``second`` ``(P,)`` of ``embeddings`` ``(N, D)`` labelled
+    ``same``: mean binary cross-entropy plus ``l2``/2 ‖w‖² (the bias free), minimised by L-BFGS in float64 (a convex
+    problem: deterministic, no learning rate to choose)."""
+    if not len(first):
+        raise ValueError("the logistic unit needs pairs to learn from; there are none")
+    x = (embeddings[first].double() - embeddings[second].double()).abs()  # (P, D)
+    y = same.double()
+    w = torch.zeros(x.shape[1] + 1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], lr=1.0, max_iter=500, tolerance_grad=1e-10, tolerance_change=1e-12,
+                            line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(x @ w[:-1] + w[-1], y) + 0.5 * l2 * w[:-1].square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w = w.detach()
+    return PairClassifier(w[:-1].clone(), float(w[-1]))
+
+
+class Comparison(NamedTuple):
+    """Verification of one group's pairs by the distance and by the logistic unit: their AUCs, and the accuracy of
+    each at its own best cut (the distance's best threshold; the unit's probability 0.5)."""
+
+    auc_distance: float
+    auc_logistic: float
+    accuracy_distance: float
+    accuracy_logistic: float
+    pairs: int
+
+
+def compare_verifiers(ev: EmbedEvaluation, train_group: str = "seen", test_group: str = "held_out",
+                      seed: int = 1) -> Comparison:
+    """Fit the logistic unit on pairs of ``train_group`` (drawn by ``seed``, apart from the evaluation's own pairs),
+    then verify the evaluation's pairs of ``test_group`` both ways."""
+    fit = pair_set(ev.embeddings, ev.ids, ev.held_out, train_group, seed=seed)
+    unit = fit_pair_classifier(ev.embeddings, fit.first, fit.second, fit.same)
+    test = ev.pairs(test_group)
+    p = unit.probability(ev.embeddings[test.first], ev.embeddings[test.second])
+    logistic_right = ((p >= 0.5) == test.same).double().mean()
+    return Comparison(M.auc(test.distances, test.same), M.auc(1.0 - p, test.same),
+                      M.best_threshold(test.distances, test.same).accuracy, float(logistic_right), len(test.same))

@@ -60,7 +60,15 @@ def roc(distances: torch.Tensor, same: torch.Tensor) -> Roc:
     d, s = _check(distances, same)
     _both_kinds(s)
     far, tar, score = binary_roc(1.0 / (1.0 + d), s.long())
-    return Roc(far.double(), tar.double(), (1.0 / score.double() - 1.0).clamp_min(0.0))
+    return Roc(far.double(), tar.double(), _snap((1.0 / score.double() - 1.0).clamp_min(0.0), d.unique()))
+
+
+def _snap(t: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Each of ``t`` replaced by the nearest of the sorted ``values`` (the distances the thresholds came from, before
+    the score's rounding), so that ``distance <= threshold`` holds exactly where the curve says."""
+    i = torch.searchsorted(values, t).clamp(1, len(values) - 1) if len(values) > 1 else torch.zeros_like(t).long()
+    lo, hi = values[i - 1 if len(values) > 1 else i], values[i]
+    return torch.where((t - lo).abs() <= (hi - t).abs(), lo, hi)
 
 
 def auc(distances: torch.Tensor, same: torch.Tensor) -> float:
@@ -74,7 +82,7 @@ def auc(distances: torch.Tensor, same: torch.Tensor) -> float:
 
 def far_frr(distances: torch.Tensor, same: torch.Tensor, threshold: float) -> Rates:
     """FAR and FRR when pairs at distance ≤ ``threshold`` are accepted."""
-    far, frr = far_frr_curve(distances, same, torch.tensor([float(threshold)]))
+    far, frr = far_frr_curve(distances, same, torch.tensor([float(threshold)], dtype=torch.float64))
     return Rates(float(far[0]), float(frr[0]))
 
 
@@ -103,17 +111,18 @@ class Best(NamedTuple):
 
 def best_threshold(distances: torch.Tensor, same: torch.Tensor) -> Best:
     """The distance threshold with the highest accuracy on the pair set (ties: the smallest such threshold). The
-    candidates are every distance in the set and one below the smallest (accept nothing); the accuracy changes only
-    there."""
+    candidates are every distance in the set and one below the smallest (accept nothing: 0, or −1 when a distance
+    is 0); the accuracy changes only there."""
     d, s = _check(distances, same)
     if not len(d):
         raise ValueError("the pair set is empty")
-    candidates = torch.cat([d.min().reshape(1) - 1.0, d.unique()])
+    none = torch.tensor([0.0 if d.min() > 0 else -1.0], dtype=torch.float64)
+    candidates = torch.cat([none, d.unique()])
     far, frr = far_frr_curve(d, s, candidates)
     n_same, n_diff = int(s.sum()), int((~s).sum())
     right = (1.0 - frr.nan_to_num(0.0)) * n_same + (1.0 - far.nan_to_num(0.0)) * n_diff
     i = int(torch.argmax(right))  # the first maximum: the smallest threshold
-    return Best(max(float(candidates[i]), 0.0), float(right[i]) / len(d), float(far[i]), float(frr[i]))
+    return Best(float(candidates[i]), float(right[i]) / len(d), float(far[i]), float(frr[i]))
 
 
 def pair_distances(embeddings: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
