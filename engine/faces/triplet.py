@@ -131,3 +131,28 @@ def batch_loss(embeddings: torch.Tensor, ids: torch.Tensor, mining: str = "semi-
         return embeddings.sum() * 0.0, t
     e = embeddings
     return triplet_loss(e[t.anchor], e[t.positive], e[t.negative], margin).mean(), t
+
+
+class Mined(NamedTuple):
+    """One mined triplet for people: the batch positions of A, P, N, the squared distances d(A, P) and d(A, N), and
+    its loss."""
+
+    anchor: int
+    positive: int
+    negative: int
+    d_ap: float
+    d_an: float
+    loss: float
+
+
+def ranked(embeddings: torch.Tensor, ids: torch.Tensor, mining: str, margin: float = MARGIN,
+           generator: torch.Generator | None = None) -> list[Mined]:
+    """The triplets ``mine`` finds in the batch, largest loss first (ties: by anchor), with their distances."""
+    e = embeddings.detach().float()
+    t = mine(e, ids, mining, generator)
+    d = squared_distances(e)
+    d_ap, d_an = d[t.anchor, t.positive], d[t.anchor, t.negative]
+    loss = (d_ap - d_an + margin).clamp_min(0.0)
+    order = sorted(range(len(t)), key=lambda i: (-float(loss[i]), int(t.anchor[i])))
+    return [Mined(int(t.anchor[i]), int(t.positive[i]), int(t.negative[i]), float(d_ap[i]), float(d_an[i]),
+                  float(loss[i])) for i in order]

@@ -117,3 +117,17 @@ def test_a_batch_without_triplets_gives_a_zero_loss_that_still_backpropagates():
         loss.backward()
     with pytest.raises(ValueError, match="mining must be one of"):
         mine(e, torch.tensor([0, 0, 1, 1]), "hardest")
+
+
+def test_ranked_triplets_are_the_mined_ones_largest_loss_first():
+    from engine.faces.triplet import ranked
+
+    e, ids = _batch(5, b=20, identities=4)
+    r = ranked(e, ids, "semi-hard", 0.2)
+    t = mine(e, ids, "semi-hard")
+    assert sorted((m.anchor, m.positive, m.negative) for m in r) == sorted(
+        zip(t.anchor.tolist(), t.positive.tolist(), t.negative.tolist(), strict=True))
+    assert [m.loss for m in r] == sorted((m.loss for m in r), reverse=True)
+    for m in r:
+        assert m.d_ap == pytest.approx(float(((e[m.anchor] - e[m.positive]) ** 2).sum()), abs=1e-5)
+        assert m.loss == pytest.approx(max(m.d_ap - m.d_an + 0.2, 0.0), abs=1e-6)
