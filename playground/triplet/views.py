@@ -177,17 +177,17 @@ def verification_ui(store: RunStore) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                      column_config={k: st.column_config.NumberColumn(format="%.3f") for k in rows[0]
                                     if k not in ("identities", "network")})
-    _binary_ui(ev)
+    _binary_ui(ev, ("triplet_binary", *eval_key(run)))
 
 
-def _binary_ui(ev: EmbedEvaluation) -> None:
+def _binary_ui(ev: EmbedEvaluation, key: tuple) -> None:
     st.markdown("**The binary-classification alternative.** Instead of thresholding the distance, a logistic unit "
                 "ŷ = σ(Σₖ wₖ |fₖ(x1) − fₖ(x2)| + b) learns from pairs labelled same / different (here: pairs of seen "
                 "identities, on the trained embedding), then judges the held-out pairs.")
     if not (ev.has("seen") and ev.has("held_out")):
         st.caption("It needs pairs of both kinds among seen and among held-out identities.")
         return
-    c = held().keep(("triplet_binary", id(ev)), lambda: compare_verifiers(ev))
+    c = held().keep(key, lambda: compare_verifiers(ev))
     st.dataframe(pd.DataFrame([
         {"verifier": "distance ≤ threshold (best threshold)", "AUC": c.auc_distance, "accuracy": c.accuracy_distance},
         {"verifier": "logistic unit on |f(x1) − f(x2)| (ŷ ≥ 0.5)", "AUC": c.auc_logistic,

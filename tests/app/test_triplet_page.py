@@ -100,3 +100,8 @@ def test_a_short_training_shows_its_projection_triplets_and_verification(page, r
     assert len(captions) >= 3 and {c.split(":")[0] for c in captions} == {"A", "P", "N"}
     (binary,) = [d.value for d in page.dataframe if "verifier" in d.value.columns]
     assert len(binary) == 2 and torch.tensor(binary["AUC"].tolist()).gt(0.5).all()
+
+    # the run is the Training page's active run too: that page shows it without an exception
+    page.switch_page("../pages/training.py")
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
