@@ -152,6 +152,11 @@ YOLO_DETECTOR = "yolo_detector"  # str: "bundled" or the id of the detection run
 # trained from the page becomes it when its job is done)
 YOLO_COLLECTED = "yolo_collected"  # str | None: id of the finished job whose run was taken as the detector
 
+# --------------------------------------------------------------------------------------------------- one-shot lab
+# pages/triplet_lab.py (its training job is this session's TRAIN_JOB, as the localisation page's).
+TRIPLET_RUN = "triplet_run"  # str | None: the run last trained from the One-shot lab, shown in its views
+TRIPLET_COLLECTED = "triplet_collected"  # str | None: id of the finished job whose run became TRIPLET_RUN
+
 # --------------------------------------------------------------------------------------------------- classroom
 # A student's short name and leaderboard choice are kept in the run store (keyed by the owner), not here; the teacher's
 # login is this session's only (pages/classroom.py, playground/classroom/).

@@ -1,0 +1,1 @@
+"""Faces: verification, recognition and the one-shot / triplet-loss lab (course notes 1.4.1)."""
