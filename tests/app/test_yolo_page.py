@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from fractions import Fraction
 
 import av
@@ -24,9 +25,13 @@ from engine.detection import yolo
 from engine.detection.anchors import box_shapes, kmeans_anchors
 from engine.detection.bundled import load_bundled
 from engine.detection.detect import Detect
-from engine.detection.frames import detect_picture
+from engine.detection.frames import detect_frame, detect_picture
 from engine.training.runs import RunStore
 from engine.training.trained import load_trained
+from playground.webcam.stream import frame_callback
+from playground.yolo.detector import Detector
+from playground.yolo.live import LiveDetection, frame_fn
+from playground.yolo.settings import Thresholds
 
 TIMEOUT = 300  # seconds a one-epoch job may take on a loaded 2-core machine
 Y = "_w_yolo_"
@@ -188,12 +193,6 @@ def test_the_webcam_s_frames_are_detected_with_the_thresholds_of_the_moment(page
 def test_the_frame_function_on_an_av_videoframe_is_the_engine_s_detect_frame(bundled):
     """The webcam's per-frame work as streamlit-webrtc calls it (an ``av.VideoFrame`` in and out), outside any page:
     its pixels are ``engine.detection.frames.detect_frame``'s at the thresholds configured."""
-    from engine.detection.frames import detect_frame
-    from playground.webcam.stream import frame_callback
-    from playground.yolo.detector import Detector
-    from playground.yolo.live import LiveDetection, frame_fn
-    from playground.yolo.settings import Thresholds
-
     d = Detector(bundled.model, bundled.task, bundled.stats, bundled.classes, bundled.side, "bundled", ("b",))
     live = LiveDetection()
     live.configure(d, Thresholds(score=0.4, iou=0.45, max_boxes=3, per_class=False))
@@ -294,3 +293,23 @@ def test_the_link_restores_the_section_thresholds_and_scene_and_follows_them(run
     assert any("grid, 3 anchors a cell" in m.value for m in at.markdown)  # the grid view is the open section
     at.slider(key=Y + "score").set_value(0.45).run()
     assert at.query_params["score"] == "0.45" and at.query_params["tab"] == "Grid view"
+
+
+def test_the_frame_work_runs_on_one_torch_thread_of_its_own(bundled):
+    """On the stream's worker thread the frame work uses one intra-op thread (a tiny network beside the pages); the
+    threads of the rest of the process are left as they were."""
+    live = LiveDetection()
+    live.configure(Detector(bundled.model, bundled.task, bundled.stats, bundled.classes, bundled.side, "b", ("b",)),
+                   Thresholds())
+    work, seen = frame_fn(live), []
+    before = torch.get_num_threads()
+
+    def worker() -> None:
+        work(np.zeros((60, 80, 3), np.uint8))
+        seen.append(torch.get_num_threads())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == [1] and live.read()[0] == 1
+    assert torch.get_num_threads() == before
