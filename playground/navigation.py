@@ -134,6 +134,15 @@ for _page in [
         "its convolutional form give the same map in one pass.",
     ),
     PageInfo(
+        "faces.py", "Faces", ":material/face:", "faces",
+        "Face verification and recognition with a pretrained network (dlib's 128-d ResNet, offline): are two "
+        "pictures — photos, uploads, webcam snapshots — the same person? See the aligned faces, their distance on a "
+        "scale and the threshold that decides. Enrol people from one picture each, identify a face against your "
+        "gallery, or recognise faces live on the webcam with their names and distances.",
+        "Faces", week=4,
+        step="Verify the astronaut against a photo of yourself, then enrol her and let the webcam say who is in view.",
+    ),
+    PageInfo(
         "style.py", "Style transfer", ":material/palette:", "style",
         "Neural style transfer: a photo (or your upload or webcam snapshot) painted in the style of an artwork, by "
         "optimising the image's pixels against a pretrained network — EfficientNet-Lite0 offline, or VGG-19. Set α, "

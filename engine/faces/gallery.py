@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.faces.backend import check_metric, distance
+from engine.faces.backend import check_metric
 from engine.faces.pipeline import EmbeddedFace
 from engine.training.runs.people import check_name
 
@@ -159,17 +159,16 @@ class Gallery:
     def identify_many(self, owner: str, vectors: np.ndarray, backend: str, threshold: float,
                       metric: str = "euclidean") -> list[Match]:
         """``identify`` for each row of ``vectors`` ``(N, D)``, reading the gallery once."""
+        return self.known(owner, backend, threshold, metric).match(np.atleast_2d(vectors))
+
+    def known(self, owner: str, backend: str, threshold: float, metric: str = "euclidean"):
+        """``owner``'s enrolled vectors by ``backend``, read once, to match many probes (webcam frames) against:
+        an ``engine.faces.live.Known``."""
+        from engine.faces.live import Known
+
         check_metric(metric)
         names, matrix = self.vectors(owner, backend)
-        if not names:
-            return [Match(UNKNOWN, None, float("inf"), threshold, False) for _ in vectors]
-        d = np.atleast_2d(distance(np.atleast_2d(vectors), matrix, metric))  # (N, K)
-        out = []
-        for row in d:
-            i = int(np.argmin(row))
-            known = bool(row[i] < threshold)
-            out.append(Match(names[i] if known else UNKNOWN, names[i], float(row[i]), threshold, known))
-        return out
+        return Known(tuple(names), matrix, float(threshold), metric)
 
     def export(self, owner: str) -> dict:
         """``owner``'s gallery as JSON-ready data: each person's name and embeddings per backend (no pictures, and

@@ -8,8 +8,10 @@ call the second. Pictures are ``(H, W, 3)`` uint8 RGB; files and uploads are dec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,19 +104,31 @@ def embed_one(image: np.ndarray, backend: FaceBackend, pick: int | None = None, 
     ``NoFaceError``, ``ManyFacesError`` (with the faces, to pick from), ``TinyFaceError`` (under ``min_size`` pixels)
     or ``FaceError`` for a ``pick`` out of range; ``what`` names the picture in the message."""
     image = as_rgb(image)
-    faces = find_faces(image, backend)
+    face = choose(find_faces(image, backend), pick, min_size, what)
+    crop = backend.align(image, face)
+    return EmbeddedFace(face, crop, backend.embed([crop])[0])
+
+
+def choose(faces: Sequence[Face | EmbeddedFace], pick: int | None = None, min_size: int = MIN_FACE,
+           what: str = "the picture") -> Any:
+    """The one of ``faces`` (left to right) to use: the only one, or number ``pick`` (1 = leftmost); the errors of
+    ``embed_one``. Takes faces or embedded faces (a page embeds every face once, then lets the user pick)."""
     if not faces:
         raise NoFaceError(f"No face was found in {what}: use a photo with a face seen from the front, at least "
                           f"{min_size} pixels wide.")
     if pick is None and len(faces) > 1:
         raise ManyFacesError(f"{len(faces)} faces were found in {what}; choose one of them (1 = the leftmost, "
-                             f"{len(faces)} = the rightmost).", faces)
+                             f"{len(faces)} = the rightmost).", [_face(f) for f in faces])
     if pick is not None and not 1 <= pick <= len(faces):
         raise FaceError(f"{what} has {len(faces)} face{'s' if len(faces) != 1 else ''}; face {pick} does not exist "
                         f"(choose 1 to {len(faces)}).")
-    face = faces[(pick or 1) - 1]
-    if face.size < min_size:
-        raise TinyFaceError(f"The face in {what} is only {face.size:.0f} pixels wide; at least {min_size} are needed "
+    chosen = faces[(pick or 1) - 1]
+    size = _face(chosen).size
+    if size < min_size:
+        raise TinyFaceError(f"The face in {what} is only {size:.0f} pixels wide; at least {min_size} are needed "
                             f"for a reliable comparison. Use a closer or larger photo.")
-    crop = backend.align(image, face)
-    return EmbeddedFace(face, crop, backend.embed([crop])[0])
+    return chosen
+
+
+def _face(f: Face | EmbeddedFace) -> Face:
+    return f.face if isinstance(f, EmbeddedFace) else f
