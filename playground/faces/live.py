@@ -1,6 +1,7 @@
 """Live recognition on the webcam: each frame's faces found, embedded and matched against the gallery read when the
 page last ran (``engine.faces.live.recognise_frame``), drawn with names and distances; the number of frames, the
-frame rate and who is in view below. Frames stay in memory: nothing is written."""
+frame rate and who is in view below. Frames stay in memory: nothing is written. The live path always detects with HOG:
+the CNN detector takes seconds a frame on a CPU (bench/bench_faces.py), too slow for a stream."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ METER_S = 1.0
 
 
 def live_ui(known: Known, settings: Settings) -> None:
-    faces = shared_backend(settings.detector)
+    faces = shared_backend("hog")
     meter = held(CAMERA_KEY, FrameMeter)
 
     def recognise(frame: np.ndarray) -> np.ndarray:
