@@ -11,12 +11,13 @@ import streamlit as st
 
 from engine.faces.gallery import MAX_SAMPLES
 from engine.faces.live import KNOWN, STRANGER, draw_boxes
+from playground import state
 from playground.faces.common import OPTIONS, Settings, face_ui, faces_in, gallery, shared_backend
 from playground.faces.live import live_ui
 from playground.owner import owner_id
 from playground.widgets.image_source import picture_ui, source_ui
 
-MESSAGE = "faces_message"  # (level, text) | None: what the last gallery action did (shown after its rerun)
+MESSAGE = state.FACES_MESSAGE
 
 
 def recognise_ui(settings: Settings) -> None:
