@@ -5,6 +5,8 @@
     python -m engine train [--spec SPEC] --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
     python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
                                                               neural style transfer (engine/style/cli.py)
+    python -m engine verify IMAGE_A IMAGE_B [--threshold T] [--json]
+                                                              face verification (engine/faces/cli.py)
 
 SPEC is a preset name (``lenet5``, ``resnet50``, ...) or the path of a JSON spec file. A spec that cannot be read or
 has invalid layers exits with status 2 and says why on stderr, one line per problem. Each command is one
@@ -67,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     from engine.style.cli import add_parser as add_style_parser  # its own module: the command is its topic's
 
     add_style_parser(commands, CliError)
+    from engine.faces.cli import add_parser as add_verify_parser
+
+    add_verify_parser(commands, CliError)
     return parser
 
 

@@ -145,6 +145,15 @@ for _page in [
         "iteration.",
     ),
     PageInfo(
+        "faces.py", "Faces", ":material/face:", "faces",
+        "Face verification and recognition with a pretrained network (dlib's 128-d ResNet, offline): are two "
+        "pictures — photos, uploads, webcam snapshots — the same person? See the aligned faces, their distance on a "
+        "scale and the threshold that decides. Enrol people from one picture each, identify a face against your "
+        "gallery, or recognise faces live on the webcam with their names and distances.",
+        "Faces", week=4,
+        step="Verify the astronaut against a photo of yourself, then enrol her and let the webcam say who is in view.",
+    ),
+    PageInfo(
         "triplet_lab.py", "One-shot lab", ":material/fingerprint:", "one-shot-lab",
         "Train your own Siamese embedding with the triplet loss, live: digits or clothes stand in for people, and some "
         "are held out of training to test one-shot verification on identities never seen. Choose random, semi-hard "

@@ -167,3 +167,7 @@ TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refuse
 TEACHER_WRONG = "teacher_wrong"  # list[float]: when this session's recent wrong tokens came (time.monotonic())
 CLASS_EXPORT = "class_export"  # Path | None: the zip of the last lesson's runs, written by "End the lesson"
 CLASS_MESSAGE = "class_message"  # (level, text) | None: what the last Classroom action did
+
+# Faces (playground/faces/): the gallery lives on disk per owner (engine.faces.gallery); pictures are kept by the
+# shared image source (IMAGE_SOURCE) under the keys faces_a, faces_b, faces_enrol and faces_probe.
+FACES_MESSAGE = "faces_message"  # (level, text) | None: what the last gallery action did (shown after its rerun)
