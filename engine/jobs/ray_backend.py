@@ -12,7 +12,8 @@ local process:
   against the server's copy by a fingerprint; an uploaded one travels with the job, up to ``$CNNPG_RAY_MAX_DATA_MB``.
   A run store becomes a fresh store on the worker, holding the files of the run a job resumes; ``init_from`` goes
   as the weights themselves.
-- A remote task runs it, and a small control actor on the server's node carries its events: the task's outbox thread
+- A remote task runs it, and a small control actor on the server's node (one per server: ``engine.jobs.ray_control``)
+  carries its events: the task's outbox thread
   sends the log calls and the run's changed files every ``FLUSH_SECONDS`` and reads back the stop flag. The runner's
   thread polls the actor, replays the calls on the real logs and writes the files into the server's run store
   (``RunStore.put``: checkpoints and final weights as safetensors; the row says the node and device).
@@ -147,6 +148,7 @@ class RayBackend:
             positive_int(MAX_DATA_ENV, DEFAULT_MAX_DATA_MB, "MiB of uploaded data per job sent to Ray") * 2**20
         self._init = dict(init or {})
         self._lock = threading.Lock()
+        self._actor: Any = None
 
     def __repr__(self) -> str:
         return f"RayBackend({self.address!r})"
@@ -213,7 +215,6 @@ class RayBackend:
             job._set_running()
             fail(job, f"{e}; set {FALLBACK_ENV}=local to run jobs on this server meanwhile")
             return
-        import ray
 
         job._set_running()
         logs: list[Any] = []
@@ -226,17 +227,34 @@ class RayBackend:
             return
         settings = {k: v for k, v in os.environ.items()
                     if k.startswith(SETTINGS_PREFIX) and not k.startswith("CNNPG_RAY_")}
-        work, control_cls = _remote()
-        here = ray.get_runtime_context().get_node_id()
-        control = control_cls.options(scheduling_strategy=ray.util.scheduling_strategies.
-                                      NodeAffinitySchedulingStrategy(here, soft=True)).remote()
-        ref = work.options(**options).remote(payload, job.id, job.owner, settings, control)
+        control = self._control()
+        ref = _remote().options(**options).remote(payload, job.id, job.owner, settings, control)
         home = _Home(job, logs, store)
         try:
             self._pump(job, ref, control, home)
         finally:
             with contextlib.suppress(Exception):
-                ray.kill(control)
+                control.forget.remote(job.id)
+
+    def _control(self) -> Any:
+        """This server's control actor, on its own node (made on the first job, and again if it was lost)."""
+        import ray
+
+        from engine.jobs.ray_control import Control
+
+        with self._lock:
+            if self._actor is not None:
+                try:
+                    ray.get(self._actor.ready.remote(), timeout=CONNECT_SECONDS)
+                    return self._actor
+                except Exception:  # noqa: BLE001 - lost with its node or killed: a new one
+                    self._actor = None
+            here = ray.get_runtime_context().get_node_id()
+            strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(here, soft=True)
+            actor = ray.remote(num_cpus=0, max_restarts=0)(Control).options(scheduling_strategy=strategy).remote()
+            ray.get(actor.ready.remote())
+            self._actor = actor
+            return actor
 
     def _pack(self, job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict,
               logs: list[Any]) -> tuple[RunStore | None, bytes]:
@@ -281,19 +299,21 @@ class RayBackend:
         try:
             while True:
                 if job.stop.is_set() and not asked:
-                    control.request_stop.remote()
+                    control.request_stop.remote(job.id)
                     asked = True
                 done, _ = ray.wait([ref], timeout=POLL_SECONDS)
-                if home.handle(ray.get(control.take.remote())) and not asked:  # its run was deleted here
+                if home.handle(ray.get(control.take.remote(job.id))) and not asked:  # its run was deleted here
                     job.stop.set()
                 if done:
                     break
             ending = pickle.loads(ray.get(ref))
-        except ray.exceptions.RayError as e:
+        except Exception as e:  # noqa: BLE001 - the node, the worker or this process's link to the cluster is gone
             interrupted = home.interrupt()
             runs = f"; its run {', '.join(interrupted)} is interrupted, resumable from its last checkpoint" \
                 if interrupted else ""
-            fail(job, f"the Ray node running it was lost ({_lost_words(e)}){runs}", traceback.format_exc())
+            what = "the Ray node running it was lost" if isinstance(e, ray.exceptions.RayError) else \
+                "the link to the Ray cluster failed"
+            fail(job, f"{what} ({_lost_words(e)}){runs}", traceback.format_exc())
             return
         if ending[0] == "result":
             conclude(job, ending[1])
@@ -354,31 +374,12 @@ class _Home:
 # ----------------------------------------------------------------------------------------------- on the cluster
 
 
-class _Control:
-    """The control actor of one job: the events its task sends until the server takes them, and its stop flag."""
-
-    def __init__(self) -> None:
-        self._events: list[bytes] = []
-        self._stop = False
-
-    def exchange(self, events: list[bytes]) -> bool:
-        self._events.extend(events)
-        return self._stop
-
-    def take(self) -> list[bytes]:
-        events, self._events = self._events, []
-        return events
-
-    def request_stop(self) -> None:
-        self._stop = True
-
-
 class _Outbox:
     """A remote job's side of its control actor: a thread that sends the buffered events and the changed files of
     the runs in the job's store every ``FLUSH_SECONDS``, and sets ``stop`` when the server asks (or is gone)."""
 
-    def __init__(self, control: Any) -> None:
-        self.control = control
+    def __init__(self, control: Any, job_id: str) -> None:
+        self.control, self.job_id = control, job_id
         self.stop = threading.Event()
         self.store: RunStore | None = None
         self._lock = threading.Lock()
@@ -412,11 +413,11 @@ class _Outbox:
         try:
             self._sync_runs()
         except Exception:  # noqa: BLE001 - a run read half-made now is sent at the next flush
-            log.debug("run files not sent yet", exc_info=True)
+            log.warning("run files not sent yet", exc_info=True)
         with self._lock:
             items, self._items = self._items, []
         try:
-            stop = ray.get(self.control.exchange.remote(items))
+            stop = ray.get(self.control.exchange.remote(self.job_id, items))
         except Exception:  # noqa: BLE001 - the server (the actor's owner) is gone: nobody reads this job any more
             stop = True
         if stop:
@@ -447,7 +448,7 @@ def _work(payload: bytes, job_id: str, owner: str, settings: dict[str, str], con
     for k in [k for k in os.environ if k.startswith(SETTINGS_PREFIX) and k not in settings]:
         del os.environ[k]
     os.environ.update(settings)
-    outbox = _Outbox(control)
+    outbox = _Outbox(control, job_id)
     root = Path(tempfile.mkdtemp(prefix="cnnpg-ray-"))
     try:
         fn, log_slot, args, kwargs = pickle.loads(payload)
@@ -526,18 +527,18 @@ def _wants_gpu(args: tuple, kwargs: dict, store: RunStore | None) -> bool:
     return False
 
 
-_remotes: tuple[Any, Any] | None = None
+_task: Any = None
 
 
-def _remote() -> tuple[Any, Any]:
-    """The remote task and the control actor class (made once Ray is imported). A task is never retried: a job
-    whose worker died is the user's to resume, from its checkpoint."""
-    global _remotes
-    if _remotes is None:
+def _remote() -> Any:
+    """The remote task (made once Ray is imported). It is never retried: a job whose worker died is the user's to
+    resume, from its checkpoint."""
+    global _task
+    if _task is None:
         import ray
 
-        _remotes = (ray.remote(max_retries=0)(_work), ray.remote(num_cpus=0, max_restarts=0)(_Control))
-    return _remotes
+        _task = ray.remote(max_retries=0)(_work)
+    return _task
 
 
 def _check_reachable(address: str) -> None:

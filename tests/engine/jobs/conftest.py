@@ -15,6 +15,7 @@ REPO = HERE.parents[2]
 
 @pytest.fixture(scope="session")
 def ray_cluster():
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # a job thread left running never starts a cluster of its own
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -r requirements-ray.txt")
     ray.init(address="local", num_cpus=2, include_dashboard=False, resources={"accelerator": 1},
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}}, log_to_driver=False)
