@@ -226,7 +226,7 @@ class RayBackend:
             fail(job, describe_error(e), traceback.format_exc())
             return
         settings = {k: v for k, v in os.environ.items()
-                    if k.startswith(SETTINGS_PREFIX) and not k.startswith("CNNPG_RAY_")}
+                    if k.startswith(SETTINGS_PREFIX) and k not in (ADDRESS_ENV, FALLBACK_ENV, MAX_DATA_ENV)}
         control = self._control()
         ref = _remote().options(**options).remote(payload, job.id, job.owner, settings, control)
         home = _Home(job, logs, store)

@@ -12,6 +12,7 @@ and rows; Ray's own record of the resources a task was given.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 
@@ -202,3 +203,22 @@ def test_the_settings(monkeypatch):
     monkeypatch.setenv(MAX_DATA_ENV, "0")
     with pytest.raises(ValueError, match=MAX_DATA_ENV):
         from_env()
+
+
+def test_the_cli_trains_on_the_cluster_and_keeps_the_run_here(ray_cluster, tmp_path, capsys):
+    from engine.__main__ import main
+
+    spec = tmp_path / "small.json"
+    spec.write_text(SMALL_CNN.to_json())
+    runs = tmp_path / "runs"
+    assert main(["train", "--spec", str(spec), "--data", "digits", "--epochs", "1", "--runs-dir", str(runs),
+                 "--ray", "auto", "--json"]) == 0
+    out = capsys.readouterr()
+    summary = json.loads(out.out)
+    assert summary["status"] == "finished" and "epoch 1/1" in out.err
+    info = RunStore(runs).info(summary["run_id"])
+    assert info.status == "finished" and info.device.endswith(f" on {ray_cluster.util.get_node_ip_address()}")
+
+    assert main(["train", "--spec", str(spec), "--data", "digits", "--epochs", "1", "--runs-dir", str(runs),
+                 "--ray", "127.0.0.1:9"]) == 1
+    assert "the Ray cluster at 127.0.0.1:9 cannot be reached" in capsys.readouterr().err
