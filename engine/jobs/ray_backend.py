@@ -58,8 +58,9 @@ MAX_DATA_ENV = "CNNPG_RAY_MAX_DATA_MB"
 DEFAULT_MAX_DATA_MB = 256
 FALLBACKS = ("", "local")
 INSTALL = "pip install -r requirements-ray.txt"
-POLL_SECONDS = 0.1  # how often the runner's thread takes a job's events from its control actor
-FLUSH_SECONDS = 0.1  # how often a remote job sends its events and reads the stop flag
+POLL_SECONDS = 0.2  # how often the runner's thread takes a job's events from its control actor
+FLUSH_SECONDS = 0.2  # how often a remote job sends its events and reads the stop flag (the loop reads its losses
+# back about as often: engine.training.loop.SYNC_SECONDS)
 CONNECT_SECONDS = 5.0  # a cluster that does not answer a TCP connection in this time is unreachable
 
 log = logging.getLogger(__name__)
@@ -107,12 +108,20 @@ class _NamedData:
     fingerprint: str
 
     def load(self) -> LoadedData:
+        """The set, loaded here, or kept from this worker's previous job (the last one only: a worker is reused)."""
+        global _last_data
+        if _last_data is not None and _last_data[0] == self:
+            return _last_data[1]
         name = self.origin["name"]
         data = load_dataset(name, seed=self.origin["seed"], max_train=self.origin["max_train"])
         if fingerprint(data) != self.fingerprint:
             raise ValueError(f"the data set {name!r} on Ray node {_node_ip()} differs from the server's (another "
                              f"version or download): install the same data there")
+        _last_data = (self, data)
         return data
+
+
+_last_data: tuple[_NamedData, LoadedData] | None = None  # a worker's last named set (jobs do not change their data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,17 +410,17 @@ class _Outbox:
         """Send what is left, the runs' final files and rows included."""
         self._closed.set()
         self._thread.join()
-        self._flush()
+        self._flush(final=True)
 
     def _loop(self) -> None:
         while not self._closed.wait(FLUSH_SECONDS):
             self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self, final: bool = False) -> None:
         import ray
 
         try:
-            self._sync_runs()
+            self._sync_runs(final)
         except Exception:  # noqa: BLE001 - a run read half-made now is sent at the next flush
             log.warning("run files not sent yet", exc_info=True)
         with self._lock:
@@ -423,24 +432,30 @@ class _Outbox:
         if stop:
             self.stop.set()
 
-    def _sync_runs(self) -> None:
+    def _sync_runs(self, final: bool = False) -> None:
+        """Send the files of the job's runs that changed since the last call, with their index rows; the rows are
+        read only then (and at the ``final`` call), so a flush costs a few ``stat`` calls while a run trains."""
         if self.store is None:
             return
-        for info in self.store.list():
-            folder, changed = self.store.path(info.id), {}
+        for folder in self.store.root.iterdir():
+            if not (folder / "config.json").is_file():  # not a run, or one being made: the next flush sends it
+                continue
+            run_id, changed = folder.name, {}
             for name in RUN_FILES:
                 try:
                     st = (folder / name).stat()
                 except FileNotFoundError:
                     continue
                 key = (st.st_mtime_ns, st.st_size)
-                if self._seen.get((info.id, name)) != key:
+                if self._seen.get((run_id, name)) != key:
                     changed[name] = (folder / name).read_bytes()
-                    self._seen[(info.id, name)] = key
-            row = info.to_dict()
-            if changed or row != self._rows.get(info.id):
+                    self._seen[(run_id, name)] = key
+            if not changed and not final:
+                continue
+            row = self.store.info(run_id).to_dict()
+            if changed or row != self._rows.get(run_id):
                 self.send(("run", row, changed))
-                self._rows[info.id] = row
+                self._rows[run_id] = row
 
 
 def _work(payload: bytes, job_id: str, owner: str, settings: dict[str, str], control: Any) -> bytes:
