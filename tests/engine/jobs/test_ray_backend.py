@@ -222,3 +222,25 @@ def test_the_cli_trains_on_the_cluster_and_keeps_the_run_here(ray_cluster, tmp_p
     assert main(["train", "--spec", str(spec), "--data", "digits", "--epochs", "1", "--runs-dir", str(runs),
                  "--ray", "127.0.0.1:9"]) == 1
     assert "the Ray cluster at 127.0.0.1:9 cannot be reached" in capsys.readouterr().err
+
+
+def test_a_style_job_runs_on_the_cluster_with_its_log_relayed(ray_cluster):
+    from engine.jobs.style import StyleLog, style_job
+    from engine.media.images import sample_image, to_uint8
+    from engine.style.artworks import artwork
+    from engine.style.backbones import load_extractor
+    from engine.style.optimise import StyleConfig, stylise
+
+    config = StyleConfig(size=48, steps=6, preview_every=2, device="cpu")
+    pair = to_uint8(sample_image("chelsea", 96, gray=False)), to_uint8(artwork("mosaic", 96))
+    extractor = load_extractor("efficientnet_lite0", "cpu")  # a page's shared backbone: it travels by name
+    log = StyleLog(config)
+    runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))
+    job = _done(runner.submit(style_job, *pair, config, log=log, extractor=extractor))
+    assert job.status == "finished", job.error
+    assert job.placement["backend"] == "ray"
+    snap = log.snapshot()
+    assert snap.status == "finished" and [p[0] for p in snap.points] == [1, 2, 3, 4, 5, 6]
+    assert [p[3] for p in snap.points] == [e.total for e in job.result.history]
+    alone = stylise(*pair, config, extractor=extractor)  # the same work here
+    assert [e.total for e in alone.history] == pytest.approx([e.total for e in job.result.history], rel=1e-4)
