@@ -5,8 +5,8 @@ queue, owners and caps (``engine.jobs.runner``) and hands each job that may star
 local process:
 
 - The job must fit a node: one CPU, plus ``num_gpus=1`` (or one of ``gpu_resource``) when its config asks for the GPU
-  (``device="cuda"``). A job that no node of the cluster can hold fails at once with the reason: Ray alone would leave
-  it pending forever.
+  (``device="cuda"``, or "auto" on a cluster with a GPU). A job that no node of the cluster can hold fails at once
+  with the reason: Ray alone would leave it pending forever.
 - The function and its arguments travel pickled as to a job process (``engine.jobs.process``: logs become relays,
   ``register``ed reductions apply). A named data set goes by name and seed and is loaded on the worker, checked
   against the server's copy by a fingerprint; an uploaded one travels with the job, up to ``$CNNPG_RAY_MAX_DATA_MB``.
@@ -187,6 +187,13 @@ class RayBackend:
         return f"Ray cluster at {self.address}: {len(nodes)} node{'s' * (len(nodes) != 1)} " \
                f"({'; '.join(_resources_words(n) for n in nodes)})"
 
+    def wants_gpu(self, device: str) -> bool:
+        """Whether a job asking for ``device`` asks Ray for a GPU: "cuda" does; "auto" does when a node of the
+        cluster has one (a page's default device trains on the cluster's GPUs), else it takes a CPU."""
+        if device == "cuda":
+            return True
+        return device == "auto" and any(n.get(self.gpu_resource, 0) >= 1 for n in _alive_nodes())
+
     def options(self, gpu: bool) -> dict[str, Any]:
         """What a job asks of a node: one CPU, and the GPU when ``gpu``."""
         if not gpu:
@@ -229,7 +236,7 @@ class RayBackend:
         logs: list[Any] = []
         try:
             store, payload = self._pack(job, fn, args, kwargs, logs)
-            options = self.options(_wants_gpu(args, kwargs, store))
+            options = self.options(self.wants_gpu(_asked_device(args, kwargs, store)))
             self.check_fits(options)
         except Exception as e:  # noqa: BLE001 - a refusal (ValueError) or an argument that cannot travel
             fail(job, describe_error(e), traceback.format_exc())
@@ -531,15 +538,16 @@ def _on_device(value: Any, device: str) -> Any:
     return value
 
 
-def _wants_gpu(args: tuple, kwargs: dict, store: RunStore | None) -> bool:
-    """Whether the job's config asks for the GPU (``device="cuda"``; a resumed run without one: its stored one's)."""
+def _asked_device(args: tuple, kwargs: dict, store: RunStore | None) -> str:
+    """The device the job's config asks for ("auto" when none says; a resumed run without a config: its stored
+    one's)."""
     configs = [v for v in (*args, *kwargs.values()) if isinstance(getattr(v, "device", None), str)]
     if configs:
-        return any(c.device == "cuda" for c in configs)
+        return "cuda" if any(c.device == "cuda" for c in configs) else configs[0].device
     run_id = kwargs.get("run_id")
     if store is not None and run_id is not None:
-        return store.get(run_id).config.get("train", {}).get("device") == "cuda"
-    return False
+        return str(store.get(run_id).config.get("train", {}).get("device") or "auto")
+    return "auto"
 
 
 _task: Any = None

@@ -127,6 +127,8 @@ def test_placement_gpu_jobs_go_to_the_gpu_node_and_a_job_no_node_holds_is_refuse
         assert on_gpu.placement["device"] == "cpu" and "no CUDA device" in on_gpu.placement["note"]
     on_cpu = _done(simulated.submit(train_job, SMALL_CNN, small, dataclasses.replace(gpu, device="cpu"), store=store))
     assert on_cpu.status == "finished" and "accelerator" not in on_cpu.placement["resources"]
+    auto = _done(simulated.submit(train_job, SMALL_CNN, small, dataclasses.replace(gpu, device="auto"), store=store))
+    assert auto.status == "finished" and auto.placement["resources"].get("accelerator") == 1.0  # the GPU, since any
 
     real_gpus = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))  # num_gpus=1: none here
     refused = _done(real_gpus.submit(train_job, SMALL_CNN, small, gpu, store=store))
@@ -135,7 +137,7 @@ def test_placement_gpu_jobs_go_to_the_gpu_node_and_a_job_no_node_holds_is_refuse
     assert refused.status == "failed" and refused.placement == {}  # never sent to a node
     assert "no node of the Ray cluster can run this job: it needs 1 CPU, 1 GPU" in refused.error
     assert "choose the device auto or cpu" in refused.error
-    assert len(store.list()) == 2  # the refused job made no run
+    assert len(store.list()) == 3  # the refused job made no run
 
 
 def _head(data: LoadedData, n: int) -> LoadedData:
