@@ -243,8 +243,13 @@ class RayBackend:
             return
         settings = {k: v for k, v in os.environ.items()
                     if k.startswith(SETTINGS_PREFIX) and k not in (ADDRESS_ENV, FALLBACK_ENV, MAX_DATA_ENV)}
-        control = self._control()
-        ref = _remote().options(**options).remote(payload, job.id, job.owner, settings, control)
+        try:
+            control = self._control()
+            ref = _remote().options(**options).remote(payload, job.id, job.owner, settings, control)
+        except Exception as e:  # noqa: BLE001 - the cluster went away since it was joined
+            fail(job, f"the job could not be sent to the Ray cluster at {self.address} ({_lost_words(e)})",
+                 traceback.format_exc())
+            return
         home = _Home(job, logs, store)
         try:
             self._pump(job, ref, control, home)
@@ -324,6 +329,8 @@ class RayBackend:
                     break
             ending = pickle.loads(ray.get(ref))
         except Exception as e:  # noqa: BLE001 - the node, the worker or this process's link to the cluster is gone
+            with contextlib.suppress(Exception):  # nobody here reads it any more: it must not train on
+                ray.cancel(ref, force=True)
             interrupted = home.interrupt()
             runs = f"; its run {', '.join(interrupted)} is interrupted, resumable from its last checkpoint" \
                 if interrupted else ""
