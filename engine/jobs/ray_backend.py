@@ -49,7 +49,7 @@ from engine.data import LoadedData, load_dataset
 from engine.env import positive_int
 from engine.jobs.job import Job, conclude, describe_error, fail
 from engine.jobs.process import SETTINGS_PREFIX, Relay, _Slot, _swap_logs, dumps, portable
-from engine.training.runs import RunInfo, RunStore
+from engine.training.runs import RunError, RunInfo, RunStore
 from engine.training.runs.store import RUN_FILES
 
 ADDRESS_ENV = "CNNPG_RAY_ADDRESS"
@@ -454,22 +454,25 @@ class _Outbox:
         for folder in self.store.root.iterdir():
             if not (folder / "config.json").is_file():  # not a run, or one being made: the next flush sends it
                 continue
-            run_id, changed = folder.name, {}
+            run_id, changed, keys = folder.name, {}, {}
             for name in RUN_FILES:
                 try:
                     st = (folder / name).stat()
                 except FileNotFoundError:
                     continue
-                key = (st.st_mtime_ns, st.st_size)
-                if self._seen.get((run_id, name)) != key:
+                keys[name] = (st.st_mtime_ns, st.st_size)
+                if self._seen.get((run_id, name)) != keys[name]:
                     changed[name] = (folder / name).read_bytes()
-                    self._seen[(run_id, name)] = key
             if not changed and not final:
                 continue
-            row = self.store.info(run_id).to_dict()
+            try:
+                row = self.store.info(run_id).to_dict()
+            except RunError:  # its files are written before its row: the next flush sends it whole
+                continue
             if changed or row != self._rows.get(run_id):
                 self.send(("run", row, changed))
                 self._rows[run_id] = row
+                self._seen.update({(run_id, name): keys[name] for name in changed})
 
 
 def _work(payload: bytes, job_id: str, owner: str, settings: dict[str, str], control: Any) -> bytes:
