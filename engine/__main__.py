@@ -6,6 +6,8 @@
                                                               (--ray ADDRESS: on a Ray cluster, docs/ray.md)
     python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
                                                               neural style transfer (engine/style/cli.py)
+    python -m engine verify IMAGE_A IMAGE_B [--threshold T] [--json]
+                                                              face verification (engine/faces/cli.py)
 
 SPEC is a preset name (``lenet5``, ``resnet50``, ...) or the path of a JSON spec file. A spec that cannot be read or
 has invalid layers exits with status 2 and says why on stderr, one line per problem. Each command is one
@@ -68,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     from engine.style.cli import add_parser as add_style_parser  # its own module: the command is its topic's
 
     add_style_parser(commands, CliError)
+    from engine.faces.cli import add_parser as add_verify_parser
+
+    add_verify_parser(commands, CliError)
     return parser
 
 
