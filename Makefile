@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run run-https test bench load lint setup setup-dev system-deps clean
+.PHONY: run run-https test bench load lint setup setup-dev setup-ray system-deps face-photos clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,17 +16,27 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+# Ray (docs/ray.md): optional for the app, needed by the tests of jobs on a cluster, so the dev set-up has it too.
+$(VENV)/.installed-ray: $(VENV)/.installed requirements-ray.txt
+	$(PY) -m pip install -q -r requirements-ray.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed $(VENV)/.installed-ray requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
+setup-ray: $(VENV)/.installed-ray
 
 # Debian packages: Chromium for the browser tests, Fashion-MNIST for the training page. Best effort: installed when
 # this machine has apt and we are root; otherwise say what is missing and go on.
 system-deps:
 	@bash scripts/system-deps.sh
+
+# The faces tests' labelled photos (face_recognition's sdist, into the git-ignored .cache/): scripts/face-photos.sh.
+face-photos: setup
+	@PY=$(PY) bash scripts/face-photos.sh .cache/face-photos
 
 run: setup
 	$(PY) -m streamlit run playground/app.py --server.port $(PORT) --server.headless true \
@@ -43,7 +53,7 @@ run-https: setup
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 
-test: setup-dev system-deps lint
+test: setup-dev system-deps face-photos lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Every benchmark runs, even after one misses its target; then the misses are listed and the exit status says so.
@@ -56,4 +66,4 @@ load: setup-dev
 	$(PY) bench/load_classroom.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache

@@ -134,6 +134,36 @@ for _page in [
         "its convolutional form give the same map in one pass.",
     ),
     PageInfo(
+        "yolo.py", "YOLO", ":material/center_focus_weak:", "yolo",
+        "Look inside a YOLO detector: move two boxes and watch their IoU; see a scene's S×S grid, the cell and anchor "
+        "that own each object and all B·S² raw boxes coloured by score; set the score threshold, the NMS IoU "
+        "threshold, the most boxes and per-class or class-agnostic NMS and see each stage, then step through "
+        "non-max suppression; detect on generated scenes, photos, uploads and the live webcam with the same "
+        "sliders; find anchors with k-means; retrain with your grid, anchors and backbone, and measure mAP.",
+        "Detection", week=3,
+        step="Move the score and NMS thresholds and watch B·S² raw boxes become a few detections, iteration by "
+        "iteration.",
+    ),
+    PageInfo(
+        "faces.py", "Faces", ":material/face:", "faces",
+        "Face verification and recognition with a pretrained network (dlib's 128-d ResNet, offline): are two "
+        "pictures — photos, uploads, webcam snapshots — the same person? See the aligned faces, their distance on a "
+        "scale and the threshold that decides. Enrol people from one picture each, identify a face against your "
+        "gallery, or recognise faces live on the webcam with their names and distances.",
+        "Faces", week=4,
+        step="Verify the astronaut against a photo of yourself, then enrol her and let the webcam say who is in view.",
+    ),
+    PageInfo(
+        "triplet_lab.py", "One-shot lab", ":material/fingerprint:", "one-shot-lab",
+        "Train your own Siamese embedding with the triplet loss, live: digits or clothes stand in for people, and some "
+        "are held out of training to test one-shot verification on identities never seen. Choose random, semi-hard "
+        "or hard triplet mining and see the triplets it picks, watch the embeddings separate in a 2-D projection as "
+        "it learns, read the ROC curve and FAR/FRR against the threshold for seen and held-out identities, and "
+        "compare with the untrained network and with a logistic unit on |f(x1) − f(x2)|.",
+        "Faces", 4, "Train an embedding on eight digits with the triplet loss and see how well it tells apart the two "
+        "digits it never saw.",
+    ),
+    PageInfo(
         "style.py", "Style transfer", ":material/palette:", "style",
         "Neural style transfer: a photo (or your upload or webcam snapshot) painted in the style of an artwork, by "
         "optimising the image's pixels against a pretrained network — EfficientNet-Lite0 offline, or VGG-19. Set α, "

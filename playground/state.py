@@ -145,6 +145,18 @@ LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per 
 # "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
 LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot
 
+# --------------------------------------------------------------------------------------------------- YOLO lab
+# pages/yolo.py (playground/yolo/). Its retraining job is this session's TRAIN_JOB above (the Training page sees it
+# too); its sliders keep their values with ``persist_state``; these hold what no widget can.
+YOLO_DETECTOR = "yolo_detector"  # str: "bundled" or the id of the detection run the page looks inside (a run
+# trained from the page becomes it when its job is done)
+YOLO_COLLECTED = "yolo_collected"  # str | None: id of the finished job whose run was taken as the detector
+
+# --------------------------------------------------------------------------------------------------- one-shot lab
+# pages/triplet_lab.py (its training job is this session's TRAIN_JOB, as the localisation page's).
+TRIPLET_RUN = "triplet_run"  # str | None: the run last trained from the One-shot lab, shown in its views
+TRIPLET_COLLECTED = "triplet_collected"  # str | None: id of the finished job whose run became TRIPLET_RUN
+
 # --------------------------------------------------------------------------------------------------- classroom
 # A student's short name and leaderboard choice are kept in the run store (keyed by the owner), not here; the teacher's
 # login is this session's only (pages/classroom.py, playground/classroom/).
@@ -155,3 +167,7 @@ TEACHER_MESSAGE = "teacher_message"  # str | None: why the last token was refuse
 TEACHER_WRONG = "teacher_wrong"  # list[float]: when this session's recent wrong tokens came (time.monotonic())
 CLASS_EXPORT = "class_export"  # Path | None: the zip of the last lesson's runs, written by "End the lesson"
 CLASS_MESSAGE = "class_message"  # (level, text) | None: what the last Classroom action did
+
+# Faces (playground/faces/): the gallery lives on disk per owner (engine.faces.gallery); pictures are kept by the
+# shared image source (IMAGE_SOURCE) under the keys faces_a, faces_b, faces_enrol and faces_probe.
+FACES_MESSAGE = "faces_message"  # (level, text) | None: what the last gallery action did (shown after its rerun)

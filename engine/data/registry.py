@@ -198,6 +198,7 @@ def load_dataset(name_or_zip_path: str | Path, *, seed: int = 0, root: str | Pat
         train, val = vision_sets.load_cifar10(root, download, progress)
         data = LoadedData(replace(card, train_size=len(train), val_size=len(val)), train, val)
     data = cap_train(data, max_train, seed)
+    data.origin = {"name": name, "seed": seed, "max_train": max_train}
     if progress:
         progress(1.0, f"loaded {card.title}: {len(data.train)} training and {len(data.val)} validation images")
     return data

@@ -7,7 +7,7 @@ normalisation and augmentation happen batch by batch in the loader (``engine.dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -113,6 +113,9 @@ class LoadedData:
     card: DatasetCard
     train: ImageSet
     val: ImageSet
+    # how a named set was loaded (``load_dataset``'s name, seed and max_train), so that another machine loads the same
+    # set instead of receiving it (a job on a Ray cluster: engine.jobs.ray_backend); None for uploaded or made sets
+    origin: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for part, images in (("training", self.train), ("validation", self.val)):

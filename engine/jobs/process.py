@@ -60,6 +60,9 @@ ACK_SECONDS = 60.0  # a child waits this long for the server to take its result
 # with the server), and spinning teams in several processes slowed a LeNet-5 epoch 5-30× on a loaded 2-core machine
 # (docs/tasks-and-jobs.md, "Jobs in child processes")
 JOB_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+NICE_ENV = "CNNPG_JOB_NICE"
+DEFAULT_NICE = 10  # job processes yield the cores to the server's reruns: with ten training jobs, pages of forty
+# students were drawn 3x slower at p95 when the jobs ran at the server's own priority (docs/tasks-and-jobs.md)
 SETTINGS_PREFIX = "CNNPG_"  # the server's settings as they are at a job's start go with it (the fork server's are
 # those of its own start): the limits per job, the checkpoint interval, ... read where a thread job would read them
 
@@ -84,6 +87,18 @@ def dumps(value: Any) -> bytes:
     pickler.dispatch_table = {**copyreg.dispatch_table, **_reducers}
     pickler.dump(value)
     return buf.getvalue()
+
+
+def niceness_from_env() -> int:
+    """``$CNNPG_JOB_NICE``: how much lower than the server's a job process's CPU priority is, 0 (the same) to 19
+    (default 10); ``ValueError`` naming the variable and the bad value."""
+    text = os.environ.get(NICE_ENV, "").strip()
+    if not text:
+        return DEFAULT_NICE
+    if not (text.isdigit() and int(text) <= 19):
+        raise ValueError(f"{NICE_ENV} must be a whole number from 0 (the server's priority) to 19 (the lowest), "
+                         f"got {text!r}")
+    return int(text)
 
 
 def isolation_from_env() -> str:
@@ -193,8 +208,13 @@ def run_in_process(job: Job, fn: Any, args: tuple, kwargs: dict) -> None:
         flag.set()
     # not a daemon: a daemon process may not start processes of its own (data loader workers); ended at exit instead
     settings = {k: v for k, v in os.environ.items() if k.startswith(SETTINGS_PREFIX)}  # as they are now
+    try:
+        nice = niceness_from_env()
+    except ValueError as e:
+        fail(job, str(e))
+        return
     child = ctx.Process(target=_child_main, name=f"cnnpg-job-{job.id}", args=(
-        payload, settings, job.id, job.owner, log_slot, flag, ack, events, _lifeline[0]))
+        payload, settings, nice, job.id, job.owner, log_slot, flag, ack, events, _lifeline[0]))
     try:
         child.start()
     except OSError as e:  # no memory or processes left for it
@@ -272,9 +292,11 @@ class Relay(Callback):
             setattr(self, name, functools.partial(send, index, name))
 
 
-def _child_main(payload: bytes, settings: dict[str, str], job_id: str, owner: str, log_slot: _Slot, flag: Any,
-                ack: Any, events: Any, lifeline: Any) -> None:
+def _child_main(payload: bytes, settings: dict[str, str], nice: int, job_id: str, owner: str, log_slot: _Slot,
+                flag: Any, ack: Any, events: Any, lifeline: Any) -> None:
     _die_with(lifeline)
+    if nice:
+        os.nice(nice)  # relative to the fork server's, which is the server's
     for k in [k for k in os.environ if k.startswith(SETTINGS_PREFIX) and k not in settings]:
         del os.environ[k]
     os.environ.update(settings)

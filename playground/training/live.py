@@ -24,7 +24,7 @@ from playground import state
 from playground.figures import training as figs
 from playground.owner import owner_id
 from playground.training.common import Picked, message, network_title, run_store
-from playground.training.expected import expected_time
+from playground.training.expected import expected_time, redraw_when_measured
 from playground.training.results import eval_key, remember_eval
 
 PAGE = "training"  # the jobs' about["page"]: what a reloaded training page re-attaches to
@@ -110,11 +110,14 @@ def train_ui(spec: NetworkSpec, picked: Picked | None, config: TrainConfig | Non
             where = describe(resolve(config.device))
         except ValueError as e:
             where = str(e)
-        took = f" Expected time: {expected_time(spec, picked, config)}." if ready and not running else ""
+        took, measuring = expected_time(spec, picked, config) if ready and not running else ("", False)
+        took = f" Expected time: {took}" + "." * (not measuring) if took else ""
         plan.caption(f"Trains **{network_title(spec)}** on **{picked.data.card.title}** for {config.epochs} "
                      f"epoch{'s' * (config.epochs != 1)} on {where}. Each epoch: {n:,} images in {batches:,} "
                      f"batches of {bs}, then a check on {len(picked.data.val):,} validation images.{took} Every "
                      f"run is kept under Runs: stop it, resume it, compare it.")
+        if measuring:
+            redraw_when_measured(spec, picked, config)
     dropped_ui()
     message_ui()
     live_ui()

@@ -38,7 +38,7 @@ def _digits(app) -> None:
 
 def test_a_fresh_page_trains_at_the_first_click(app):
     app.goto("/training")
-    expect(app.main()).to_contain_text("Expected time: about")
+    expect(app.main()).to_contain_text("Expected time: about", timeout=60_000)  # measured in the background
     expect(app.page.get_by_test_id("stAlertContentWarning")).to_have_count(0)
     app.button("Train").click()  # nothing chosen: the page's defaults agree with the builder's LeNet-5
     expect(app.page.get_by_test_id("stAlertContentSuccess")).to_contain_text(

@@ -23,7 +23,7 @@ import torch
 
 from engine.data import LoadedData, load_dataset
 from engine.jobs.job import Job
-from engine.jobs.process import ISOLATION_ENV, isolation_from_env
+from engine.jobs.process import DEFAULT_NICE, ISOLATION_ENV, NICE_ENV, isolation_from_env
 from engine.jobs.runner import JobRunner
 from engine.jobs.training import train_job
 from engine.jobs.waiting import DROPPED_REASON
@@ -72,6 +72,10 @@ def _abort(job: Job) -> None:
 
 def _kill_self(job: Job) -> None:
     os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer does
+
+
+def _niceness(job: Job) -> int:
+    return os.nice(0)  # adds nothing: reads this process's niceness
 
 
 def _refuse(job: Job) -> None:
@@ -274,3 +278,18 @@ def test_the_isolation_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv(ISOLATION_ENV, "fork")
     with pytest.raises(ValueError, match=f"{ISOLATION_ENV} must be one of process, thread, got 'fork'"):
         JobRunner()
+
+
+def test_job_processes_run_at_a_lower_cpu_priority_than_the_server(monkeypatch):
+    """The server's reruns come first when jobs and pages compete for the cores (docs/tasks-and-jobs.md)."""
+    server = os.nice(0)
+    runner = JobRunner(max_jobs=1, isolation="process")
+    monkeypatch.delenv(NICE_ENV, raising=False)
+    assert _done(runner.submit(_niceness)).result == min(19, server + DEFAULT_NICE)
+    monkeypatch.setenv(NICE_ENV, "0")
+    assert _done(runner.submit(_niceness)).result == server
+    monkeypatch.setenv(NICE_ENV, "-5")
+    refused = _done(runner.submit(_niceness))
+    assert refused.status == "failed"
+    assert refused.error == (f"{NICE_ENV} must be a whole number from 0 (the server's priority) to 19 (the lowest), "
+                             "got '-5'")
