@@ -1,7 +1,8 @@
 """The bundled YOLO detector per frame on the CPU, and the engine's NMS against torchvision's alone (issue 12).
 
-Per frame, end to end as the page and ``python -m engine detect`` run it (``engine.detection.detectors.detect_image``
-with the bundled detector): the frame adapted to the network's 96×96 input (resized, normalised), the network, the
+Per frame, end to end as ``python -m engine detect`` runs it (``engine.detection.detectors.detect_image`` with the
+bundled detector; the page's ``frames.detect_picture`` does the same work): the frame's centred square adapted to the
+network's 96×96 input (resized, normalised), the network, the
 grid decoded to boxes (``yolo.decode``), the score filter and per-class NMS (``yolo.select``); on held-out scenes at
 the input size, and on 640×480 frames (a webcam's, the scene scaled up: the resize is part of the work). Prints the
 median latency, frames/s against the camera's 30 fps, and each stage's share (the network, decoding, the filter and
@@ -53,7 +54,7 @@ def _frames(n: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
 def _stages(det, frames: list[torch.Tensor], repeats: int) -> dict[str, float]:
     """Median milliseconds of each stage on these frames."""
     side = det.input_shape[-1]
-    adapted = [adapt_batch(f[None], det.input_shape, det.stats) for f in frames]
+    adapted = [adapt_batch(det.square(f)[0], det.input_shape, det.stats) for f in frames]
     with torch.inference_mode():
         outputs = [det.model(a) for a in adapted]
     raws = [yolo.decode(o, det.grid, side) for o in outputs]
@@ -63,7 +64,8 @@ def _stages(det, frames: list[torch.Tensor], repeats: int) -> dict[str, float]:
             det.model(a)
 
     return {
-        "resize + normalise": _median_ms(lambda f: adapt_batch(f[None], det.input_shape, det.stats), frames, repeats),
+        "square + resize + normalise": _median_ms(lambda f: adapt_batch(det.square(f)[0], det.input_shape, det.stats),
+                                                  frames, repeats),
         "network": _median_ms(network, adapted, repeats),
         "decode": _median_ms(lambda o: yolo.decode(o, det.grid, side), outputs, repeats),
         "score filter + NMS": _median_ms(lambda r: yolo.select(r, 0), raws, repeats),

@@ -100,8 +100,10 @@ def check_thresholds(score_threshold: float, iou_threshold: float, max_boxes: in
 
 
 class GridDetector:
-    """A YOLO-style network of this project (the bundled one, or a detection run): the image is resized to the
-    network's square input, the grid decoded (``yolo.decode``) and the boxes scaled back to the image's pixels."""
+    """A YOLO-style network of this project (the bundled one, or a detection run), as the YOLO lab runs it
+    (``engine.detection.frames``): the image's centred square is what it sees (resized to the network's square input,
+    since it learnt on square scenes; objects outside that square are not looked at), the grid is decoded
+    (``yolo.decode``) and the boxes are put back in the image's pixels."""
 
     def __init__(self, title: str, model: torch.nn.Module, task: Any, stats: Any, classes: tuple[str, ...],
                  input_shape: tuple[int, int, int]) -> None:
@@ -112,19 +114,31 @@ class GridDetector:
         self.score_threshold, self.iou_threshold = task.score_threshold, task.iou_threshold
         self.grid = task.grid_for(len(self.classes))
 
+    def square(self, image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """The image's centred square at the network's input side ``(1, 3, side, side)`` uint8, and where it was cut
+        (top, left, size) in the image's pixels (``frames.square_of``)."""
+        from engine.detection.frames import square_of
+
+        return square_of(image.permute(1, 2, 0).numpy(), self.input_shape[-1])
+
     def raw_output(self, image: torch.Tensor) -> torch.Tensor:
-        """The network's grid ``(1, B·(5 + C), S, S)`` for one uint8 image ``(3, H, W)``."""
+        """The network's grid ``(1, B·(5 + C), S, S)`` for one uint8 image ``(3, H, W)`` (its centred square)."""
         from engine.data.loader import adapt_batch
 
+        x, _ = self.square(image)
         with torch.inference_mode():
-            return self.model(adapt_batch(image[None], self.input_shape, self.stats)).float()
+            return self.model(adapt_batch(x, self.input_shape, self.stats)).float()
 
     def candidates(self, image: torch.Tensor) -> yolo.Raw:
+        from engine.data.loader import adapt_batch
+
         side = self.input_shape[-1]
-        raw = yolo.decode(self.raw_output(image), self.grid, side)
-        h, w = image.shape[1:]
-        scale = torch.tensor([w / side, h / side, w / side, h / side])
-        return raw._replace(boxes=raw.boxes * scale)
+        x, (top, left, size) = self.square(image)
+        with torch.inference_mode():
+            out = self.model(adapt_batch(x, self.input_shape, self.stats)).float()
+        raw = yolo.decode(out, self.grid, side)
+        shift = torch.tensor([left, top, left, top], dtype=torch.float32)
+        return raw._replace(boxes=raw.boxes * (size / side) + shift)
 
 
 def bundled_detector() -> GridDetector:
