@@ -6,7 +6,7 @@ import streamlit as st
 
 from playground import links, state
 from playground.store import run_store
-from playground.yolo import anchors, grid, iou, picture, stages, train
+from playground.yolo import anchors, coco, grid, iou, picture, stages, train
 from playground.yolo.detector import detector_ui
 from playground.yolo.link import LINKS, TABS
 from playground.yolo.settings import thresholds_ui
@@ -48,6 +48,7 @@ SECTIONS = {
     "Thresholds & NMS": _needs(lambda: stages.stages_ui(detector, view, th)),
     "Anchors": (lambda: anchors.anchors_ui(detector)) if detector is not None else _needs(lambda: None),
     "Retrain & evaluate": lambda: _train_and_evaluate(),
+    "Photos (COCO)": lambda: coco.coco_ui(pic, th),
 }
 
 

@@ -9,7 +9,7 @@ from playground.yolo.anchors import KS, SCENES
 from playground.yolo.settings import NMS_MODES
 from playground.yolo.train import ANCHOR_COUNTS, BACKBONES, EVAL_SIZES, GRIDS, TRAIN_SIZES
 
-TABS = ("IoU", "Grid view", "Thresholds & NMS", "Anchors", "Retrain & evaluate")
+TABS = ("IoU", "Grid view", "Thresholds & NMS", "Anchors", "Retrain & evaluate", "Photos (COCO)")
 
 LINKS = (
     Link("_w_yolo_tab", choice(TABS), "tab"),

@@ -22,9 +22,9 @@ K = "_w_yolo_nms_"
 KEPT, CURRENT, SUPPRESSED, LEFT = "#59a14f", "#e4572e", "#b0b0b0", "#4e79a7"
 
 
-def _zoomed(view: View, side: int) -> tuple[np.ndarray, int]:
-    zoom = max(1, 300 // side)
-    return np.repeat(np.repeat(view.rgb, zoom, axis=0), zoom, axis=1), zoom
+def _zoomed(rgb: np.ndarray) -> tuple[np.ndarray, int]:
+    zoom = max(1, 300 // max(rgb.shape[:2]))
+    return np.repeat(np.repeat(rgb, zoom, axis=0), zoom, axis=1), zoom
 
 
 def _z(boxes: torch.Tensor, zoom: int) -> list:
@@ -33,14 +33,18 @@ def _z(boxes: torch.Tensor, zoom: int) -> list:
 
 
 def stages_ui(detector: Detector, view: View, th: Thresholds) -> None:
-    raw = raw_of(detector, view)
-    side = detector.side
+    boxes_ui(raw_of(detector, view), detector.classes, view.rgb, th, "all boxes")
+
+
+def boxes_ui(raw: yolo.Raw, names: tuple[str, ...], rgb: np.ndarray, th: Thresholds, everything: str,
+             key: str = K) -> None:
+    """The stages and the NMS step-through of one picture's candidate boxes ``raw`` (in ``rgb``'s pixels) at the
+    thresholds ``th``; ``everything`` names the first stage ("all boxes"); ``key`` prefixes the widgets' keys."""
     scores, boxes, labels = raw.scores[0], raw.boxes[0], raw.labels[0]
     passed = torch.nonzero(scores >= th.score).flatten()
     passed = passed[torch.argsort(scores[passed], descending=True, stable=True)]
     final = yolo.select(raw, 0, th.score, th.iou, th.max_boxes, th.per_class)
-    big, zoom = _zoomed(view, side)
-    names = detector.classes
+    big, zoom = _zoomed(rgb)
 
     def text(i: int) -> str:
         return f"box {i}: {names[int(labels[i])]} · score {float(scores[i]):.2f}"
@@ -48,7 +52,7 @@ def stages_ui(detector: Detector, view: View, th: Thresholds) -> None:
     cols = st.columns(3)
     order = torch.argsort(scores)
     panels = [
-        (f"all boxes: {len(scores)}", [figs.Layer(_z(boxes[order], zoom), figs.score_colors(scores[order].tolist()),
+        (f"{everything}: {len(scores)}", [figs.Layer(_z(boxes[order], zoom), figs.score_colors(scores[order].tolist()),
                                                   texts=[text(int(i)) for i in order], width=1)], "score"),
         (f"score ≥ {th.score:.2f}: {len(passed)}",
          [figs.Layer(_z(boxes[passed], zoom), [figs.class_color(int(labels[i])) for i in passed],
@@ -59,16 +63,17 @@ def stages_ui(detector: Detector, view: View, th: Thresholds) -> None:
                                                                   strict=True)], width=2.5, labels=True)], None),
     ]
     for col, (title, layers, bar) in zip(cols, panels, strict=True):
-        col.plotly_chart(figs.picture(big, layers, title=title, height=340, colorbar=bar), key=K + title.split(":")[0])
+        col.plotly_chart(figs.picture(big, layers, title=title, height=340, colorbar=bar),
+                         key=key + title.split(":")[0])
     dropped = max(0, len(passed) - len(final.scores))
     st.caption(f"{len(scores)} boxes → {len(passed)} with a score of at least {th.score:.2f} → {len(final.scores)} "
                f"after non-max suppression at IoU {th.iou:.2f} ({'per class' if th.per_class else 'across classes'}"
                f", at most {th.max_boxes}): NMS removed {dropped}.")
-    _steps_ui(detector, view, th, boxes[passed], scores[passed], labels[passed], passed, final)
+    _steps_ui(names, rgb, th, boxes[passed], scores[passed], labels[passed], passed, final, key)
 
 
-def _steps_ui(detector: Detector, view: View, th: Thresholds, boxes: torch.Tensor, scores: torch.Tensor,
-              labels: torch.Tensor, index: torch.Tensor, final: yolo.Detections) -> None:
+def _steps_ui(names: tuple[str, ...], rgb: np.ndarray, th: Thresholds, boxes: torch.Tensor, scores: torch.Tensor,
+              labels: torch.Tensor, index: torch.Tensor, final: yolo.Detections, key: str) -> None:
     st.markdown("**Non-max suppression, one iteration at a time**")
     if not len(scores):
         st.info(f"No box scores {th.score:.2f} or more: lower the score threshold to have something to suppress.")
@@ -77,7 +82,7 @@ def _steps_ui(detector: Detector, view: View, th: Thresholds, boxes: torch.Tenso
     ours = kept[:th.max_boxes]
     same = torch.equal(boxes[ours], final.boxes) and torch.equal(scores[ours], final.scores)
     n = len(steps)
-    step = st.slider("Iteration", 1, n, n, key=K + "step", help="Each iteration keeps the best box left and "
+    step = st.slider("Iteration", 1, n, n, key=key + "step", help="Each iteration keeps the best box left and "
                      "suppresses the boxes (of its class, per class) that overlap it by more than the threshold.") \
         if n > 1 else 1
     done = steps[:step]
@@ -85,8 +90,7 @@ def _steps_ui(detector: Detector, view: View, th: Thresholds, boxes: torch.Tenso
     taken = {s.kept for s in done[:-1]}
     gone = {j for s in done[:-1] for j in s.suppressed}
     left_over = [j for j in range(len(scores)) if j not in taken | gone | {current.kept} | set(current.suppressed)]
-    big, zoom = _zoomed(view, detector.side)
-    names = detector.classes
+    big, zoom = _zoomed(rgb)
 
     def text(j: int) -> str:
         return f"box {int(index[j])}: {names[int(labels[j])]} {float(scores[j]):.2f}"
@@ -103,7 +107,7 @@ def _steps_ui(detector: Detector, view: View, th: Thresholds, boxes: torch.Tenso
               layer([current.kept], CURRENT, "kept now", width=3, labels_on=True,
                     texts=[f"{names[int(labels[current.kept])]} {current.score:.2f}"])]
     fig, table = st.columns([3, 2], gap="medium")
-    fig.plotly_chart(figs.picture(big, layers, title=f"iteration {step} of {n}", height=400), key=K + "fig")
+    fig.plotly_chart(figs.picture(big, layers, title=f"iteration {step} of {n}", height=400), key=key + "fig")
     with table:
         what = (f"keeps box {int(index[current.kept])} ({names[int(labels[current.kept])]}, score "
                 f"{current.score:.2f})")
@@ -116,7 +120,7 @@ def _steps_ui(detector: Detector, view: View, th: Thresholds, boxes: torch.Tenso
                  "suppressed (IoU)": ", ".join(f"{int(index[j])} ({v:.2f})" for j, v in zip(s.suppressed, s.ious,
                                                                                          strict=True)) or "—"}
                 for i, s in enumerate(steps)]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "table", height=260)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key=key + "table", height=260)
         fn = "torchvision.ops.batched_nms" if th.per_class else "torchvision.ops.nms"
         if same:
             st.success(f"The step-through keeps the same {len(ours)} boxes as {fn}.", icon=":material/check:")

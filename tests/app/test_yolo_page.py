@@ -21,7 +21,7 @@ from PIL import Image
 from torchvision.ops import box_iou
 
 from engine.data.registry import MULTI_SIZE, multi_scenes
-from engine.detection import yolo
+from engine.detection import coco, yolo
 from engine.detection.anchors import box_shapes, kmeans_anchors
 from engine.detection.bundled import load_bundled
 from engine.detection.detect import Detect
@@ -313,3 +313,38 @@ def test_the_frame_work_runs_on_one_torch_thread_of_its_own(bundled):
     t.join()
     assert seen == [1] and live.read()[0] == 1
     assert torch.get_num_threads() == before
+
+
+def test_the_coco_tab_is_off_with_the_reason_then_detects_through_the_same_thresholds(page, tmp_path, monkeypatch,
+                                                                                        bundled):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty cache: nothing found, nothing downloaded
+    monkeypatch.delenv("CNNPG_WEIGHTS_DIR", raising=False)
+    _tab(page, "Photos (COCO)")
+    (off,) = page.info
+    assert off.value.startswith("The COCO detector is off: ") and coco.WEIGHTS.file in off.value
+    assert button(page, "Download the weights").disabled  # nothing leaves the machine unless the user allows it
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    torch.manual_seed(0)
+    model = coco.build_model()  # random weights, leaning to "person" everywhere so that the scores pass the floor
+    for conv in [[m for m in b.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+                 for b in model.head.classification_head.module_list]:
+        with torch.no_grad():
+            conv.bias.view(-1, len(coco.coco_classes()))[:, 1] += 5
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 1.0  # one pass in training mode gives batch norm real statistics (random ones tie scores)
+    with torch.no_grad():
+        model.backbone.train()(torch.rand(2, 3, 320, 320, generator=torch.Generator().manual_seed(0)))
+    torch.save(model.state_dict(), folder / coco.WEIGHTS.file)
+    monkeypatch.setenv("CNNPG_WEIGHTS_DIR", str(folder))
+    page.slider(key=Y + "score").set_value(0.72).run()
+    _ok(page)
+    raw = coco.load_coco().candidates(multi_scenes(1, 0, 2).images[0])  # the page's picture: generated scene 0
+    final = yolo.select(raw, 0, 0.72, 0.5)
+    passed = int((raw.scores[0] >= 0.72).sum())
+    assert passed > len(final.scores) > 0, (passed, len(final.scores))  # something for NMS to do
+    assert f"{raw.scores.shape[1]} boxes → {passed} with a score of at least 0.72 → {len(final.scores)} after " \
+           "non-max suppression" in _captions(page)
+    assert any(s.value.startswith(f"The step-through keeps the same {len(final.scores)} boxes as torchvision")
+               for s in page.success)
