@@ -130,9 +130,11 @@ def distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndar
 
 
 def _register_builtin() -> None:
-    from engine.faces import dlib_backend
+    from engine.faces import dlib_backend, mtcnn_backend
 
     BACKENDS.add("dlib", BackendInfo(dlib_backend.TITLE, dlib_backend.DlibBackend, dlib_backend.missing))
+    BACKENDS.add("mtcnn", BackendInfo(mtcnn_backend.MtcnnDlibBackend.title, mtcnn_backend.MtcnnDlibBackend,
+                                      mtcnn_backend.missing))
 
 
 _register_builtin()
