@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from engine.faces import mtcnn
-from engine.faces.backend import Face, FaceBackend
+from engine.faces.backend import TITLES, Face, FaceBackend
 
 MIN_SCORE = 0.9  # O-Net's probability under which a detection is dropped (mostly small false faces: ears, patches)
 DETECT_SIDE = 800  # the longer side faces are looked for at (pixels), as the dlib backend
@@ -75,7 +75,7 @@ class MtcnnDlibBackend(FaceBackend):
     """MTCNN's detector and 5-point alignment, dlib's 128-d ResNet embedding (the dlib backend's thresholds)."""
 
     name = "mtcnn"
-    title = "MTCNN detection + dlib ResNet (128-d, offline)"
+    title = TITLES["mtcnn"]
     dim = 128
     crop_size = CHIP
     metric = "euclidean"
