@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run run-https test bench load lint setup setup-dev system-deps face-photos clean
+.PHONY: run run-https test bench load lint setup setup-dev setup-ray system-deps face-photos clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,12 +16,18 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+# Ray (docs/ray.md): optional for the app, needed by the tests of jobs on a cluster, so the dev set-up has it too.
+$(VENV)/.installed-ray: $(VENV)/.installed requirements-ray.txt
+	$(PY) -m pip install -q -r requirements-ray.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed $(VENV)/.installed-ray requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
+setup-ray: $(VENV)/.installed-ray
 
 # Debian packages: Chromium for the browser tests, Fashion-MNIST for the training page. Best effort: installed when
 # this machine has apt and we are root; otherwise say what is missing and go on.

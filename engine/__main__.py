@@ -3,8 +3,11 @@
     python -m engine summary SPEC [--input C,H,W] [--json]   per-layer table (or JSON) of a network
     python -m engine codegen SPEC [--input C,H,W] [-o FILE]  standalone PyTorch source for it
     python -m engine train [--spec SPEC] --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
+                                                              (--ray ADDRESS: on a Ray cluster, docs/ray.md)
     python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
                                                               neural style transfer (engine/style/cli.py)
+    python -m engine detect IMAGE [--conf 0.6] [--iou 0.5] [--max-boxes N] [--agnostic] [--run RUN] [--json]
+                                                              boxes, classes, scores (engine/detection/cli.py)
     python -m engine verify IMAGE_A IMAGE_B [--threshold T] [--json]
                                                               face verification (engine/faces/cli.py)
 
@@ -69,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     from engine.style.cli import add_parser as add_style_parser  # its own module: the command is its topic's
 
     add_style_parser(commands, CliError)
+    from engine.detection.cli import add_parser as add_detect_parser
+
+    add_detect_parser(commands, CliError)
     from engine.faces.cli import add_parser as add_verify_parser
 
     add_verify_parser(commands, CliError)
@@ -143,6 +149,9 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                                                                     "./runs)")
     train.add_argument("--name", help="a name for the run")
     train.add_argument("--json", action="store_true", help="print one JSON object at the end (progress on stderr)")
+    train.add_argument("--ray", metavar="ADDRESS", help="train on the Ray cluster at ADDRESS (auto, host:6379, "
+                       "ray://host:10001; default: $CNNPG_RAY_ADDRESS, else here); the run comes home to the runs "
+                       "folder (docs/ray.md)")
     train.set_defaults(run=_cmd_train)
 
 
@@ -156,14 +165,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from engine.training.fitting import fit_output, fit_problems, input_notes
     from engine.training.loop import fit
     from engine.training.runs import RunStore
-    from engine.training.tasks import default_task, task_from_dict
+    from engine.training.tasks import card_task, task_from_dict
 
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print  # noqa: E731 - one-line sink
     spec = _load_spec(args.spec, args.input) if args.spec is not None else None
     try:
         data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
         card = data.card
-        task = default_task(card.targets) if args.task is None else task_from_dict(args.task)
+        task = card_task(card) if args.task is None else task_from_dict(args.task)
         if args.label_smoothing is not None:
             if "label_smoothing" not in task.to_dict():
                 raise ValueError(f"--label-smoothing is an option of classification, not of the {task.title} task")
@@ -203,7 +212,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         classes = f", {card.num_classes} classes" if card.classes else ""
         say(f"training {task.title} on {card.title}: {len(data.train):,} images{classes}; validating on "
             f"{len(data.val):,}")
-        result = fit(spec, data, config, callbacks=[Progress()], stop=stop, store=store, name=args.name)
+        address = args.ray if args.ray is not None else _ray_address()
+        if address:
+            result = _train_on_ray(address, spec, data, config, store, args.name, stop, Progress(), say)
+            if result is None:
+                return 1
+        else:
+            result = fit(spec, data, config, callbacks=[Progress()], stop=stop, store=store, name=args.name)
     except ValueError as e:
         raise CliError(str(e).replace("\n", "\n  ")) from None
     finally:
@@ -220,6 +235,43 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"error: {result.reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def _ray_address() -> str:
+    from engine.jobs.ray_backend import address_from_env
+
+    return address_from_env()
+
+
+def _train_on_ray(address: str, spec: NetworkSpec, data: object, config: object, store: object, name: str | None,
+                  stop: object, progress: object, say: object) -> object:
+    """The same training as a job on the Ray cluster at ``address`` (engine.jobs.ray_backend), its epochs said as
+    they come back and Ctrl-C sent to it as Stop; the fit's result, or None after saying why the job failed."""
+    from engine.jobs.ray_backend import RayBackend
+    from engine.jobs.runner import JobRunner
+    from engine.jobs.training import TrainOutcome, train_job
+
+    runner = JobRunner(max_jobs=1, max_queued=1, isolation="thread", backend=RayBackend(address))
+    job = runner.submit(train_job, spec, data, config, store=store, name=name)
+    said, placed = 0, False
+    while True:
+        finished = job.wait(0.2)
+        if stop.is_set() and not job.stop.is_set():
+            job.request_stop()
+        if job.placement and not placed:
+            where = job.placement
+            say(f"on {where.get('node', 'this machine')} ({where.get('device') or where.get('why', '')})")
+            placed = True
+        epochs = job.log.snapshot().epochs
+        for e in epochs[said:]:
+            progress.on_epoch_end(e)
+        said = len(epochs)
+        if finished:
+            break
+    if not isinstance(job.result, TrainOutcome):
+        print(f"error: {job.error}", file=sys.stderr)
+        return None
+    return job.result.result
 
 
 def _ready_spec(task: object, card: object, input_shape: Shape | None) -> NetworkSpec:

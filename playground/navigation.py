@@ -134,6 +134,17 @@ for _page in [
         "its convolutional form give the same map in one pass.",
     ),
     PageInfo(
+        "yolo.py", "YOLO", ":material/center_focus_weak:", "yolo",
+        "Look inside a YOLO detector: move two boxes and watch their IoU; see a scene's S×S grid, the cell and anchor "
+        "that own each object and all B·S² raw boxes coloured by score; set the score threshold, the NMS IoU "
+        "threshold, the most boxes and per-class or class-agnostic NMS and see each stage, then step through "
+        "non-max suppression; detect on generated scenes, photos, uploads and the live webcam with the same "
+        "sliders; find anchors with k-means; retrain with your grid, anchors and backbone, and measure mAP.",
+        "Detection", week=3,
+        step="Move the score and NMS thresholds and watch B·S² raw boxes become a few detections, iteration by "
+        "iteration.",
+    ),
+    PageInfo(
         "faces.py", "Faces", ":material/face:", "faces",
         "Face verification and recognition with a pretrained network (dlib's 128-d ResNet, offline): are two "
         "pictures — photos, uploads, webcam snapshots — the same person? See the aligned faces, their distance on a "

@@ -145,6 +145,13 @@ LOC_RUNS = "loc_runs"  # dict[str, str]: the run last trained from the page per 
 # "landmarks_shuffled"), for its results and the ordered-vs-shuffled comparison
 LOC_COLLECTED = "loc_collected"  # str | None: id of the finished job whose run was filed under its slot
 
+# --------------------------------------------------------------------------------------------------- YOLO lab
+# pages/yolo.py (playground/yolo/). Its retraining job is this session's TRAIN_JOB above (the Training page sees it
+# too); its sliders keep their values with ``persist_state``; these hold what no widget can.
+YOLO_DETECTOR = "yolo_detector"  # str: "bundled" or the id of the detection run the page looks inside (a run
+# trained from the page becomes it when its job is done)
+YOLO_COLLECTED = "yolo_collected"  # str | None: id of the finished job whose run was taken as the detector
+
 # --------------------------------------------------------------------------------------------------- one-shot lab
 # pages/triplet_lab.py (its training job is this session's TRAIN_JOB, as the localisation page's).
 TRIPLET_RUN = "triplet_run"  # str | None: the run last trained from the One-shot lab, shown in its views

@@ -92,7 +92,7 @@ for _card in [
         "A 96×96 scene with one to six shapes — circles, squares, triangles and crosses — of random size, stretch "
         "(width over height from 1:2 to 2:1), rotation and colour on one noisy background; later shapes may hide "
         "part of earlier ones. Each shape's box is measured on what is seen of it. The data for detection (the YOLO "
-        "lab). Always available; identical for the same seed.", targets=Boxes.kind,
+        "lab). Always available; identical for the same seed.", targets=Boxes.kind, task="detect",
     ),
     DatasetCard(
         "faces", "Drawn faces (5 landmarks)", landmarks.NAMES, (3, SCENES_SIZE, SCENES_SIZE), SCENES_TRAIN,
@@ -198,6 +198,7 @@ def load_dataset(name_or_zip_path: str | Path, *, seed: int = 0, root: str | Pat
         train, val = vision_sets.load_cifar10(root, download, progress)
         data = LoadedData(replace(card, train_size=len(train), val_size=len(val)), train, val)
     data = cap_train(data, max_train, seed)
+    data.origin = {"name": name, "seed": seed, "max_train": max_train}
     if progress:
         progress(1.0, f"loaded {card.title}: {len(data.train)} training and {len(data.val)} validation images")
     return data

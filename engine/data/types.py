@@ -7,7 +7,7 @@ normalisation and augmentation happen batch by batch in the loader (``engine.dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -24,7 +24,9 @@ class DatasetUnavailableError(ValueError):
 class DatasetCard:
     """What the page shows about a data set. ``image_shape`` is ``(C, H, W)`` as stored, before any resizing;
     ``targets`` is the kind of its targets (``engine.data.targets``: "class ids", "boxes", "points", "identities");
-    ``classes`` the names its targets refer to (classes, identities, landmarks)."""
+    ``classes`` the names its targets refer to (classes, identities, landmarks); ``task`` the name of the task the set
+    is made for when it is not the first task that learns from its kind of targets (the multi-object scenes' boxes are
+    for detection, not for localisation: ``engine.training.tasks.card_task``)."""
 
     name: str
     title: str
@@ -36,6 +38,7 @@ class DatasetCard:
     licence: str
     description: str
     targets: str = ClassIds.kind
+    task: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -110,6 +113,9 @@ class LoadedData:
     card: DatasetCard
     train: ImageSet
     val: ImageSet
+    # how a named set was loaded (``load_dataset``'s name, seed and max_train), so that another machine loads the same
+    # set instead of receiving it (a job on a Ray cluster: engine.jobs.ray_backend); None for uploaded or made sets
+    origin: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for part, images in (("training", self.train), ("validation", self.val)):

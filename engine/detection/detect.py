@@ -20,6 +20,7 @@ from engine.nets.kinds.conv import Conv2d
 from engine.nets.spec import NetworkSpec, Shape, parse_spec
 from engine.nets.summary import summary
 from engine.training.tasks.base import Meter, Metric, Task, register
+from engine.units import format_shape
 
 # k-means (1 − IoU, engine.detection.anchors) on the "multi_scenes" training boxes (seed 0), k = 3: mean IoU 0.77
 ANCHORS = ((0.135, 0.134), (0.2, 0.202), (0.282, 0.278))
@@ -178,6 +179,10 @@ class Detect(Task):
         result = summary(fitted)
         if result.errors:
             raise ValueError("the network is invalid, fix it before fitting its output:\n" + "\n".join(result.errors))
+        if len(result.output_shape) != 3:
+            raise ValueError(f"the network's output is {format_shape(result.output_shape)}, not a map of channels × "
+                             f"height × width: the {self.grid}×{self.grid} grid needs a fully convolutional network "
+                             f"(no flatten or linear layer after the last convolution)")
         if result.output_shape[1:] != (self.grid, self.grid):
             raise ValueError(f"the network's last map is {result.output_shape[1]}×{result.output_shape[2]}; the "
                              f"{self.grid}×{self.grid} grid needs its input shrunk by {spec.input[1] / self.grid:g} "

@@ -239,9 +239,16 @@ def select(raw: Raw, index: int, score_threshold: float = SCORE_THRESHOLD, iou_t
     ``iou_threshold`` (per class: ``torchvision.ops.batched_nms``; class-agnostic: ``nms``), the best ``max_boxes``."""
     keep = raw.scores[index] >= score_threshold
     boxes, scores, labels = raw.boxes[index][keep], raw.scores[index][keep], raw.labels[index][keep]
-    kept = batched_nms(boxes, scores, labels, iou_threshold) if per_class else nms(boxes, scores, iou_threshold)
-    kept = kept[:max_boxes]
+    kept = suppress(boxes, scores, labels, iou_threshold, max_boxes, per_class)
     return Detections(boxes[kept], scores[kept], labels[kept])
+
+
+def suppress(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou_threshold: float = IOU_THRESHOLD,
+             max_boxes: int = MAX_BOXES, per_class: bool = True) -> torch.Tensor:
+    """The NMS stage: the indices of the boxes kept, best first, at most ``max_boxes`` (per class:
+    ``torchvision.ops.batched_nms``; class-agnostic: ``nms``)."""
+    kept = batched_nms(boxes, scores, labels, iou_threshold) if per_class else nms(boxes, scores, iou_threshold)
+    return kept[:max_boxes]
 
 
 def detect(output: torch.Tensor, grid: Grid, side: int, score_threshold: float = SCORE_THRESHOLD,

@@ -44,6 +44,7 @@ class Job:
         self._started: float | None = None
         self._ended: float | None = None
         self.traceback = ""  # of an unexpected exception, for the server log; never shown on a page
+        self.placement: dict[str, Any] = {}  # where a job sent to a Ray cluster runs: node, device (ray_backend)
 
     def __repr__(self) -> str:
         return f"Job({self.id!r}, status={self.status!r})"

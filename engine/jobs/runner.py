@@ -19,7 +19,8 @@ job takes it out of the queue. Past ``$CNNPG_MAX_QUEUED`` waiting jobs (default 
 ``ServerBusyError``, so a full server says so at once. Given a folder (``state_dir``; the process-wide runner's is
 ``<runs>/.queue``), a runner records its waiting jobs there, and ``dropped(owner)`` reports those of a server that
 ended before they started (``engine.jobs.waiting``). A deployment that sends jobs elsewhere replaces this runner
-behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale").
+behind the same ``submit`` / ``Job`` interface (docs/architecture.md, "Scale"); with ``$CNNPG_RAY_ADDRESS`` set, its
+jobs run on a Ray cluster after the same queue (``engine.jobs.ray_backend``, docs/ray.md).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 from engine.env import positive_int
 from engine.jobs.job import Job, run_job
 from engine.jobs.process import isolation_from_env, run_in_process, warm
+from engine.jobs.ray_backend import RayBackend, from_env
 from engine.jobs.waiting import Dropped, WaitingFile, plain
 from engine.training.runs.store import default_root
 from engine.units import format_duration
@@ -71,12 +73,13 @@ def max_jobs_from_env() -> int:
 
 class JobRunner:
     """Runs jobs in child processes (``isolation``: "process", or "thread"; default ``$CNNPG_JOB_ISOLATION`` or
-    "process"): at most ``max_jobs`` at once (default: ``$CNNPG_MAX_JOBS`` or 2), one per owner;
-    the others wait in a first-in, first-out queue of at most ``max_queued`` (default: ``$CNNPG_MAX_QUEUED`` or 100).
+    "process"), or on a Ray cluster (``backend``: docs/ray.md): at most ``max_jobs`` at once (default:
+    ``$CNNPG_MAX_JOBS`` or 2), one per owner; the others wait in a first-in, first-out queue of at most ``max_queued``
+    (default: ``$CNNPG_MAX_QUEUED`` or 100). The queue, owners and caps apply before a job goes to a cluster.
     """
 
     def __init__(self, max_jobs: int | None = None, max_queued: int | None = None, isolation: str | None = None,
-                 state_dir: Path | str | None = None) -> None:
+                 state_dir: Path | str | None = None, backend: RayBackend | None = None) -> None:
         if max_jobs is None:
             max_jobs = max_jobs_from_env()
         if max_queued is None:
@@ -89,6 +92,7 @@ class JobRunner:
         if isolation not in ("process", "thread"):
             raise ValueError(f"isolation must be 'process' or 'thread', got {isolation!r}")
         self.max_jobs, self.max_queued, self.isolation = max_jobs, max_queued, isolation
+        self.backend = backend  # None: jobs run on this server; a RayBackend: on its cluster (engine.jobs.ray_backend)
         self._lock = threading.Lock()
         self._running: list[Job] = []
         self._queue: list[tuple[Job, Callable[..., Any], tuple, dict]] = []
@@ -236,11 +240,17 @@ class JobRunner:
 
     def _run(self, job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         try:
-            (run_in_process if self.isolation == "process" else run_job)(job, fn, args, kwargs)
+            if self.backend is not None:
+                self.backend.run(job, fn, args, kwargs, local=self._run_here)
+            else:
+                self._run_here(job, fn, args, kwargs)
         finally:
             with self._lock:
                 starting = self._dispatch()
             self._start(starting)
+
+    def _run_here(self, job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        (run_in_process if self.isolation == "process" else run_job)(job, fn, args, kwargs)
 
     def _cancel(self, job: Job) -> None:
         """A stop asked of a job still in the queue: it leaves the queue, "stopped" without having run."""
@@ -269,11 +279,12 @@ _runner_lock = threading.Lock()
 
 def runner() -> JobRunner:
     """The process-wide runner (created on first use, with the cap from ``$CNNPG_MAX_JOBS``), recording its waiting
-    jobs under the runs folder (``$CNNPG_RUNS_DIR``/.queue)."""
+    jobs under the runs folder (``$CNNPG_RUNS_DIR``/.queue), sending its jobs to the Ray cluster at
+    ``$CNNPG_RAY_ADDRESS`` when that is set (docs/ray.md)."""
     global _runner
     with _runner_lock:
         if _runner is None:
-            _runner = JobRunner(state_dir=default_root() / QUEUE_FOLDER)
+            _runner = JobRunner(state_dir=default_root() / QUEUE_FOLDER, backend=from_env())
             if _runner.isolation == "process":
                 warm()
         return _runner

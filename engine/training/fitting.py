@@ -7,13 +7,13 @@ from __future__ import annotations
 from engine.data import DatasetCard
 from engine.nets.spec import NetworkSpec, parse_spec
 from engine.nets.summary import summary
-from engine.training.tasks import Task, default_task
+from engine.training.tasks import Task, card_task
 from engine.units import format_shape
 
 
 def task_for(card: DatasetCard, task: Task | None = None) -> Task:
-    """``task``, or the default task for ``card``'s kind of targets."""
-    return task if task is not None else default_task(card.targets)
+    """``task``, or the task ``card``'s data is made for (``card_task``)."""
+    return task if task is not None else card_task(card)
 
 
 def input_notes(spec: NetworkSpec, card: DatasetCard) -> list[str]:

@@ -46,7 +46,7 @@ from engine.training.fitting import fit_problems, input_notes
 from engine.training.limits import check_epochs, limit_callbacks
 from engine.training.runs import RunError, RunStore
 from engine.training.start import as_model, describe_source, freeze_names, init_weights, resume_model, train_mode
-from engine.training.tasks import Meter, Task, default_task
+from engine.training.tasks import Meter, Task, card_task
 from engine.training.timing import Chunk, Clock, Tally
 
 SYNC_SECONDS = 0.2  # read losses back from the device about this often (and at least every MAX_SYNC_EVERY batches)
@@ -146,7 +146,7 @@ def _prepare(model_or_spec: Any, data: LoadedData, config: TrainConfig | None, s
         check_epochs(config.epochs)
         model = as_model(model_or_spec, config.seed)
     if config.task is None:
-        config = dataclasses.replace(config, task=default_task(data.card.targets))
+        config = dataclasses.replace(config, task=card_task(data.card))
     task = config.task
     problems = fit_problems(model.spec, data.card, task)
     if problems:

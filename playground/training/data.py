@@ -20,7 +20,7 @@ from engine.data import (
 from engine.nets.spec import NetworkSpec
 from engine.nets.summary import Summary
 from engine.training.fitting import fit_output, fit_problems
-from engine.training.tasks import default_task
+from engine.training.tasks import card_task
 from playground import state
 from playground.builder import editor as builder_ui
 from playground.figures import detection as detection_figs
@@ -233,7 +233,7 @@ def fit_ui(spec: NetworkSpec, picked: Picked, s: Summary) -> bool:
     for the output (the data's task says what the output must be). True when the network can train on the data as
     it is."""
     card = picked.data.card
-    task = default_task(card.targets)
+    task = card_task(card)
     if len(spec.input) == 3 and s.ok:
         try:
             how = describe_adaptation(card.image_shape, tuple(spec.input), picked.stats)
@@ -266,5 +266,5 @@ def _fix_head(card: DatasetCard) -> None:
         return
     state.set_spec(fitted)
     builder_ui.bump_version()
-    note = default_task(card.targets).fix_note(card)
+    note = card_task(card).fix_note(card)
     st.toast(f"{note[:1].upper()}{note[1:]}.", icon=":material/check:")

@@ -10,7 +10,7 @@ from engine.device import resolve
 from engine.nets.limits import Limits, limits
 from engine.training.config import TrainConfig
 from engine.training.limits import EPOCHS_ENV, JobLimits, check_epochs, job_limits, time_text
-from engine.training.tasks import Classify, default_task, task_from_dict
+from engine.training.tasks import Classify, card_task, task_from_dict
 from engine.units import plural
 from playground import state
 from playground.figures import training as figs
@@ -89,7 +89,7 @@ def settings_ui(augment: AugmentConfig | None, picked: Picked | None) -> TrainCo
     """Optimiser, learning rate and schedule, batch size, epochs, weight decay, and the task's options (label
     smoothing for classification). Returns the config (device and seed from the sidebar; the task the picked data's),
     or None with the reason shown."""
-    task = default_task(picked.data.card.targets) if picked is not None else Classify()
+    task = card_task(picked.data.card) if picked is not None else Classify()
     top = st.columns(5)
     optimizer = top[0].selectbox("Optimiser", list(OPTIMIZERS), index=1, format_func=OPTIMIZERS.get,
                                  key="_w_tr_optimizer", persist_state=PERSIST,

@@ -81,6 +81,7 @@ from engine.training.tasks import TASKS, Metric, Task, task_from_dict
 
 ENV_VAR = "CNNPG_RUNS_DIR"
 STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
+RUN_FILES = ("config.json", "spec.json", "metrics.json", "checkpoint.safetensors")  # a run's content: RunStore.files
 LOCK_NAME = ".training.lock"  # held (flock) by the process training the run, while its status is "running"
 _SCHEMA_LOCK = threading.Lock()
 _HELD: dict[Path, int] = {}  # this process's training locks: the lock file -> its open descriptor
@@ -242,6 +243,35 @@ class RunStore:
         encoded = encode(state, tensors)
         data = st_save(tensors, metadata={"format": CHECKPOINT_FORMAT, "state": json.dumps(encoded)})
         write_bytes(self._folder(run_id) / "checkpoint.safetensors", data)
+
+    def files(self, run_id: str) -> dict[str, bytes]:
+        """The run's files (those of ``RUN_FILES`` it has) as bytes: what a job sends to another machine with it
+        (a Ray worker resuming the run: engine.jobs.ray)."""
+        folder = self._folder(run_id)
+        return {name: (folder / name).read_bytes() for name in RUN_FILES if (folder / name).is_file()}
+
+    def put(self, info: RunInfo, files: dict[str, bytes]) -> None:
+        """A run trained elsewhere (on a Ray worker: engine.jobs.ray) written here: ``files`` (only names of
+        ``RUN_FILES``, each atomically) and its index row as ``info`` says — a new row, or the status, epochs, best and
+        device of the existing one (its name and sharing are this store's). Status "running" takes the run's training
+        lock for this process, which stands for the remote trainer; any other status lets it go."""
+        unknown = sorted(set(files) - set(RUN_FILES))
+        if unknown:
+            raise RunError(f"run {info.id!r}: {', '.join(unknown)} are not run files ({', '.join(RUN_FILES)})")
+        folder = self.root / self._check_id(info.id)
+        folder.mkdir(exist_ok=True)
+        lock = folder / LOCK_NAME
+        if info.status == "running":
+            _hold(lock, info.id)
+        for name, data in files.items():
+            write_bytes(folder / name, data)
+        row = info.to_dict()
+        with self._connect() as con:
+            con.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+                        f"ON CONFLICT(id) DO UPDATE SET status = excluded.status, epochs = excluded.epochs, "
+                        f"best = excluded.best, device = excluded.device", tuple(row[c] for c in COLUMNS))
+        if info.status != "running":
+            _release(lock)
 
     # ----------------------------------------------------------------------------------------------- reading
 

@@ -10,6 +10,7 @@ from engine.training.tasks.base import (
     Metric,
     SumMeter,
     Task,
+    card_task,
     default_task,
     move_to,
     register,
@@ -17,8 +18,8 @@ from engine.training.tasks.base import (
 )
 from engine.training.tasks.classify import Classify
 
-__all__ = ["LOSS", "TASKS", "Classify", "Meter", "Metric", "SumMeter", "Task", "default_task", "move_to", "register",
-           "task_from_dict"]
+__all__ = ["LOSS", "TASKS", "Classify", "Meter", "Metric", "SumMeter", "Task", "card_task", "default_task", "move_to",
+           "register", "task_from_dict"]
 
 # Topic tasks register themselves on import, last (they build on the names above): a stored run must find its task
 # whichever page opened the store first.

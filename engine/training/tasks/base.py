@@ -255,6 +255,13 @@ def default_task(targets: str) -> Task:
     return TASKS.get(names[0])()
 
 
+def card_task(card: Any) -> Task:
+    """The task a data set's card is made for, with default options: the one it names (``card.task``: detection for
+    the multi-object scenes), else the first registered task that learns from its kind of targets (``default_task``)."""
+    name = getattr(card, "task", None)
+    return TASKS.get(name)() if name else default_task(card.targets)
+
+
 def move_to(obj: Any, device: torch.device | str, non_blocking: bool = False) -> Any:
     """``obj`` with every tensor in it on ``device`` (tensors, lists, tuples, named tuples, dicts)."""
     if isinstance(obj, torch.Tensor):

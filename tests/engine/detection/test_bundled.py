@@ -49,11 +49,20 @@ def test_the_script_is_reproducible_and_the_loader_gives_back_its_model(tmp_path
         load_bundled(tmp_path / "missing")
 
 
+def test_the_committed_detector_reaches_the_issues_map_on_a_small_held_out_set():
+    d = load_bundled()
+    held = multi_scenes(100, 0, 2)  # the first 100 held-out scenes: never trained or validated on
+    result = evaluate(d.model, held, d.stats, task=d.task)
+    assert result.metrics["map50"] >= 0.9
+    assert all(ap > 0.4 for ap in result.per_class.values())  # AP@0.5:0.95 of every class
+
+
 def test_the_committed_detector_measures_what_its_meta_says():
     d = load_bundled()
     assert d.meta["held_out"]["scenes"] == 400 and d.meta["held_out"]["part"] == 2
-    assert _measured(WEIGHTS) == pytest.approx(d.meta["held_out"]["map50"], abs=2e-3)  # float rounding across CPUs
-    assert d.meta["held_out"]["map50"] > 0.8  # what it is today (docs/detection.md); the issue's target is 0.9
+    measured = _measured(WEIGHTS)
+    assert measured == pytest.approx(d.meta["held_out"]["map50"], abs=2e-3)  # float rounding across CPUs
+    assert measured >= 0.9  # the issue's target (0.96 today: docs/detection.md)
     assert (WEIGHTS / "model.safetensors").stat().st_size < 5_000_000
     found = d.detect(multi_scenes(4, 0, 2).images)
     assert any(len(f.boxes) for f in found) and all((f.scores >= d.task.score_threshold).all() for f in found)

@@ -3,6 +3,7 @@ the output's fix, a short real training whose loss falls and whose mAP beats the
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import threading
@@ -19,6 +20,7 @@ from engine.data.types import ImageSet, LoadedData
 from engine.detection import yolo
 from engine.detection.detect import Detect, DetectEvaluation
 from engine.nets.build import build
+from engine.nets.presets import get_preset
 from engine.training.config import TrainConfig
 from engine.training.evaluate import evaluate
 from engine.training.events import Callback
@@ -94,6 +96,9 @@ def test_the_task_is_stored_as_json_and_fixes_the_head():
     assert fit_problems(fixed, data.card, Detect(anchors=((0.2, 0.2),))) == [] and fixed.layers[-1].out_channels == 9
     with pytest.raises(ValueError, match="the 4×4 grid needs"):
         task.fit_output(spec, data.card)  # the map is 6×6
+    lenet = dataclasses.replace(get_preset("lenet5"), input=data.card.image_shape)  # ends in linear layers: a vector
+    with pytest.raises(ValueError, match="not a map of channels × height × width: the 6×6 grid needs a fully conv"):
+        Detect().fit_output(lenet, data.card)
     with pytest.raises(ValueError, match="iou_threshold must be a number in \\[0, 1\\], got 2"):
         Detect(iou_threshold=2)
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from torchvision.ops import batched_nms, box_iou
+from torchvision.ops import batched_nms, box_iou, nms
 
 from engine.detection import yolo
 
@@ -144,3 +144,12 @@ def test_a_bad_grid_is_refused_with_the_value():
         yolo.Grid(0, ((0.1, 0.1),), 2)
     with pytest.raises(ValueError, match="anchors"):
         yolo.Grid(4, ((0.1, -1.0),), 2)
+
+
+def test_the_nms_stage_is_torchvision_s_cut_to_the_best_boxes():
+    g = torch.Generator().manual_seed(3)
+    xy = torch.rand(60, 2, generator=g) * 80
+    boxes = torch.cat([xy, xy + 5 + torch.rand(60, 2, generator=g) * 20], 1)
+    scores, labels = torch.rand(60, generator=g), torch.randint(0, 3, (60,), generator=g)
+    assert torch.equal(yolo.suppress(boxes, scores, labels, 0.4, 7), batched_nms(boxes, scores, labels, 0.4)[:7])
+    assert torch.equal(yolo.suppress(boxes, scores, labels, 0.4, 100, per_class=False), nms(boxes, scores, 0.4))
