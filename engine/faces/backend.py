@@ -19,6 +19,8 @@ import numpy as np
 from engine.registry import Registry
 
 METRICS = ("euclidean", "cosine")
+TITLES = {"mtcnn": "MTCNN detection + dlib ResNet (128-d, offline)",
+          "facenet": "MTCNN + FaceNet Inception-ResNet-v1 (VGGFace2, 512-d)"}  # what menus show
 
 
 @dataclass(frozen=True)
@@ -129,10 +131,23 @@ def distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndar
     return d
 
 
+def _lazy(module: str, attribute: str) -> Callable:
+    """``module.attribute`` called on use: a backend's module imports this one, so it is imported only when needed."""
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    return call
+
+
 def _register_builtin() -> None:
     from engine.faces import dlib_backend
 
     BACKENDS.add("dlib", BackendInfo(dlib_backend.TITLE, dlib_backend.DlibBackend, dlib_backend.missing))
+    for name, module, cls in (("mtcnn", "engine.faces.mtcnn_backend", "MtcnnDlibBackend"),
+                              ("facenet", "engine.faces.facenet", "FacenetBackend")):
+        BACKENDS.add(name, BackendInfo(TITLES[name], _lazy(module, cls), _lazy(module, "missing")))
 
 
 _register_builtin()

@@ -1,7 +1,8 @@
 """Live recognition on the webcam: each frame's faces found, embedded and matched against the gallery read when the
 page last ran (``engine.faces.live.recognise_frame``), drawn with names and distances; the number of frames, the
-frame rate and who is in view below. Frames stay in memory: nothing is written. The live path always detects with HOG:
-the CNN detector takes seconds a frame on a CPU (bench/bench_faces.py), too slow for a stream."""
+frame rate and who is in view below. Frames stay in memory: nothing is written. The live path uses the chosen backend,
+but detects with HOG when dlib's is chosen: the CNN detector takes seconds a frame on a CPU (bench/bench_faces.py),
+too slow for a stream."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ METER_S = 1.0
 
 
 def live_ui(known: Known, settings: Settings) -> None:
-    faces = shared_backend("hog")
+    faces = shared_backend(settings.live_key)
     meter = held(CAMERA_KEY, FrameMeter)
 
     def recognise(frame: np.ndarray) -> np.ndarray:

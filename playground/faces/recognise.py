@@ -21,7 +21,7 @@ MESSAGE = state.FACES_MESSAGE
 
 
 def recognise_ui(settings: Settings) -> None:
-    faces = shared_backend(settings.detector)
+    faces = shared_backend(settings.key)
     owner, store = owner_id(), gallery()
     st.subheader("Your gallery", divider="gray")
     enrol, people = st.columns([3, 2], gap="large")
@@ -42,9 +42,11 @@ def recognise_ui(settings: Settings) -> None:
     with people:
         _people_ui(store, owner)
     st.subheader("Identify a face", divider="gray")
+    st.caption(f"Compared with the pictures enrolled with **{faces.title}** only: each backend's vectors are its own "
+               "(a person enrolled with another backend is enrolled again with this one to be recognised by it).")
     _probe_ui(store, owner, settings)
     st.subheader("Live webcam", divider="gray")
-    live_ui(store.known(owner, faces.name, settings.threshold, settings.metric), settings)
+    live_ui(store.known(owner, shared_backend(settings.live_key).name, settings.threshold, settings.metric), settings)
 
 
 def _people_ui(store, owner: str) -> None:
@@ -83,12 +85,12 @@ def _probe_ui(store, owner: str, settings: Settings) -> None:
     picture = picture_ui("faces_probe", source, OPTIONS)
     if picture is None:
         return
-    found = faces_in(picture, settings.detector)
+    found = faces_in(picture, settings.key)
     if not found:
         st.image(picture.image, caption=picture.caption, width=480)
         st.error("No face was found in this picture: use a photo with a face seen from the front.")
         return
-    known = store.known(owner, shared_backend(settings.detector).name, settings.threshold, settings.metric)
+    known = store.known(owner, shared_backend(settings.key).name, settings.threshold, settings.metric)
     matches = known.match([f.vector for f in found])
     labels = [f"{i + 1}: {m.name}" + (f" {m.distance:.2f}" if m.nearest else "") for i, m in enumerate(matches)]
     drawn = draw_boxes(picture.image, [f.face.box for f in found], labels,

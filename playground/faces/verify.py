@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.faces.verify import compare
-from playground.faces.common import METRIC_RANGE, Settings, face_ui, shared_backend
+from playground.faces.common import Settings, face_ui, metric_range, shared_backend
 from playground.figures.faces import distance_scale
 from playground.figures.primitives import plotly_config
 
@@ -22,15 +22,16 @@ def verify_ui(settings: Settings) -> None:
     if a is None or b is None:
         st.caption("Choose two pictures with a face each: the astronaut photo, an upload, or a webcam snapshot.")
         return
-    faces = shared_backend(settings.detector)
+    faces = shared_backend(settings.key)
     result = compare(a, b, faces, settings.threshold, settings.metric)
     st.markdown("**What the network sees** — each face aligned (eyes and nose moved to fixed places) and scaled to "
                 f"{a.crop.shape[1]}×{a.crop.shape[0]} pixels, then turned into {faces.dim} numbers:")
     crops = st.columns(6)
     crops[0].image(a.crop, caption="A, aligned", width="stretch")
     crops[1].image(b.crop, caption="B, aligned", width="stretch")
-    st.plotly_chart(distance_scale(result.distance, result.threshold, result.metric, METRIC_RANGE[result.metric][1]),
-                    config=plotly_config(), key="faces_scale")
+    top = metric_range(settings.backend, result.metric)[1]
+    st.plotly_chart(distance_scale(result.distance, result.threshold, result.metric, top), config=plotly_config(),
+                    key="faces_scale")
     sign = "<" if result.same else "≥"
     text = (f"**{result.decision.capitalize()}**: the {result.metric} distance is {result.distance:.3f} {sign} the "
             f"threshold {result.threshold:g}.")
