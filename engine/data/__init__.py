@@ -18,7 +18,7 @@ from engine.data.loader import (
     preview_augmentations,
 )
 from engine.data.normalization import Normalization
-from engine.data.registry import DATASETS, availability, dataset_card, dataset_names, load_dataset
+from engine.data.registry import DATASETS, availability, dataset_card, dataset_names, load_dataset, reload
 from engine.data.targets import BoxBatch, Boxes, ClassIds, Identities, PointBatch, Points, Targets
 from engine.data.types import DatasetCard, DatasetUnavailableError, ImageSet, LoadedData
 from engine.data.uploads import from_samples, from_zip
@@ -53,6 +53,7 @@ __all__ = [
     "from_samples",
     "from_zip",
     "load_dataset",
+    "reload",
     "make_loader",
     "pca_basis",
     "preview_augmentations",

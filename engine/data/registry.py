@@ -122,6 +122,22 @@ for _card in [
     DATASETS.add(_card.name, _card, tags=(*(("bundled",) if _card.name in BUNDLED else ()), _card.targets))
 
 
+def reload(origin: dict) -> LoadedData:
+    """A set loaded again from the ``origin`` a ``LoadedData`` carries (a run's record keeps it; a Ray worker gets it
+    instead of the images): a named set by its name, seed and training size, or a set derived from one — the
+    identities of the triplet lab (``engine.faces.embed.identity_data``: a base set with classes held out).
+    ``ValueError`` naming what is wrong with an origin it cannot read."""
+    try:
+        if origin.get("derived") == "identities":
+            from engine.faces.embed import identity_data  # the faces layer builds on this one, not the reverse
+
+            return identity_data(origin["base"], tuple(origin["held_out"]), seed=int(origin["seed"]),
+                                 max_train=origin["max_train"])
+        return load_dataset(origin["name"], seed=int(origin["seed"]), max_train=origin["max_train"])
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"cannot tell which data set to load from {origin!r} ({type(e).__name__}: {e})") from None
+
+
 def dataset_names() -> list[str]:
     """Every named data set, the always-available ones first."""
     return DATASETS.names()

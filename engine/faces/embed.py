@@ -61,7 +61,8 @@ def identity_data(name: str = "mnist5k", held_out: tuple[int, ...] | list[int] =
                    train_size=len(train), val_size=len(val), targets=Identities.kind,
                    description=f"{base.card.description} Each class stands in for a person; the training set leaves "
                                f"out every image of {out}, so verification on them is one-shot.")
-    return LoadedData(card, train, val)
+    return LoadedData(card, train, val, origin={"name": card.name, "derived": "identities", "base": name,
+                                                "held_out": list(held), "seed": seed, "max_train": max_train})
 
 
 def check_held_out(held_out: tuple[int, ...] | list[int], count: int) -> tuple[int, ...]:

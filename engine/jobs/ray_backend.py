@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.data import LoadedData, load_dataset
+from engine.data import LoadedData, reload
 from engine.env import positive_int
 from engine.jobs.job import Job, conclude, describe_error, fail
 from engine.jobs.process import SETTINGS_PREFIX, Relay, _Slot, _swap_logs, dumps, portable
@@ -113,7 +113,7 @@ class _NamedData:
         if _last_data is not None and _last_data[0] == self:
             return _last_data[1]
         name = self.origin["name"]
-        data = load_dataset(name, seed=self.origin["seed"], max_train=self.origin["max_train"])
+        data = reload(self.origin)
         if fingerprint(data) != self.fingerprint:
             raise ValueError(f"the data set {name!r} on Ray node {_node_ip()} differs from the server's (another "
                              f"version or download): install the same data there")

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from engine.data import LoadedData, Normalization, availability, dataset_card, dataset_names, load_dataset
+from engine.data import LoadedData, Normalization, availability, dataset_card, dataset_names, load_dataset, reload
 from engine.nets.build import Network
 from engine.nets.spec import Shape
 from engine.training.config import TrainConfig
@@ -60,6 +60,9 @@ def run_data(run: Run, current: LoadedData | None = None, load: DataLoaderFn = _
     ones loaded now (``current``: same name, classes and sizes). ``(data, "")`` or ``(None, why not)``."""
     ds = run.config["dataset"]
     name, seed = ds["name"], int(run.config["train"]["seed"])
+    origin = _derived_origin(run)
+    if origin is not None:
+        return _load_derived(origin, ds)
     if name in dataset_names():
         ok, why = availability(name)
         if not ok:
@@ -74,6 +77,37 @@ def run_data(run: Run, current: LoadedData | None = None, load: DataLoaderFn = _
         return current, ""
     return None, (f"This run trained on {ds['title']}, which is not loaded now: choose the same images above (with "
                   f"seed {seed} in the sidebar) to evaluate or resume it.")
+
+
+def _derived_origin(run: Run) -> dict | None:
+    """How a run's set derived from a named one (the triplet lab's identities) is loaded again: the origin its record
+    keeps, or for a run recorded before records kept it, the base set and held-out classes its name and task say
+    (with every training image: ``_load_derived`` checks the size). None for any other set."""
+    ds = run.config["dataset"]
+    if isinstance(ds.get("origin"), dict) and ds["origin"].get("derived"):
+        return ds["origin"]
+    base = ds["name"].removesuffix("_identities")
+    if base != ds["name"] and base in dataset_names() and hasattr(run.task, "held_out"):
+        return {"name": ds["name"], "derived": "identities", "base": base, "held_out": list(run.task.held_out),
+                "seed": int(run.config["train"]["seed"]), "max_train": None}
+    return None
+
+
+def _load_derived(origin: dict, ds: dict) -> tuple[LoadedData | None, str]:
+    base = origin.get("base")
+    if base not in dataset_names():
+        return None, f"This run trained on {ds['title']}, derived from a data set this server does not have ({base!r})."
+    ok, why = availability(base)
+    if not ok:
+        return None, why
+    try:
+        data = reload(origin)
+    except ValueError as e:
+        return None, str(e)
+    if (len(data.train), len(data.val)) != (ds["train_size"], ds["val_size"]):
+        return None, (f"This run trained on {ds['title']} with {ds['train_size']} training images; loaded again it "
+                      f"has {len(data.train)}, so it cannot be resumed or evaluated on the same data.")
+    return data, ""
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,12 @@ from apptest_helpers import ENTRY, await_job, button, metric, open_page
 from PIL import Image, ImageFile
 from streamlit.testing.v1 import AppTest
 
+from engine.faces.embed import Embed, identity_data, ready_spec
 from engine.jobs import runner as jobs
 from engine.nets.presets import get_preset
 from engine.nets.spec import Linear
+from engine.training.config import TrainConfig
+from engine.training.loop import fit
 from engine.training.runs import RunStore
 from playground.training import zip_decode
 
@@ -450,6 +453,22 @@ def test_a_run_whose_trainer_was_killed_shows_interrupted_and_resumes(runs_dir):
     assert resumed.status == "finished", resumed.error
     (again,) = RunStore(runs_dir).list()
     assert (again.id, again.status, again.epochs) == (run.id, "finished", 2)
+
+
+def test_a_one_shot_lab_run_resumes_here_on_its_identities(runs_dir):
+    """A run of the One-shot lab trained on a set derived from a named one (digits, one class held out as an unseen
+    identity): the Training page's Resume loads those identities again from the run's record and trains it on."""
+    data = identity_data("digits", (7,), seed=0, max_train=300)
+    config = TrainConfig(task=Embed(dim=8, held_out=(7,)), epochs=1, batch_size=64, device="cpu")
+    run_id = fit(ready_spec(data.card.image_shape, 8), data, config, store=RunStore(runs_dir)).run_id
+    page = open_page("training.py")
+    page.number_input(key=f"_w_tr_resume_to_{run_id}").set_value(2).run()
+    page.button(key="_w_tr_resume").click().run()
+    assert not page.warning, [w.value for w in page.warning]
+    resumed = _await_job(page)
+    assert resumed.status == "finished", resumed.error
+    run = RunStore(runs_dir).get(run_id)
+    assert (run.info.status, run.info.epochs, run.config["dataset"]["train_size"]) == ("finished", 2, len(data.train))
 
 
 def test_a_job_that_waited_when_the_server_was_killed_is_reported_once(page, runs_dir, monkeypatch):

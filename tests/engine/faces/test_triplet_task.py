@@ -4,6 +4,7 @@ the run stores, loads and exports; the logistic-unit alternative against scikit-
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
@@ -30,7 +31,7 @@ from engine.training.export import export_run
 from engine.training.loop import fit
 from engine.training.runs import RunStore
 from engine.training.tasks import task_from_dict
-from engine.training.trained import load_trained
+from engine.training.trained import load_trained, run_data
 
 HELD_OUT = (8, 9)
 
@@ -113,7 +114,12 @@ def test_a_run_stops_resumes_exactly_and_exports(tmp_path):
     stop = threading.Event()
     first = fit(spec, data, config, store=store, stop=stop, callbacks=[_StopAt(stop)])
     assert first.status == "stopped"
-    resumed = fit(None, data, None, store=store, run_id=first.run_id)
+    run = store.get(first.run_id)
+    again, why = run_data(run)  # what the Training page's Resume trains on: the identities again, from the record
+    assert why == "" and again.card == data.card
+    assert torch.equal(again.train.images, data.train.images)
+    assert torch.equal(again.val.targets.ids, data.val.targets.ids)
+    resumed = fit(None, again, None, store=store, run_id=first.run_id)
     assert resumed.status == "finished"
     for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -125,6 +131,23 @@ def test_a_run_stops_resumes_exactly_and_exports(tmp_path):
     emb = trained.predict(data.val.images[:3])
     assert emb.shape == (3, 8) and torch.allclose(emb.norm(dim=1), torch.ones(3), atol=1e-5)
     assert len(export_run(store, first.run_id, "bundle")) > 1000
+
+
+def test_a_run_recorded_without_its_datas_origin_comes_back_when_its_size_matches(tmp_path):
+    store = RunStore(tmp_path)
+    config = TrainConfig(task=Embed(dim=8, held_out=(7,)), epochs=1, batch_size=64, seed=2)
+    for max_train, loads in ((None, True), (300, False)):
+        data = identity_data("digits", (7,), seed=2, max_train=max_train)
+        run = store.get(fit(ready_spec(data.card.image_shape, 8), data, config, store=store).run_id)
+        assert run.config["dataset"]["origin"]["held_out"] == [7]
+        older = dataclasses.replace(run, config={**run.config, "dataset": {
+            k: v for k, v in run.config["dataset"].items() if k != "origin"}})  # a record from before origins
+        again, why = run_data(older)  # the base set and held-out classes from its name and task, every image
+        if loads:
+            assert why == "" and torch.equal(again.train.images, data.train.images)
+        else:
+            assert again is None and why.startswith(f"This run trained on {data.card.title} with "
+                                                    f"{len(data.train)} training images; loaded again it has")
 
 
 def test_the_meter_over_batches_measures_what_the_whole_set_gives():
