@@ -189,9 +189,21 @@ def _progress_ui(job: Job, snap: LogSnapshot, task: dict[str, Any]) -> None:
     stopping = job.stop.is_set()
     stop.button("Stopping…" if stopping else "Stop", key="_w_tr_stop", icon=":material/stop:", width="stretch",
                 on_click=job.request_stop, disabled=stopping)
-    run = f" · run {start.run_id} on {start.device}" if start is not None else ""
+    run = f" · run {start.run_id} on {start.device}{where_it_runs(job)}" if start is not None else ""
     about.caption(f"{task.get('label', 'Training')}{run}. It goes on if you change the settings or visit another "
                   f"page; it stops cleanly after the current batch when you press Stop.")
+
+
+def where_it_runs(job: Job) -> str:
+    """Where a job sent to a Ray cluster runs (docs/ray.md), as words to follow its device: the node, the reason a
+    GPU job trains on a node's CPU, or why it runs on this server after all. Empty for a job of this server."""
+    p = job.placement
+    if p.get("backend") == "ray":
+        note = f" ({p['note']})" if p.get("note") else ""
+        return f" of the Ray cluster's node {p.get('node', '?')}{note}"
+    if p.get("backend") == "local" and p.get("why"):
+        return f" of this server, not the Ray cluster: {p['why']}"
+    return ""
 
 
 def _outcome_ui(job: Job, snap: LogSnapshot, task: dict[str, Any]) -> None:
@@ -200,7 +212,8 @@ def _outcome_ui(job: Job, snap: LogSnapshot, task: dict[str, Any]) -> None:
     if job.status == "finished" and outcome is not None:
         r = outcome.result
         st.success(f"Finished {label}: validation {r.metric.title} **{r.metric.format(r.last)}** after "
-                   f"{plural(r.epochs, 'epoch')} on {r.device} — {r.images_per_second:,.0f} images/s, "
+                   f"{plural(r.epochs, 'epoch')} on {r.device}{where_it_runs(job)} — "
+                   f"{r.images_per_second:,.0f} images/s, "
                    f"{format_seconds(job.seconds)} in all.", icon=":material/check_circle:")
     elif job.status == "stopped":
         b = snap.latest

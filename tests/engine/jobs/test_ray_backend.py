@@ -15,6 +15,7 @@ import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,6 +31,7 @@ from engine.training.loop import fit
 from engine.training.runs import RunStore
 
 CONFIG = TrainConfig(epochs=3, batch_size=32, lr=3e-3, seed=1)
+REPO = Path(__file__).parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +248,30 @@ def test_a_style_job_runs_on_the_cluster_with_its_log_relayed(ray_cluster):
     assert [p[3] for p in snap.points] == [e.total for e in job.result.history]
     alone = stylise(*pair, config, extractor=extractor)  # the same work here
     assert [e.total for e in alone.history] == pytest.approx([e.total for e in job.result.history], rel=1e-4)
+
+
+def test_the_training_page_says_which_node_trains_its_job(ray_cluster, tmp_path, monkeypatch):
+    """The Training page with the server's runner sending jobs to the cluster: Train, and the page names the node the
+    job ran on; the run is kept here."""
+    from streamlit.testing.v1 import AppTest
+
+    from engine.jobs import runner as jobs
+
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
+    monkeypatch.setattr(jobs, "_runner", JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto")))
+    at = AppTest.from_file(str(REPO / "playground" / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("../pages/training.py")
+    at.run()
+    at.selectbox(key="_w_tr_dataset").set_value("digits").run()
+    at.number_input(key="_w_tr_epochs").set_value(1).run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = _done(at.session_state["train_job"])
+    assert job.status == "finished", job.error
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    node = ray_cluster.util.get_node_ip_address()
+    assert any(f"of the Ray cluster's node {node} — " in s.value for s in at.success), \
+        [s.value for s in at.success]
+    (run,) = RunStore(tmp_path).list()
+    assert run.status == "finished" and run.device.startswith("cpu") and run.device.endswith(f" on {node}")
