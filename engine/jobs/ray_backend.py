@@ -316,12 +316,15 @@ class RayBackend:
     def _pump(self, job: Job, ref: Any, control: Any, home: _Home) -> None:
         import ray
 
-        asked = False
+        asked = unstarted = False
         try:
             while True:
                 if job.stop.is_set() and not asked:
                     control.request_stop.remote(job.id)
                     asked = True
+                    if not job.placement:  # Ray has not started it on a node (none is free): it never will
+                        unstarted = True
+                        ray.cancel(ref)
                 done, _ = ray.wait([ref], timeout=POLL_SECONDS)
                 if home.handle(ray.get(control.take.remote(job.id))) and not asked:  # its run was deleted here
                     job.stop.set()
@@ -331,6 +334,13 @@ class RayBackend:
         except Exception as e:  # noqa: BLE001 - the node, the worker or this process's link to the cluster is gone
             with contextlib.suppress(Exception):  # nobody here reads it any more: it must not train on
                 ray.cancel(ref, force=True)
+            if unstarted and isinstance(e, ray.exceptions.TaskCancelledError):
+                with contextlib.suppress(Exception):  # it may have begun in the instant before the cancel
+                    home.handle(ray.get(control.take.remote(job.id), timeout=CONNECT_SECONDS))
+                interrupted = home.interrupt()
+                job._finish("stopped", reason="stopped while it waited for a node of the Ray cluster" + (
+                    f"; its run {', '.join(interrupted)} is interrupted, resumable" if interrupted else ""))
+                return
             interrupted = home.interrupt()
             runs = f"; its run {', '.join(interrupted)} is interrupted, resumable from its last checkpoint" \
                 if interrupted else ""

@@ -142,6 +142,27 @@ def test_placement_gpu_jobs_go_to_the_gpu_node_and_a_job_no_node_holds_is_refuse
     assert len(store.list()) == 3  # the refused job made no run
 
 
+def test_stop_on_a_job_waiting_for_a_busy_gpu_node_cancels_it_unstarted(ray_cluster, tmp_path, digits):
+    """Two GPU jobs, one simulated GPU: the second waits in Ray's own queue (sent, not started on a node). Stop ends
+    it there — it never starts, makes no run — while the first trains on."""
+    store = RunStore(tmp_path / "runs")
+    gpu = dataclasses.replace(CONFIG, epochs=2, device="cuda")
+    runner = JobRunner(max_jobs=2, isolation="thread", backend=RayBackend("auto", gpu_resource="accelerator"))
+    first = runner.submit(train_job, SMALL_CNN, digits, gpu, store=store, owner="ada", callbacks=[Slow(0.05)])
+    _until(lambda: first.log.snapshot().latest is not None, "the first GPU job never trained")
+    second = runner.submit(train_job, SMALL_CNN, _head(digits, 64), gpu, store=store, owner="bob")
+    _until(lambda: second.status == "running", "the second job was never sent")
+    time.sleep(1.0)  # Ray holds it: the one accelerator is taken
+    assert not second.done and second.placement == {}
+    second.request_stop()
+    _done(second)
+    assert (second.status, second.reason) == ("stopped", "stopped while it waited for a node of the Ray cluster")
+    assert second.placement == {} and not first.done  # never started; the first goes on
+    first.request_stop()
+    assert _done(first).status == "stopped"
+    assert [r.owner for r in store.list()] == ["ada"]
+
+
 def _head(data: LoadedData, n: int) -> LoadedData:
     """The first ``n`` training images: a set made here (an upload's kind), not loadable by name elsewhere."""
     return LoadedData(dataclasses.replace(data.card, train_size=n), data.train.subset(range(n)), data.val)
