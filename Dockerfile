@@ -8,6 +8,8 @@
 FROM python:3.11-slim-bookworm
 
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# 1: Ray too (requirements-ray.txt, about 240 MB), for an app that sends its jobs to a Ray cluster (docs/ray.md).
+ARG WITH_RAY=0
 
 # Debian packages: what the app needs at run time (packages.txt, shared with Streamlit-style hosting), make for
 # `make run`, openssl for `make run-https`, tini to pass `docker stop` on to the server (runs come back resumable).
@@ -37,10 +39,11 @@ WORKDIR /app
 
 # The pinned requirements first, in a layer of their own (rebuilt only when the pins change), installed as the
 # Makefile does: requirements.txt, then requirements-nodeps.txt without dependencies.
-COPY --chown=playground:playground requirements.txt requirements-nodeps.txt ./
+COPY --chown=playground:playground requirements.txt requirements-nodeps.txt requirements-ray.txt ./
 RUN python -m venv .venv \
  && .venv/bin/python -m pip install -q -r requirements.txt \
- && .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
+ && .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt \
+ && if [ "$WITH_RAY" = 1 ]; then .venv/bin/python -m pip install -q -r requirements-ray.txt; fi
 
 # The project; `make setup` installs it into the same virtual environment (nothing left to download but pip itself).
 COPY --chown=playground:playground . .

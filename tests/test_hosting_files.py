@@ -110,3 +110,16 @@ def test_packages_txt_lists_debian_packages_the_app_uses_at_run_time() -> None:
 def test_every_setting_the_code_reads_is_documented() -> None:
     missing = sorted(_settings_in_code() - _documented())
     assert not missing, f"docs/hosting.md, 'Settings', does not list {missing}"
+
+
+def test_ray_goes_into_the_image_on_request_as_make_installs_it(compose: dict) -> None:
+    """``WITH_RAY=1`` (a build argument, passed by both compose services) installs requirements-ray.txt the way the
+    Makefile's set-up does; without it the image has no Ray (the app then says how to enable it: docs/ray.md)."""
+    assert "WITH_RAY=0" in _args("ARG")
+    runs = " ".join(_args("RUN"))
+    assert 'if [ "$WITH_RAY" = 1 ]; then .venv/bin/python -m pip install -q -r requirements-ray.txt; fi' in runs
+    assert "pip install -q -r requirements-ray.txt" in (ROOT / "Makefile").read_text()
+    for service in compose["services"].values():
+        assert service["build"]["args"]["WITH_RAY"] == "${WITH_RAY:-0}"
+    ray_settings = {"CNNPG_RAY_ADDRESS", "CNNPG_RAY_FALLBACK", "CNNPG_RAY_MAX_DATA_MB"}
+    assert ray_settings <= set(compose["services"]["app"]["environment"]) <= _documented()
