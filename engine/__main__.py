@@ -3,7 +3,9 @@
     python -m engine summary SPEC [--input C,H,W] [--json]   per-layer table (or JSON) of a network
     python -m engine codegen SPEC [--input C,H,W] [-o FILE]  standalone PyTorch source for it
     python -m engine train [--spec SPEC] --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
-                                                              (--ray ADDRESS: on a Ray cluster, docs/ray.md)
+                                                              (--ray ADDRESS: on a Ray cluster, docs/ray.md;
+                                                              --from-run RUN: from a run's network and weights;
+                                                              --grid S --anchors B: detection's grid and anchors)
     python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
                                                               neural style transfer (engine/style/cli.py)
     python -m engine detect IMAGE [--conf 0.6] [--iou 0.5] [--max-boxes N] [--agnostic] [--run RUN] [--json]
@@ -140,6 +142,12 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--weight-decay", type=float, default=0.0)
     train.add_argument("--task", choices=TASKS.names(), help="what to learn (default: the data's task)")
     train.add_argument("--label-smoothing", type=float, default=None, help="classification's label smoothing ε")
+    train.add_argument("--grid", type=_positive_int, metavar="S", help="detect: the grid's cells a side (default 6)")
+    train.add_argument("--anchors", type=_positive_int, metavar="B", help="detect: B anchor boxes from k-means "
+                       "(1 - IoU) on the training boxes (default: the task's 3)")
+    train.add_argument("--from-run", metavar="RUN", help="start from a run's network and weights (tensors whose "
+                       "names and shapes match are copied; a new head starts fresh): transfer learning, or a trained "
+                       "backbone for detect")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
     train.add_argument("--workers", type=int, default=0, metavar="N", help="data loader worker processes")
@@ -169,6 +177,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print  # noqa: E731 - one-line sink
     spec = _load_spec(args.spec, args.input) if args.spec is not None else None
+    store = RunStore(args.runs_dir)
+    if args.from_run is not None:
+        if spec is not None:
+            raise CliError("give --spec or --from-run, not both: --from-run trains the run's own network")
+        spec = _run_spec(store, args.from_run, args.input)
     try:
         data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
         card = data.card
@@ -177,6 +190,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if "label_smoothing" not in task.to_dict():
                 raise ValueError(f"--label-smoothing is an option of classification, not of the {task.title} task")
             task = task_from_dict({**task.to_dict(), "label_smoothing": args.label_smoothing})
+        task = _detect_options(task, data, args, say)
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                              batch_size=args.batch_size, epochs=args.epochs, weight_decay=args.weight_decay,
                              seed=args.seed, device=args.device, amp=args.amp, num_workers=args.workers, task=task)
@@ -208,17 +222,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
     try:
-        store = RunStore(args.runs_dir)
         classes = f", {card.num_classes} classes" if card.classes else ""
         say(f"training {task.title} on {card.title}: {len(data.train):,} images{classes}; validating on "
             f"{len(data.val):,}")
         address = args.ray if args.ray is not None else _ray_address()
         if address:
-            result = _train_on_ray(address, spec, data, config, store, args.name, stop, Progress(), say)
+            result = _train_on_ray(address, spec, data, config, store, args.name, args.from_run, stop, Progress(),
+                                   say)
             if result is None:
                 return 1
         else:
-            result = fit(spec, data, config, callbacks=[Progress()], stop=stop, store=store, name=args.name)
+            result = fit(spec, data, config, callbacks=[Progress()], stop=stop, store=store, name=args.name,
+                         init_from=args.from_run)
     except ValueError as e:
         raise CliError(str(e).replace("\n", "\n  ")) from None
     finally:
@@ -237,6 +252,47 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_spec(store: object, run_id: str, input_shape: Shape | None) -> NetworkSpec:
+    """The network of the run ``run_id`` (``--from-run``), its input replaced by ``input_shape`` when given."""
+    from engine.training.runs import RunError
+
+    try:
+        run = store.get(run_id)
+    except RunError as e:
+        raise CliError(f"--from-run: {e}") from None
+    if run.info.epochs < 1:
+        raise CliError(f"--from-run: run {run_id} has not finished an epoch: no weights to start from")
+    return run.spec if input_shape is None else dataclasses.replace(run.spec, input=input_shape)
+
+
+def _detect_options(task: object, data: object, args: argparse.Namespace, say: object) -> object:
+    """``task`` with ``--grid`` and ``--anchors`` applied (detection's options; ``ValueError`` for another task):
+    the anchors from k-means with 1 - IoU on the training boxes' shapes (engine/detection/anchors.py)."""
+    if args.grid is None and args.anchors is None:
+        return task
+    if task.name != "detect":
+        raise ValueError(f"--grid and --anchors are options of detection (--task detect), not of the {task.title} "
+                         f"task")
+    import torch
+
+    from engine.detection.anchors import box_shapes, kmeans_anchors
+
+    options = {}
+    if args.grid is not None:
+        options["grid"] = args.grid
+    if args.anchors is not None:
+        boxes = [b.reshape(-1, 4) for b in data.train.targets.boxes]
+        shapes = box_shapes(torch.cat(boxes), data.card.image_shape[-1]) if boxes else torch.empty(0, 2)
+        found = kmeans_anchors(shapes, args.anchors, seed=args.seed)
+        options["anchors"] = [[round(float(w), 4), round(float(h), 4)] for w, h in found.anchors.tolist()]
+        side = data.card.image_shape[-1]
+        say(f"anchors: {', '.join(f'{w * side:.0f}×{h * side:.0f}' for w, h in options['anchors'])} pixels "
+            f"(k-means on {len(shapes):,} training boxes, mean IoU {found.mean_iou:.3f})")
+    from engine.training.tasks import task_from_dict
+
+    return task_from_dict({**task.to_dict(), **options})
+
+
 def _ray_address() -> str:
     from engine.jobs.ray_backend import address_from_env
 
@@ -244,7 +300,7 @@ def _ray_address() -> str:
 
 
 def _train_on_ray(address: str, spec: NetworkSpec, data: object, config: object, store: object, name: str | None,
-                  stop: object, progress: object, say: object) -> object:
+                  init_from: str | None, stop: object, progress: object, say: object) -> object:
     """The same training as a job on the Ray cluster at ``address`` (engine.jobs.ray_backend), its epochs said as
     they come back and Ctrl-C sent to it as Stop; the fit's result, or None after saying why the job failed."""
     from engine.jobs.ray_backend import RayBackend
@@ -252,7 +308,7 @@ def _train_on_ray(address: str, spec: NetworkSpec, data: object, config: object,
     from engine.jobs.training import TrainOutcome, train_job
 
     runner = JobRunner(max_jobs=1, max_queued=1, isolation="thread", backend=RayBackend(address))
-    job = runner.submit(train_job, spec, data, config, store=store, name=name)
+    job = runner.submit(train_job, spec, data, config, store=store, name=name, init_from=init_from)
     said, placed = 0, False
     while True:
         finished = job.wait(0.2)

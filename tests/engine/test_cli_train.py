@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from engine.__main__ import main
+from engine.data import load_dataset
+from engine.detection.anchors import box_shapes, kmeans_anchors
+from engine.nets.summary import summary
 from engine.training.runs import RunStore
 
 
@@ -51,6 +55,8 @@ def test_train_prints_progress_and_fits_the_head(tmp_path: Path, capsys: pytest.
     (["--data", "missing.zip"], "missing.zip"),
     (["--spec", "lenet6"], "unknown preset 'lenet6'"),
     (["--lr", "-1"], "lr must be a number > 0"),
+    (["--grid", "3"], "--grid and --anchors are options of detection (--task detect), not of the classification"),
+    (["--from-run", "20260101-000000-abcd"], "give --spec or --from-run, not both"),
 ])
 def test_errors_exit_2_with_a_message(argv: list[str], message: str, tmp_path: Path,
                                       capsys: pytest.CaptureFixture) -> None:
@@ -66,3 +72,44 @@ def test_a_bad_epoch_count_is_a_usage_error(capsys: pytest.CaptureFixture) -> No
     with pytest.raises(SystemExit) as info:
         main(["train", "--spec", "lenet5", "--data", "digits", "--epochs", "0"])
     assert info.value.code == 2 and "expected a positive integer" in capsys.readouterr().err
+
+
+def test_detect_trains_with_the_users_grid_and_anchors_from_k_means(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """``--task detect --grid 3 --anchors 2``: the run's task has that grid and the two anchors k-means (1 - IoU)
+    finds on the same training boxes; the ready network ends in a 3×3 map of B·(5 + C) channels."""
+    runs = tmp_path / "runs"
+    code = main(["train", "--data", "multi_scenes", "--task", "detect", "--grid", "3", "--anchors", "2", "--epochs",
+                 "1", "--max-train", "32", "--batch-size", "16", "--seed", "1", "--runs-dir", str(runs)])
+    out = capsys.readouterr().out
+    assert code == 0 and "mean IoU" in out
+    store = RunStore(runs)
+    (info,) = store.list()
+    run = store.get(info.id)
+    data = load_dataset("multi_scenes", seed=1, max_train=32)
+    boxes = torch.cat([b.reshape(-1, 4) for b in data.train.targets.boxes])
+    want = kmeans_anchors(box_shapes(boxes, data.card.image_shape[-1]), 2, seed=1).anchors
+    assert run.task.grid == 3 and torch.allclose(torch.tensor(run.task.anchors), want, atol=1e-4)
+    assert summary(run.spec).output_shape == (2 * (5 + data.card.num_classes), 3, 3)
+
+
+def test_from_run_starts_from_the_runs_network_and_weights(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``--from-run``: LeNet-5 trained on digits, then fine-tuned on the two-class faces: the same network with a
+    new 2-output head, its other weights the run's (a learning rate of 1e-9 keeps them where they started)."""
+    runs = tmp_path / "runs"
+    assert main(["train", "--spec", "lenet5", "--data", "digits", "--epochs", "1", "--runs-dir", str(runs)]) == 0
+    store = RunStore(runs)
+    (first,) = store.list()
+    assert main(["train", "--from-run", first.id, "--data", "lfw_faces", "--epochs", "1", "--max-train", "64",
+                 "--lr", "1e-9", "--runs-dir", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert "head: the last linear layer now gives 2 outputs" in out
+    second = next(r for r in store.list() if r.id != first.id)
+    assert store.get(second.id).config["init_from"] == first.id
+    before, after = store.load_checkpoint(first.id).model, store.load_checkpoint(second.id).model
+    head = [k for k in after if after[k].shape != before[k].shape]
+    assert head and all(k.startswith(head[0].rsplit(".", 1)[0]) for k in head)  # the new head alone differs
+    for k in after.keys() - set(head):
+        torch.testing.assert_close(after[k], before[k], atol=1e-6, rtol=0, msg=k)
+    assert main(["train", "--from-run", "nope", "--data", "digits", "--epochs", "1", "--runs-dir", str(runs)]) == 2
+    assert "--from-run: " in capsys.readouterr().err
