@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from served_app import ROOT, serve
 
@@ -48,7 +49,9 @@ def test_a_light_client_opens_the_builder_and_edits_it_and_the_server_logs_each_
     log = tmp_path / "reruns.csv"
     env = {"CNNPG_RERUN_LOG": str(log), "CNNPG_RUNS_DIR": str(tmp_path / "runs")}
     with serve(ROOT / "playground" / "app.py", tmp_path / "server.log", env) as url:
-        session, opened, before, edited, after = asyncio.run(_builder_and_edit(url))
+        # a thread of its own: after a real-browser test, Playwright's sync API keeps an event loop on this one
+        with ThreadPoolExecutor(1) as thread:
+            session, opened, before, edited, after = thread.submit(asyncio.run, _builder_and_edit(url)).result()
 
     assert session.exceptions == []
     # The right page, drawn whole: the builder's title and its widgets, found by key.
