@@ -31,7 +31,9 @@ def test_mtcnn_backend_and_facenets_note(app):
         expect(note).to_contain_text("20180402-114759-vggface2.pt")
         download = note.get_by_role("button", name=re.compile("Download FaceNet"))
         expect(download).to_be_disabled()
-        app.act(lambda: note.get_by_text(re.compile("allow download")).click())
-        expect(download).to_be_enabled()
+        allow = note.get_by_test_id("stCheckbox").filter(has_text="allow download")
+        expect(allow).to_be_visible()  # the expander has opened: a click now lands on the box
+        allow.click()
+        expect(download).to_be_enabled(timeout=SLOW)  # the rerun the tick started has drawn it
     app.assert_no_exception()
     app.shot("faces_backends")

@@ -37,5 +37,5 @@ def test_config_round_trips_through_a_dict() -> None:
         TrainConfig.from_dict({"learning_rate": 0.1})
     with pytest.raises(ValueError, match="unknown option.*of the classification task"):
         TrainConfig.from_dict({"task": {"name": "classify", "smoothing": 0.1}})
-    with pytest.raises(ValueError, match="unknown task 'detect'; choose one of classify"):
-        TrainConfig.from_dict({"task": {"name": "detect"}})
+    with pytest.raises(ValueError, match="unknown task 'segment'; choose one of classify, .*detect"):
+        TrainConfig.from_dict({"task": {"name": "segment"}})

@@ -26,7 +26,7 @@ from engine.nets.spec import NetworkSpec
 from engine.training.export import export_run, read_bundle
 from engine.training.loop import fit
 from engine.training.runs import RunStore
-from engine.training.runs.migrate import migrate_epoch
+from engine.training.runs.migrate import INDEX_VERSION, migrate_epoch
 from engine.training.tasks import Classify
 
 SPEC = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
@@ -185,9 +185,10 @@ def test_an_old_store_lists_and_loads_as_today(old_store) -> None:
     assert store.list()[0].id == "20250102-100000-bbbbbb"  # newest first, as before
     with sqlite3.connect(root / "runs.sqlite") as con:
         columns = [row[1] for row in con.execute("PRAGMA table_info(runs)")]
-        assert "best_val_acc" not in columns and {"task", "metric", "best", "owner"} <= set(columns)
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert "best_val_acc" not in columns and {"task", "metric", "best", "owner", "shared"} <= set(columns)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION == 4
     assert {r.owner for r in runs.values()} == {""}  # made before owners: nobody's
+    assert not any(r.shared for r in runs.values())  # and shared with nobody
     RunStore(root)  # opening again changes nothing
     assert {r.id: r for r in RunStore(root).list()} == runs
 
