@@ -22,6 +22,7 @@ import torch
 from ray_helpers import SMALL_CNN, WAIT, DieAt, Slow, refuse
 
 from engine.data import LoadedData, load_dataset
+from engine.faces.embed import Embed, identity_data, ready_spec
 from engine.jobs.job import Job
 from engine.jobs.ray_backend import ADDRESS_ENV, FALLBACK_ENV, INSTALL, MAX_DATA_ENV, RayBackend, from_env
 from engine.jobs.runner import JobRunner
@@ -180,6 +181,15 @@ def test_named_sets_go_by_name_uploaded_ones_travel_under_a_cap(ray_cluster, tmp
     runner = JobRunner(max_jobs=1, isolation="thread", backend=backend)
     trained = _done(runner.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
     assert trained.status == "finished" and store.get(trained.result.run_id).config["dataset"]["train_size"] == 64
+
+    # a set derived from a named one (the One-shot lab's identities) goes by its origin too, and is the same there
+    identities = identity_data("digits", (7,), seed=0, max_train=300)
+    spec, embed = ready_spec(identities.card.image_shape, 8), TrainConfig(task=Embed(dim=8, held_out=(7,)), epochs=1)
+    _, derived = backend._pack(Job("c"), train_job, (spec, identities, embed), {}, [])
+    assert len(derived) < 20_000
+    lab = _done(runner.submit(train_job, spec, identities, embed, store=store))
+    assert lab.status == "finished", lab.error
+    assert store.get(lab.result.run_id).config["dataset"]["train_size"] == len(identities.train)
 
     capped = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto", max_data_bytes=10_000))
     refused = _done(capped.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
