@@ -87,10 +87,14 @@ def _derived_origin(run: Run) -> dict | None:
     if isinstance(ds.get("origin"), dict) and ds["origin"].get("derived"):
         return ds["origin"]
     base = ds["name"].removesuffix("_identities")
-    if base != ds["name"] and base in dataset_names() and hasattr(run.task, "held_out"):
-        return {"name": ds["name"], "derived": "identities", "base": base, "held_out": list(run.task.held_out),
-                "seed": int(run.config["train"]["seed"]), "max_train": None}
-    return None
+    if base == ds["name"] or base not in dataset_names():
+        return None
+    try:
+        held_out = list(run.task.held_out)
+    except (ValueError, AttributeError):  # a task this engine does not know, or one without held-out identities
+        return None
+    return {"name": ds["name"], "derived": "identities", "base": base, "held_out": held_out,
+            "seed": int(run.config["train"]["seed"]), "max_train": None}
 
 
 def _load_derived(origin: dict, ds: dict) -> tuple[LoadedData | None, str]:
