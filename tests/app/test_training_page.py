@@ -469,6 +469,9 @@ def test_a_one_shot_lab_run_resumes_here_on_its_identities(runs_dir):
     assert resumed.status == "finished", resumed.error
     run = RunStore(runs_dir).get(run_id)
     assert (run.info.status, run.info.epochs, run.config["dataset"]["train_size"]) == ("finished", 2, len(data.train))
+    page.run()  # the finished job's outcome and the run's evaluation on its identities
+    assert not page.exception, [e.value for e in page.exception]
+    assert any(s.value.startswith("Finished") for s in page.success), [s.value for s in page.success]
 
 
 def test_a_job_that_waited_when_the_server_was_killed_is_reported_once(page, runs_dir, monkeypatch):
