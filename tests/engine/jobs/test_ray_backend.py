@@ -281,6 +281,33 @@ def test_a_style_job_runs_on_the_cluster_with_its_log_relayed(ray_cluster):
     assert [e.total for e in alone.history] == pytest.approx([e.total for e in job.result.history], rel=1e-4)
 
 
+def test_a_blend_job_runs_each_ratio_on_the_cluster_with_a_log_each(ray_cluster):
+    """The Style page's α/β blend: one job, several configs, a log per config (a list of logs in its arguments, each
+    relayed); each result as the same optimisation gives here."""
+    import dataclasses as dc
+
+    from engine.jobs.style import StyleLog, blend_job
+    from engine.media.images import sample_image, to_uint8
+    from engine.style.artworks import artwork
+    from engine.style.backbones import load_extractor
+    from engine.style.optimise import StyleConfig, stylise
+
+    base = StyleConfig(size=32, steps=3, preview_every=3, device="cpu")
+    configs = [base, dc.replace(base, beta=base.beta * 100)]
+    pair = to_uint8(sample_image("chelsea", 64, gray=False)), to_uint8(artwork("mosaic", 64))
+    extractor = load_extractor("efficientnet_lite0", "cpu")
+    logs = [StyleLog(c) for c in configs]
+    runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))
+    job = _done(runner.submit(blend_job, *pair, configs, logs=logs, extractor=extractor))
+    assert job.status == "finished", job.error
+    assert job.placement["backend"] == "ray" and len(job.result.results) == 2 and not job.result.stopped
+    for config, log, result in zip(configs, logs, job.result.results, strict=True):
+        assert log.snapshot().status == "finished" and [p[0] for p in log.snapshot().points] == [1, 2, 3]
+        alone = stylise(*pair, config, extractor=extractor)
+        assert [e.total for e in alone.history] == pytest.approx([e.total for e in result.history], rel=1e-4)
+    assert job.result.results[0].history[-1].total != pytest.approx(job.result.results[1].history[-1].total)
+
+
 def test_the_training_page_says_which_node_trains_its_job(ray_cluster, tmp_path, monkeypatch):
     """The Training page with the server's runner sending jobs to the cluster: Train, and the page names the node the
     job ran on; the run is kept here."""
