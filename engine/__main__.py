@@ -5,7 +5,8 @@
     python -m engine train [--spec SPEC] --data NAME --epochs N [--task T] [--json] ...   train it, keep the run
                                                               (--ray ADDRESS: on a Ray cluster, docs/ray.md;
                                                               --from-run RUN: from a run's network and weights;
-                                                              --grid S --anchors B: detection's grid and anchors)
+                                                              --grid S --anchors B: detection's grid and anchors;
+                                                              --task embed --held-out 8,9: the One-shot lab's)
     python -m engine style CONTENT STYLE [--alpha 10] [--beta 40] [--steps N] [--size PX] --out OUT.png
                                                               neural style transfer (engine/style/cli.py)
     python -m engine detect IMAGE [--conf 0.6] [--iou 0.5] [--max-boxes N] [--agnostic] [--run RUN] [--json]
@@ -145,6 +146,12 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--grid", type=_positive_int, metavar="S", help="detect: the grid's cells a side (default 6)")
     train.add_argument("--anchors", type=_positive_int, metavar="B", help="detect: B anchor boxes from k-means "
                        "(1 - IoU) on the training boxes (default: the task's 3)")
+    train.add_argument("--held-out", type=_index_list, metavar="I,J", help="embed: classes of --data (digits, "
+                       "mnist5k, fashion_mnist, mnist) kept out of training as identities never seen, as the One-shot "
+                       "lab does (default: none)")
+    train.add_argument("--margin", type=float, metavar="A", help="embed: the triplet loss's margin α (default 0.2)")
+    train.add_argument("--mining", choices=("random", "semi-hard", "hard"), help="embed: how triplets are chosen "
+                       "(default semi-hard)")
     train.add_argument("--from-run", metavar="RUN", help="start from a run's network and weights (tensors whose "
                        "names and shapes match are copied; a new head starts fresh): transfer learning, or a trained "
                        "backbone for detect")
@@ -183,9 +190,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise CliError("give --spec or --from-run, not both: --from-run trains the run's own network")
         spec = _run_spec(store, args.from_run, args.input)
     try:
-        data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
+        if args.task == "embed":  # classes as identities, some perhaps held out (engine/faces/embed.py)
+            from engine.faces.embed import identity_data
+
+            data = identity_data(args.data, args.held_out or (), seed=args.seed, max_train=args.max_train,
+                                 root=args.data_root)
+        else:
+            data = load_dataset(args.data, seed=args.seed, root=args.data_root, max_train=args.max_train)
         card = data.card
         task = card_task(card) if args.task is None else task_from_dict(args.task)
+        task = _embed_options(task, args)
         if args.label_smoothing is not None:
             if "label_smoothing" not in task.to_dict():
                 raise ValueError(f"--label-smoothing is an option of classification, not of the {task.title} task")
@@ -265,6 +279,21 @@ def _run_spec(store: object, run_id: str, input_shape: Shape | None) -> NetworkS
     return run.spec if input_shape is None else dataclasses.replace(run.spec, input=input_shape)
 
 
+def _embed_options(task: object, args: argparse.Namespace) -> object:
+    """``task`` with ``--held-out``, ``--margin`` and ``--mining`` applied (the embedding's options; ``ValueError``
+    for another task)."""
+    options = {k: v for k, v in (("held_out", args.held_out), ("margin", args.margin), ("mining", args.mining))
+               if v is not None}
+    if not options:
+        return task
+    if task.name != "embed":
+        raise ValueError(f"--held-out, --margin and --mining are options of the triplet-loss embedding (--task "
+                         f"embed), not of the {task.title} task")
+    from engine.training.tasks import task_from_dict
+
+    return task_from_dict({**task.to_dict(), **options})
+
+
 def _detect_options(task: object, data: object, args: argparse.Namespace, say: object) -> object:
     """``task`` with ``--grid`` and ``--anchors`` applied (detection's options; ``ValueError`` for another task):
     the anchors from k-means with 1 - IoU on the training boxes' shapes (engine/detection/anchors.py)."""
@@ -331,11 +360,17 @@ def _train_on_ray(address: str, spec: NetworkSpec, data: object, config: object,
 
 
 def _ready_spec(task: object, card: object, input_shape: Shape | None) -> NetworkSpec:
-    """The task's ready network for the data (engine/detection/networks.py), for ``train`` without ``--spec``."""
+    """The task's ready network for the data (engine/detection/networks.py; the embedding's: engine/faces/embed.py),
+    for ``train`` without ``--spec``."""
     from engine.detection.networks import READY_TASKS, ready_network
 
+    if task.name == "embed":  # the One-shot lab's ready embedding network
+        from engine.faces.embed import ready_spec
+
+        return ready_spec(tuple(input_shape or card.image_shape), task.dim)
     if task.name not in READY_TASKS:
-        raise ValueError(f"--spec is needed for {task.title}: only {', '.join(READY_TASKS)} have a ready network")
+        raise ValueError(f"--spec is needed for {task.title}: only {', '.join((*READY_TASKS, 'embed'))} have a ready "
+                         f"network")
     spec = ready_network(task, card)
     return spec if input_shape is None else dataclasses.replace(spec, input=input_shape)
 
@@ -368,6 +403,17 @@ def _positive_int(text: str) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- inputs
+
+
+def _index_list(text: str) -> list[int]:
+    """``"8,9"`` -> ``[8, 9]`` (class indices)."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected class indices such as 8,9, got {text!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected class indices such as 8,9, got {text!r}")
+    return values
 
 
 def _shape_arg(text: str) -> Shape:

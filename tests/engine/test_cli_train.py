@@ -13,8 +13,10 @@ import torch
 from engine.__main__ import main
 from engine.data import load_dataset
 from engine.detection.anchors import box_shapes, kmeans_anchors
+from engine.faces.embed import identity_data
 from engine.nets.summary import summary
 from engine.training.runs import RunStore
+from engine.training.trained import run_data
 
 
 def test_train_lenet5_on_digits_json(tmp_path: Path) -> None:
@@ -57,6 +59,9 @@ def test_train_prints_progress_and_fits_the_head(tmp_path: Path, capsys: pytest.
     (["--lr", "-1"], "lr must be a number > 0"),
     (["--grid", "3"], "--grid and --anchors are options of detection (--task detect), not of the classification"),
     (["--from-run", "20260101-000000-abcd"], "give --spec or --from-run, not both"),
+    (["--margin", "0.3"], "--held-out, --margin and --mining are options of the triplet-loss embedding"),
+    (["--task", "embed", "--data", "shapes"], "identities come from one of digits, mnist5k, fashion_mnist, mnist"),
+    (["--task", "embed", "--held-out", "8,19"], "held-out classes must lie in [0, 10), got [8, 19]"),
 ])
 def test_errors_exit_2_with_a_message(argv: list[str], message: str, tmp_path: Path,
                                       capsys: pytest.CaptureFixture) -> None:
@@ -113,3 +118,22 @@ def test_from_run_starts_from_the_runs_network_and_weights(tmp_path: Path, capsy
         torch.testing.assert_close(after[k], before[k], atol=1e-6, rtol=0, msg=k)
     assert main(["train", "--from-run", "nope", "--data", "digits", "--epochs", "1", "--runs-dir", str(runs)]) == 2
     assert "--from-run: " in capsys.readouterr().err
+
+
+def test_embed_trains_the_one_shot_labs_task_with_identities_held_out(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    """``--task embed --held-out 8,9``: the digits as identities with 8 and 9 never trained on, the ready embedding
+    network, the triplet loss with the margin and mining asked; the run's data comes back for a resume."""
+    runs = tmp_path / "runs"
+    code = main(["train", "--task", "embed", "--data", "digits", "--held-out", "8,9", "--margin", "0.3", "--mining",
+                 "hard", "--epochs", "2", "--json", "--runs-dir", str(runs)])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["status"] == "finished"
+    assert result["task"] == {"name": "embed", "dim": 64, "margin": 0.3, "mining": "hard", "held_out": [8, 9]}
+    assert set(result["val"]) >= {"auc", "auc_seen", "auc_held_out"}
+    want = identity_data("digits", (8, 9), seed=0)
+    run = RunStore(runs).get(result["run_id"])
+    assert run.config["dataset"]["name"] == "digits_identities"
+    assert run.config["dataset"]["train_size"] == len(want.train) and summary(run.spec).output_shape == (64,)
+    again, why = run_data(run)
+    assert why == "" and torch.equal(again.train.images, want.train.images)
