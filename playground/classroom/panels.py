@@ -4,6 +4,7 @@ server has now; the page redraws the live ones every few seconds (``st.fragment(
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -15,6 +16,7 @@ from engine.jobs.job import Job
 from engine.training.runs import Person, RunInfo
 from engine.training.runs.people import boards, leaderboard, shown_name
 from playground import state
+from playground.training.live import where_it_runs
 
 REFRESH_S = 3  # seconds between redraws of the live panels
 
@@ -29,7 +31,12 @@ def jobs_ui(people: dict[str, Person]) -> None:
     for job in active:
         what = job.about.get("label") or job.about.get("kind") or job.about.get("page") or "a job"
         place = runner.position(job)
-        where = f"waiting · place {place} in the queue" if place is not None else "running"
+        if place is not None:
+            where = f"waiting · place {place} in the queue"
+        elif job.placement.get("backend") == "ray":
+            where = f"running on {job.placement.get('device') or 'its node'}{where_it_runs(job)}"
+        else:
+            where = "running"
         who, info, stop = st.columns([2, 5, 1], vertical_alignment="center")
         who.markdown(f"**{_md(shown_name(job.owner, people))}**")
         info.markdown(f"{_md(str(what))} · {where} · {_duration(job.seconds)} since it was submitted")
@@ -52,8 +59,11 @@ def load_ui() -> None:
     cols[0].metric("Server CPU", f"{process.cpu_percent(None):.0f} %",
                    help=f"since the last redraw of this panel (any teacher's), in percent of one core; the machine "
                         f"has {os.cpu_count()} cores")
-    cols[1].metric("Server memory", f"{process.memory_info().rss / 2**30:.2f} GiB",
-                   help=f"resident; the machine has {psutil.virtual_memory().total / 2**30:.1f} GiB, "
+    own, children = memory(process)
+    cols[1].metric("Server memory", f"{(own + children) / 2**30:.2f} GiB",
+                   help=f"resident: the server {own / 2**30:.2f} GiB, its job processes {children / 2**30:.2f} GiB "
+                        f"(pages they share are counted in each); the machine has "
+                        f"{psutil.virtual_memory().total / 2**30:.1f} GiB, "
                         f"{psutil.virtual_memory().available / 2**30:.1f} GiB free")
     cols[2].metric("Load (1 min)", f"{os.getloadavg()[0]:.2f}", help="processes wanting a core, on average")
     sessions = _sessions()
@@ -75,6 +85,18 @@ def _process():
         _PROCESS = psutil.Process()
         _PROCESS.cpu_percent(interval=0.1)
     return _PROCESS
+
+
+def memory(process) -> tuple[int, int]:
+    """The resident bytes of ``process`` and of all its children together (the job processes and their fork
+    server: docs/tasks-and-jobs.md); a child that ends meanwhile counts nothing."""
+    import psutil
+
+    children = 0
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            children += child.memory_info().rss
+    return process.memory_info().rss, children
 
 
 def _sessions() -> int | None:

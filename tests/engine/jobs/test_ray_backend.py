@@ -333,3 +333,30 @@ def test_the_training_page_says_which_node_trains_its_job(ray_cluster, tmp_path,
         [s.value for s in at.success]
     (run,) = RunStore(tmp_path).list()
     assert run.status == "finished" and run.device.startswith("cpu") and run.device.endswith(f" on {node}")
+
+
+def test_the_classroom_page_shows_the_teacher_which_node_runs_each_job(ray_cluster, tmp_path, monkeypatch, digits):
+    """The teacher's list of jobs with the runner sending them to the cluster: a running job says its node."""
+    from streamlit.testing.v1 import AppTest
+
+    from engine.jobs import runner as jobs
+
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("CNNPG_TEACHER_TOKEN", "a-token-for-this-test-0123")
+    runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))
+    monkeypatch.setattr(jobs, "_runner", runner)
+    job = runner.submit(train_job, SMALL_CNN, digits, CONFIG, store=RunStore(tmp_path), owner="ada",
+                        callbacks=[Slow(0.05)], about={"label": "LeNet on digits"})
+    _until(lambda: job.placement.get("node") is not None, "the job never reached a node")
+    at = AppTest.from_file(str(REPO / "playground" / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("../pages/classroom.py")
+    at.run()
+    at.text_input(key="_w_cls_token").input("a-token-for-this-test-0123")
+    next(b for b in at.button if b.label == "Enter").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    node = ray_cluster.util.get_node_ip_address()
+    text = "\n".join(m.value for m in at.markdown)
+    assert f"LeNet on digits · running on cpu of the Ray cluster's node {node} · " in text, text
+    job.request_stop()
+    assert _done(job).status == "stopped"
