@@ -139,3 +139,32 @@ def input_figure(image: np.ndarray, title: str) -> go.Figure:
     pixel_axes(fig)
     fig.update_layout(title=title, margin=MARGIN, height=300, plot_bgcolor="white")
     return fig
+
+
+def overlay_figure(image: np.ndarray, title: str, boxes: Sequence[tuple[Sequence[float], str]] = (),
+                   points: Sequence[tuple[float, float, str]] = ()) -> go.Figure:
+    """``input_figure`` with a run's decoded prediction drawn on it: ``boxes`` (``xyxy`` in the input's pixels, a
+    label) and ``points`` (x, y in pixels, a name). A pixel's centre is at its integer coordinate, so a box edge at
+    pixel position ``x`` is drawn at ``x - 0.5``."""
+    fig = input_figure(image, title)
+    color = COLORS["prediction"]
+    for (x1, y1, x2, y2), label in boxes:
+        fig.add_shape(type="rect", x0=x1 - 0.5, y0=y1 - 0.5, x1=x2 - 0.5, y1=y2 - 0.5,
+                      line=dict(color=color, width=2))
+        fig.add_annotation(x=x1 - 0.5, y=y1 - 0.5, text=label, showarrow=False, xanchor="left", yanchor="bottom",
+                           font=dict(color="white", size=11), bgcolor=color)
+    if points:
+        fig.add_trace(go.Scatter(x=[x - 0.5 for x, _, _ in points], y=[y - 0.5 for _, y, _ in points],
+                                 mode="markers+text", text=[n for _, _, n in points], textposition="top center",
+                                 textfont=dict(color=color), marker=dict(color=color, size=9, symbol="x"),
+                                 hovertemplate="%{text}: (%{x:.1f}, %{y:.1f})<extra></extra>", showlegend=False))
+    return fig
+
+
+def embedding_figure(values: Sequence[float]) -> go.Figure:
+    """An embedding's components as bars (index on x)."""
+    fig = go.Figure(go.Bar(x=list(range(len(values))), y=list(values), marker_color=COLORS["conv"],
+                           hovertemplate="f(x)[%{x}] = %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=f"The embedding f(x): {plural(len(values), 'number')}", margin=MARGIN, height=260,
+                      xaxis_title="component", yaxis_title="value", bargap=0.1)
+    return fig

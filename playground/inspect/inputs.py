@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine.data import ImageSet, adapt_batch, load_dataset
+from engine.data import ClassIds, ImageSet, adapt_batch, load_dataset
 from engine.media.images import to_chw, to_hwc
 from playground import state
 from playground.inspect.drawing import drawing_advice_ui
@@ -69,7 +69,8 @@ def _validation_set(subject: Subject) -> tuple[ImageSet | None, str]:
                 return data.val, ""
         return None, "The webcam samples this run trained on are gone (they live in the session that took them)."
     try:
-        return _load_validation(subject.dataset, subject.data_seed), ""
+        # the One-shot lab's identities keep their base set's validation images whole (engine/faces/embed.py)
+        return _load_validation(subject.dataset.removesuffix("_identities"), subject.data_seed), ""
     except ValueError as e:
         return None, f"The validation images of **{subject.dataset}** are not here: {e}"
 
@@ -95,6 +96,7 @@ def _sample_ui(subject: Subject) -> InputImage | None:
     b.button("Random sample", icon=":material/shuffle:", width="stretch", key="_w_inspect_random",
              on_click=lambda: state.put(state.INSPECT_SAMPLE, random.randrange(n)))
     i = int(state.get(state.INSPECT_SAMPLE))
-    true = val.classes[int(val.labels[i])]
-    return InputImage(val.images[i], f"validation sample {i} of {subject.dataset} (class {true})",
+    true = val.classes[int(val.labels[i])] if val.targets.kind == ClassIds.kind else None  # boxes, points: no class
+    return InputImage(val.images[i], f"validation sample {i} of {subject.dataset}"
+                      + (f" (class {true})" if true is not None else ""),
                       f"sample:{subject.dataset}:{subject.data_seed}:{i}", true)

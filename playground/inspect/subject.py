@@ -45,6 +45,7 @@ class Subject:
     dataset: str | None = None  # the run's data set (its name in engine.data), for validation samples
     data_seed: int = 0
     task: Task | None = None  # a run's task; None for the builder's untrained network
+    names: tuple[str, ...] = ()  # what a run's outputs name, whatever its task: classes, points, identities
 
 
 def model_ui() -> Subject | None:
@@ -108,7 +109,7 @@ def _run_subject(info: RunInfo) -> Subject:
     return Subject(
         title=trained.name, model=trained.model, stats=trained.stats, input_shape=trained.input_shape,
         classes=trained.classes if classify and trained.classes else None, trained=True, token=token,
-        dataset=trained.dataset, data_seed=trained.seed, task=trained.task,
+        dataset=trained.dataset, data_seed=trained.seed, task=trained.task, names=tuple(trained.classes or ()),
     )
 
 
