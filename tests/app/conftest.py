@@ -8,6 +8,13 @@ from streamlit.testing.v1 import AppTest
 
 
 @pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """A fresh run store for the test (``CNNPG_RUNS_DIR``); a module that needs more defines its own."""
+    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
 def builder() -> AppTest:
     return open_page("builder.py")
 

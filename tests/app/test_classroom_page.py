@@ -38,12 +38,6 @@ WAIT = 120  # seconds
 
 
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def class_on(monkeypatch, runs_dir):
     monkeypatch.setenv("CNNPG_TEACHER_TOKEN", TOKEN)
     return runs_dir

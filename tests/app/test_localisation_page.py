@@ -27,12 +27,6 @@ TRAIN = "_w_loc_tr_"
 
 
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def page(runs_dir):
     return open_page("localisation.py")
 

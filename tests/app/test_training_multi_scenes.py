@@ -4,7 +4,6 @@ output must be for it, and a YOLO network trains there into a detection run with
 
 from __future__ import annotations
 
-import pytest
 from apptest_helpers import await_job, button, open_page
 
 from engine.data import dataset_card
@@ -13,12 +12,6 @@ from engine.detection.networks import ready_network
 from engine.training.runs import RunStore
 
 TIMEOUT = 300  # seconds the one-epoch job may take on a loaded 2-core machine
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
-    return tmp_path
 
 
 def test_multi_scenes_defaults_to_detection_and_trains_a_detection_run(runs_dir):

@@ -39,12 +39,6 @@ TIMEOUT = 120  # seconds a job may take on a loaded 2-core machine
 
 
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def page(runs_dir):
     return open_page("training.py")
 

@@ -22,12 +22,6 @@ K = "_w_tl_"
 
 
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def page(runs_dir):
     return open_page("triplet_lab.py")
 

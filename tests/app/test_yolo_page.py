@@ -43,12 +43,6 @@ def bundled():
 
 
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPG_RUNS_DIR", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def streamer(monkeypatch) -> FakeStreamer:
     fake = FakeStreamer()
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
