@@ -43,15 +43,9 @@ K = "_w_loc_tr_"
 def collect(store: RunStore) -> None:
     """Once per finished job: the Training page's collection (the active run, its evaluation), then this page's — the
     run filed under its slot, if the page started it."""
-    live.collect_finished_job(store)
-    job = live.current_job()
-    if job is None or not job.done or state.get(state.LOC_COLLECTED) == job.id:
-        return
-    state.put(state.LOC_COLLECTED, job.id)
-    slot = (state.get(state.TRAIN_JOB_TASK) or {}).get("slot")
-    run_id = getattr(job.result, "run_id", None)
-    if slot in SLOTS and run_id is not None and job.status != "failed":
-        state.get(state.LOC_RUNS, {})[slot] = run_id
+    got = live.collect_slot_run(store, state.LOC_COLLECTED)
+    if got is not None and got[0] in SLOTS:
+        state.get(state.LOC_RUNS, {})[got[0]] = got[1]
 
 
 def slot_ui() -> str:

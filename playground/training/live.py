@@ -70,6 +70,22 @@ def busy() -> bool:
     return job is not None and not job.done
 
 
+def collect_slot_run(store: RunStore, seen_key: str) -> tuple[str, str] | None:
+    """For a page that starts training jobs under a slot of its own (``TRAIN_JOB_TASK["slot"]``): the Training
+    page's collection first, then — once per finished job, remembered under ``seen_key`` — ``(slot, run id)`` of the
+    run it made when it did not fail; None otherwise."""
+    collect_finished_job(store)
+    job = current_job()
+    if job is None or not job.done or state.get(seen_key) == job.id:
+        return None
+    state.put(seen_key, job.id)
+    slot = (state.get(state.TRAIN_JOB_TASK) or {}).get("slot")
+    run_id = getattr(job.result, "run_id", None)
+    if slot is None or run_id is None or job.status == "failed":
+        return None
+    return slot, run_id
+
+
 def collect_finished_job(store: RunStore) -> None:
     """Once per finished job: make its run the active one, keep its evaluation, remember it as this session's."""
     job = current_job()

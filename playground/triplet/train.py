@@ -54,15 +54,9 @@ def identity_set(name: str, held_out: tuple[int, ...], seed: int, max_train: int
 def collect(store: RunStore) -> None:
     """Once per finished job: the Training page's collection, then this page's — the run it started becomes the
     lab's run."""
-    live.collect_finished_job(store)
-    job = live.current_job()
-    if job is None or not job.done or state.get(state.TRIPLET_COLLECTED) == job.id:
-        return
-    state.put(state.TRIPLET_COLLECTED, job.id)
-    run_id = getattr(job.result, "run_id", None)
-    if (state.get(state.TRAIN_JOB_TASK) or {}).get("slot") == "triplet" and run_id is not None \
-            and job.status != "failed":
-        state.put(state.TRIPLET_RUN, run_id)
+    got = live.collect_slot_run(store, state.TRIPLET_COLLECTED)
+    if got is not None and got[0] == "triplet":
+        state.put(state.TRIPLET_RUN, got[1])
 
 
 def running_run() -> str | None:

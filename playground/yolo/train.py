@@ -47,16 +47,11 @@ K = "_w_yolo_tr_"
 def collect(store: RunStore) -> None:
     """Once per finished job: the Training page's collection, then this page's — a run it started becomes the
     page's detector."""
-    live.collect_finished_job(store)
-    job = live.current_job()
-    if job is None or not job.done or state.get(state.YOLO_COLLECTED) == job.id:
-        return
-    state.put(state.YOLO_COLLECTED, job.id)
-    run_id = getattr(job.result, "run_id", None)
-    if (state.get(state.TRAIN_JOB_TASK) or {}).get("slot") == SLOT and run_id is not None and job.status != "failed":
+    got = live.collect_slot_run(store, state.YOLO_COLLECTED)
+    if got is not None and got[0] == SLOT:
         try:
-            if store.get(run_id).info.epochs >= 1:
-                state.put(state.YOLO_DETECTOR, run_id)
+            if store.get(got[1]).info.epochs >= 1:
+                state.put(state.YOLO_DETECTOR, got[1])
         except RunError:
             pass  # deleted meanwhile
 
