@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.faces.backend import Face, FaceBackend
+from engine.media.images import fit_within
 
 TITLE = "dlib ResNet (128-d, offline)"
 DETECT_SIDE = {"hog": 800, "cnn": 512}  # the longer side faces are looked for at (pixels)
@@ -80,7 +81,7 @@ class DlibBackend(FaceBackend):
 
     def detect(self, image: np.ndarray) -> list[Face]:
         image = _rgb(image)
-        small, scale = _shrink(image, DETECT_SIDE[self.detector_kind])
+        small, scale = fit_within(image, DETECT_SIDE[self.detector_kind])
         with self.lock:
             if self.detector_kind == "hog":
                 rects, scores, _ = self._detector.run(small, 1, MIN_SCORE["hog"])
@@ -120,15 +121,3 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"a face image is (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     return np.ascontiguousarray(image)
-
-
-def _shrink(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    """``image`` with its longer side at most ``side`` (area averaging), and the scale applied."""
-    h, w = image.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    if scale == 1.0:
-        return image, 1.0
-    from PIL import Image
-
-    small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX)
-    return np.asarray(small), scale

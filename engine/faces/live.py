@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from engine.faces.backend import FaceBackend, distance
 from engine.faces.gallery import UNKNOWN, Match
 from engine.faces.pipeline import MIN_FACE, EmbeddedFace, as_rgb, embed_all
+from engine.media.images import fit_within
 
 LIVE_SIDE = 400
 KNOWN, STRANGER = (40, 200, 90), (255, 150, 30)
@@ -46,13 +47,8 @@ class Known:
 
 
 def shrink(image: np.ndarray, side: int = LIVE_SIDE) -> tuple[np.ndarray, float]:
-    """``image`` with its longer side at most ``side`` pixels, and the scale applied (≤ 1)."""
-    h, w = image.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    if scale == 1.0:
-        return image, 1.0
-    small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
-    return np.asarray(small), scale
+    """``image`` with its longer side at most ``side`` pixels (bilinear: a frame must be quick), and the scale."""
+    return fit_within(image, side, Image.BILINEAR)
 
 
 def recognise_frame(frame: np.ndarray, backend: FaceBackend, known: Known, side: int = LIVE_SIDE,

@@ -16,6 +16,7 @@ from PIL import Image
 
 from engine.faces import mtcnn
 from engine.faces.backend import TITLES, Face, FaceBackend
+from engine.media.images import fit_within
 
 MIN_SCORE = 0.9  # O-Net's probability under which a detection is dropped (mostly small false faces: ears, patches)
 DETECT_SIDE = 800  # the longer side faces are looked for at (pixels), as the dlib backend
@@ -33,12 +34,7 @@ class MtcnnDetector:
         self.side, self.min_score = side, min_score
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        h, w = image.shape[:2]
-        scale = min(1.0, self.side / max(h, w))
-        small = image
-        if scale < 1.0:
-            small = np.asarray(Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                                                             Image.BOX))
+        small, scale = fit_within(image, self.side)
         found = self.net.detect(small)
         faces = [Face(tuple(float(v) / scale for v in box), points / scale, float(score))
                  for box, score, points in zip(found.boxes, found.scores, found.points, strict=True)

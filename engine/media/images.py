@@ -242,6 +242,17 @@ def resize_square(img: Any, size: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)  # Lanczos can overshoot a little
 
 
+def fit_within(image: np.ndarray, side: int, resample: int = Image.BOX) -> tuple[np.ndarray, float]:
+    """A ``uint8`` picture ``(H, W[, C])`` with its longer side at most ``side`` pixels (``resample``: PIL's filter,
+    by default area averaging), and the scale applied (≤ 1; the picture itself when it already fits)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    if scale == 1.0:
+        return image, 1.0
+    small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), resample)
+    return np.asarray(small), scale
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
     """A float image in [0, 1] (clipped) -> uint8 0..255, rounded; same shape. uint8 passes through."""
     a = np.asarray(img)
