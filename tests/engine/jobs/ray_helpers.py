@@ -18,6 +18,20 @@ SMALL_CNN = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
 WAIT = 120  # seconds: generous, for a loaded 2-core machine (a cold Ray worker imports torch first)
 
 
+def done(job: Job) -> Job:
+    """``job`` once it has ended (the test fails after ``WAIT`` seconds)."""
+    assert job.wait(WAIT), f"job {job.id} still {job.status} after {WAIT} s"
+    return job
+
+
+def until(condition, what: str) -> None:
+    """Wait for ``condition()``; fail with ``what`` after ``WAIT`` seconds."""
+    deadline = time.time() + WAIT
+    while not condition():
+        assert time.time() < deadline, what
+        time.sleep(0.02)
+
+
 def refuse(job: Job) -> None:
     raise ValueError("lr must be a number > 0, got -1")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from ray_helpers import SMALL_CNN, WAIT, DieAt, Slow, refuse
+from ray_helpers import SMALL_CNN, DieAt, Slow, done, refuse, until
 
 from engine.data import LoadedData, load_dataset
 from engine.faces.embed import Embed, identity_data, ready_spec
@@ -46,18 +46,6 @@ def oracle(digits) -> dict[str, torch.Tensor]:
     return fit(SMALL_CNN, digits, CONFIG).model.state_dict()
 
 
-def _done(job: Job) -> Job:
-    assert job.wait(WAIT), f"job {job.id} still {job.status} after {WAIT} s"
-    return job
-
-
-def _until(condition, what: str) -> None:
-    deadline = time.time() + WAIT
-    while not condition():
-        assert time.time() < deadline, what
-        time.sleep(0.02)
-
-
 def _same_weights(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> None:
     assert got.keys() == want.keys()
     for name in want:  # a Ray worker runs torch on one thread, this process on several: sums may round apart
@@ -74,14 +62,14 @@ def test_training_job_with_live_events_stopped_mid_epoch_resumed_to_the_local_we
         latest = job.log.snapshot().latest
         return latest is not None and (latest.epoch, latest.batch) >= (2, 3)
 
-    _until(in_epoch_two, "no live batch event of epoch 2 came back")
+    until(in_epoch_two, "no live batch event of epoch 2 came back")
     assert not job.done and job.status == "running"
     snap = job.log.snapshot()
     assert len(snap.epochs) == 1 and snap.start is not None and len(snap.batch_losses) >= snap.start.batches
     run_id = snap.start.run_id
     assert store.info(run_id).status == "running" and store.info(run_id).epochs == 1  # epoch 1 is home already
     job.request_stop()
-    _done(job)
+    done(job)
     assert (job.status, job.reason) == ("stopped", "stopped by the user")
     assert job.placement["backend"] == "ray" and job.placement["node"] == ray_cluster.util.get_node_ip_address()
 
@@ -92,7 +80,7 @@ def test_training_job_with_live_events_stopped_mid_epoch_resumed_to_the_local_we
     progress = store.load_checkpoint(run_id).state["progress"]
     assert progress["epoch"] == 1 and progress["batch"] > 0  # 1 epoch finished, in the middle of epoch 2: resumable
 
-    again = _done(runner.submit(train_job, None, digits, None, store=store, run_id=run_id, owner="ada"))
+    again = done(runner.submit(train_job, None, digits, None, store=store, run_id=run_id, owner="ada"))
     assert again.status == "finished", again.error
     assert len(again.log.snapshot().epochs) == 3  # the epochs before the resume, then its own
     info = store.info(run_id)
@@ -104,14 +92,14 @@ def test_training_job_with_live_events_stopped_mid_epoch_resumed_to_the_local_we
 def test_a_lost_worker_leaves_an_interrupted_run_that_resumes(ray_cluster, tmp_path, digits, oracle):
     store = RunStore(tmp_path / "runs")
     runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))
-    job = _done(runner.submit(train_job, SMALL_CNN, digits, CONFIG, store=store,
+    job = done(runner.submit(train_job, SMALL_CNN, digits, CONFIG, store=store,
                               callbacks=[Slow(0.02), DieAt(epoch=2, batch=10)]))
     assert job.status == "failed"
     assert "the Ray node running it was lost" in job.error and "interrupted" in job.error
     (info,) = store.list()
     assert (info.status, info.epochs) == ("interrupted", 1)  # its last checkpoint: the end of epoch 1
 
-    again = _done(runner.submit(train_job, None, digits, None, store=store, run_id=info.id))
+    again = done(runner.submit(train_job, None, digits, None, store=store, run_id=info.id))
     assert again.status == "finished", again.error
     assert store.info(info.id).epochs == 3
     _same_weights(store.load_checkpoint(info.id).model, oracle)
@@ -123,18 +111,18 @@ def test_placement_gpu_jobs_go_to_the_gpu_node_and_a_job_no_node_holds_is_refuse
     gpu = dataclasses.replace(CONFIG, epochs=1, device="cuda")
     simulated = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto", gpu_resource="accelerator"))
 
-    on_gpu = _done(simulated.submit(train_job, SMALL_CNN, small, gpu, store=store))
+    on_gpu = done(simulated.submit(train_job, SMALL_CNN, small, gpu, store=store))
     assert on_gpu.status == "finished", on_gpu.error
     assert on_gpu.placement["resources"].get("accelerator") == 1.0  # Ray gave it the GPU node's resource
     if not torch.cuda.is_available():  # the simulated GPU: torch sees none, so it trained on the node's CPU
         assert on_gpu.placement["device"] == "cpu" and "no CUDA device" in on_gpu.placement["note"]
-    on_cpu = _done(simulated.submit(train_job, SMALL_CNN, small, dataclasses.replace(gpu, device="cpu"), store=store))
+    on_cpu = done(simulated.submit(train_job, SMALL_CNN, small, dataclasses.replace(gpu, device="cpu"), store=store))
     assert on_cpu.status == "finished" and "accelerator" not in on_cpu.placement["resources"]
-    auto = _done(simulated.submit(train_job, SMALL_CNN, small, dataclasses.replace(gpu, device="auto"), store=store))
+    auto = done(simulated.submit(train_job, SMALL_CNN, small, dataclasses.replace(gpu, device="auto"), store=store))
     assert auto.status == "finished" and auto.placement["resources"].get("accelerator") == 1.0  # the GPU, since any
 
     real_gpus = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))  # num_gpus=1: none here
-    refused = _done(real_gpus.submit(train_job, SMALL_CNN, small, gpu, store=store))
+    refused = done(real_gpus.submit(train_job, SMALL_CNN, small, gpu, store=store))
     if ray_cluster.cluster_resources().get("GPU"):
         pytest.skip("this machine has CUDA and gave the test cluster a GPU: nothing to refuse")
     assert refused.status == "failed" and refused.placement == {}  # never sent to a node
@@ -150,17 +138,17 @@ def test_stop_on_a_job_waiting_for_a_busy_gpu_node_cancels_it_unstarted(ray_clus
     gpu = dataclasses.replace(CONFIG, epochs=2, device="cuda")
     runner = JobRunner(max_jobs=2, isolation="thread", backend=RayBackend("auto", gpu_resource="accelerator"))
     first = runner.submit(train_job, SMALL_CNN, digits, gpu, store=store, owner="ada", callbacks=[Slow(0.05)])
-    _until(lambda: first.log.snapshot().latest is not None, "the first GPU job never trained")
+    until(lambda: first.log.snapshot().latest is not None, "the first GPU job never trained")
     second = runner.submit(train_job, SMALL_CNN, _head(digits, 64), gpu, store=store, owner="bob")
-    _until(lambda: second.status == "running", "the second job was never sent")
+    until(lambda: second.status == "running", "the second job was never sent")
     time.sleep(1.0)  # Ray holds it: the one accelerator is taken
     assert not second.done and second.placement == {}
     second.request_stop()
-    _done(second)
+    done(second)
     assert (second.status, second.reason) == ("stopped", "stopped while it waited for a node of the Ray cluster")
     assert second.placement == {} and not first.done  # never started; the first goes on
     first.request_stop()
-    assert _done(first).status == "stopped"
+    assert done(first).status == "stopped"
     assert [r.owner for r in store.list()] == ["ada"]
 
 
@@ -179,7 +167,7 @@ def test_named_sets_go_by_name_uploaded_ones_travel_under_a_cap(ray_cluster, tmp
 
     store = RunStore(tmp_path / "runs")
     runner = JobRunner(max_jobs=1, isolation="thread", backend=backend)
-    trained = _done(runner.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
+    trained = done(runner.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
     assert trained.status == "finished" and store.get(trained.result.run_id).config["dataset"]["train_size"] == 64
 
     # a set derived from a named one (the One-shot lab's identities) goes by its origin too, and is the same there
@@ -187,32 +175,32 @@ def test_named_sets_go_by_name_uploaded_ones_travel_under_a_cap(ray_cluster, tmp
     spec, embed = ready_spec(identities.card.image_shape, 8), TrainConfig(task=Embed(dim=8, held_out=(7,)), epochs=1)
     _, derived = backend._pack(Job("c"), train_job, (spec, identities, embed), {}, [])
     assert len(derived) < 20_000
-    lab = _done(runner.submit(train_job, spec, identities, embed, store=store))
+    lab = done(runner.submit(train_job, spec, identities, embed, store=store))
     assert lab.status == "finished", lab.error
     assert store.get(lab.result.run_id).config["dataset"]["train_size"] == len(identities.train)
 
     capped = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto", max_data_bytes=10_000))
-    refused = _done(capped.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
+    refused = done(capped.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
     assert refused.status == "failed" and "too big to send to the Ray cluster" in refused.error
     assert MAX_DATA_ENV in refused.error
 
 
 def test_a_failing_job_fails_with_its_reason(ray_cluster):
     runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))
-    job = _done(runner.submit(refuse))
+    job = done(runner.submit(refuse))
     assert (job.status, job.error) == ("failed", "lr must be a number > 0, got -1")
 
 
 def test_an_unreachable_cluster_says_so_and_falls_back_only_when_configured(tmp_path, digits):
     closed = "127.0.0.1:9"  # discard: nothing listens there
     strict = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend(closed, fallback=""))
-    job = _done(strict.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG))
+    job = done(strict.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG))
     assert job.status == "failed" and f"the Ray cluster at {closed} cannot be reached" in job.error
     assert f"{FALLBACK_ENV}=local" in job.error
 
     store = RunStore(tmp_path / "runs")
     lenient = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend(closed, fallback="local"))
-    job = _done(lenient.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
+    job = done(lenient.submit(train_job, SMALL_CNN, _head(digits, 64), CONFIG, store=store))
     assert job.status == "finished" and job.placement["backend"] == "local"
     assert "cannot be reached" in job.placement["why"] and store.info(job.result.run_id).status == "finished"
 
@@ -220,7 +208,7 @@ def test_an_unreachable_cluster_says_so_and_falls_back_only_when_configured(tmp_
 def test_without_ray_installed_a_job_says_how_to_enable_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where it is not installed
     runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("127.0.0.1:9", fallback=""))
-    job = _done(runner.submit(refuse))
+    job = done(runner.submit(refuse))
     assert job.status == "failed" and "Ray is not installed" in job.error and INSTALL in job.error
 
 
@@ -271,7 +259,7 @@ def test_a_style_job_runs_on_the_cluster_with_its_log_relayed(ray_cluster):
     extractor = load_extractor("efficientnet_lite0", "cpu")  # a page's shared backbone: it travels by name
     log = StyleLog(config)
     runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))
-    job = _done(runner.submit(style_job, *pair, config, log=log, extractor=extractor))
+    job = done(runner.submit(style_job, *pair, config, log=log, extractor=extractor))
     assert job.status == "finished", job.error
     assert job.placement["backend"] == "ray"
     snap = log.snapshot()
@@ -298,7 +286,7 @@ def test_a_blend_job_runs_each_ratio_on_the_cluster_with_a_log_each(ray_cluster)
     extractor = load_extractor("efficientnet_lite0", "cpu")
     logs = [StyleLog(c) for c in configs]
     runner = JobRunner(max_jobs=1, isolation="thread", backend=RayBackend("auto"))
-    job = _done(runner.submit(blend_job, *pair, configs, logs=logs, extractor=extractor))
+    job = done(runner.submit(blend_job, *pair, configs, logs=logs, extractor=extractor))
     assert job.status == "finished", job.error
     assert job.placement["backend"] == "ray" and len(job.result.results) == 2 and not job.result.stopped
     for config, log, result in zip(configs, logs, job.result.results, strict=True):
@@ -324,7 +312,7 @@ def test_the_training_page_says_which_node_trains_its_job(ray_cluster, tmp_path,
     at.selectbox(key="_w_tr_dataset").set_value("digits").run()
     at.number_input(key="_w_tr_epochs").set_value(1).run()
     next(b for b in at.button if b.label == "Train").click().run()
-    job = _done(at.session_state["train_job"])
+    job = done(at.session_state["train_job"])
     assert job.status == "finished", job.error
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -347,7 +335,7 @@ def test_the_classroom_page_shows_the_teacher_which_node_runs_each_job(ray_clust
     monkeypatch.setattr(jobs, "_runner", runner)
     job = runner.submit(train_job, SMALL_CNN, digits, CONFIG, store=RunStore(tmp_path), owner="ada",
                         callbacks=[Slow(0.05)], about={"label": "LeNet on digits"})
-    _until(lambda: job.placement.get("node") is not None, "the job never reached a node")
+    until(lambda: job.placement.get("node") is not None, "the job never reached a node")
     at = AppTest.from_file(str(REPO / "playground" / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("../pages/classroom.py")
@@ -359,4 +347,4 @@ def test_the_classroom_page_shows_the_teacher_which_node_runs_each_job(ray_clust
     text = "\n".join(m.value for m in at.markdown)
     assert f"LeNet on digits · running on cpu of the Ray cluster's node {node} · " in text, text
     job.request_stop()
-    assert _done(job).status == "stopped"
+    assert done(job).status == "stopped"

@@ -9,10 +9,8 @@ Oracles: the run store's rows and files; the fit's own arithmetic (batches per e
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from ray_helpers import SMALL_CNN, WAIT, Slow, gated, refuse
+from ray_helpers import SMALL_CNN, Slow, done, gated, refuse, until
 
 from engine.data import LoadedData, load_dataset
 from engine.jobs.job import Job
@@ -39,24 +37,12 @@ def make_runner(request):
     return lambda max_jobs: JobRunner(max_jobs=max_jobs, isolation="process")
 
 
-def _done(job: Job) -> Job:
-    assert job.wait(WAIT), f"job {job.id} still {job.status} after {WAIT} s"
-    return job
-
-
-def _until(condition, what: str) -> None:
-    deadline = time.time() + WAIT
-    while not condition():
-        assert time.time() < deadline, what
-        time.sleep(0.02)
-
-
 def test_submit_events_and_result(make_runner, tmp_path, digits):
     store = RunStore(tmp_path / "runs")
     runner = make_runner(2)
     job = runner.submit(train_job, SMALL_CNN, digits, CONFIG, store=store, owner="ada", about={"page": "t"})
     assert isinstance(job, Job) and job.status in ("queued", "running") and runner.latest("ada", page="t") is job
-    _done(job)
+    done(job)
     assert (job.status, job.error) == ("finished", "")
     snap = job.log.snapshot()
     batches = -(-len(digits.train) // CONFIG.batch_size)
@@ -73,9 +59,9 @@ def test_submit_events_and_result(make_runner, tmp_path, digits):
 def test_stop_ends_it_stopped_and_resumable(make_runner, tmp_path, digits):
     store = RunStore(tmp_path / "runs")
     job = make_runner(1).submit(train_job, SMALL_CNN, digits, CONFIG, store=store, callbacks=[Slow(0.03)])
-    _until(lambda: job.log.snapshot().latest is not None, "no batch event came back")
+    until(lambda: job.log.snapshot().latest is not None, "no batch event came back")
     job.request_stop()
-    _done(job)
+    done(job)
     assert (job.status, job.reason) == ("stopped", "stopped by the user")
     info = store.info(job.result.run_id)
     assert info.status == "stopped"
@@ -83,7 +69,7 @@ def test_stop_ends_it_stopped_and_resumable(make_runner, tmp_path, digits):
 
 
 def test_a_failure_says_why(make_runner):
-    job = _done(make_runner(1).submit(refuse))
+    job = done(make_runner(1).submit(refuse))
     assert (job.status, job.error, job.reason) == ("failed", "lr must be a number > 0, got -1",
                                                     "lr must be a number > 0, got -1")
 
@@ -93,14 +79,14 @@ def test_queue_position_and_stop_while_waiting(make_runner, tmp_path):
     first = runner.submit(gated, tmp_path, "first", owner="ada")
     second = runner.submit(gated, tmp_path, "second", owner="bob")
     third = runner.submit(gated, tmp_path, "third", owner="cy")
-    _until(lambda: (tmp_path / "started-first").exists(), "the first job never started")
+    until(lambda: (tmp_path / "started-first").exists(), "the first job never started")
     assert (runner.position(first), runner.position(second), runner.position(third)) == (None, 1, 2)
     assert "Waiting in the queue (1 ahead of it): 1 of at most 1 jobs are running" in runner.waiting(third)
     third.request_stop()
     assert (third.status, third.reason) == ("stopped", "taken out of the queue before it started")
     (tmp_path / "go-first").touch()
     (tmp_path / "go-second").touch()
-    assert _done(first).result == "first" and _done(second).result == "second"
+    assert done(first).result == "first" and done(second).result == "second"
     assert not (tmp_path / "started-third").exists()
 
 
@@ -109,11 +95,11 @@ def test_the_cap_and_owner_rule_apply_before_a_job_is_sent(make_runner, tmp_path
     mine = runner.submit(gated, tmp_path, "mine", owner="ada")
     again = runner.submit(gated, tmp_path, "again", owner="ada")  # one at a time per person
     other = runner.submit(gated, tmp_path, "other", owner="bob")
-    _until(lambda: (tmp_path / "started-mine").exists() and (tmp_path / "started-other").exists(),
+    until(lambda: (tmp_path / "started-mine").exists() and (tmp_path / "started-other").exists(),
            "the first jobs of two owners did not both start")
     assert runner.position(again) == 1 and "your other job is running" in runner.waiting(again)
     assert not (tmp_path / "started-again").exists()
     for name in ("mine", "other", "again"):
         (tmp_path / f"go-{name}").touch()
-    assert [_done(j).result for j in (mine, other, again)] == ["mine", "other", "again"]
+    assert [done(j).result for j in (mine, other, again)] == ["mine", "other", "again"]
 
