@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lock_probe import lock_free
 from safetensors.torch import load_file
 
 from engine.data import LoadedData, load_dataset
@@ -116,7 +117,7 @@ def test_a_running_run_of_this_process_stays_running(tmp_path) -> None:
                  callbacks=[Look()])
     assert seen == ["running"]
     assert RunStore(root).info(result.run_id).status == "finished"
-    assert not (root / result.run_id / LOCK_NAME).exists() or _lock_free(root / result.run_id / LOCK_NAME)
+    assert not (root / result.run_id / LOCK_NAME).exists() or lock_free(root / result.run_id / LOCK_NAME)
 
 
 def test_stale_temporary_files_are_removed_but_a_live_writers_are_kept(tmp_path) -> None:
@@ -178,16 +179,6 @@ def _small() -> LoadedData:
     return LoadedData(dataclasses.replace(digits.card, train_size=400), digits.train.subset(range(400)), digits.val)
 
 
-def _lock_free(lock: Path) -> bool:
-    import fcntl
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def test_the_checkpoint_interval_comes_from_the_environment(monkeypatch) -> None:

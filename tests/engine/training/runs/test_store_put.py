@@ -6,12 +6,10 @@ Oracles: the first store's own files, rows and checkpoint; the operating system'
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import os
-from pathlib import Path
 
 import pytest
 import torch
+from lock_probe import lock_free
 
 from engine.data import LoadedData, load_dataset
 from engine.nets.spec import NetworkSpec
@@ -31,18 +29,6 @@ SPEC = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
 def small() -> LoadedData:
     data = load_dataset("digits")
     return LoadedData(dataclasses.replace(data.card, train_size=200), data.train.subset(range(200)), data.val)
-
-
-def _free(lock: Path) -> bool:
-    """Whether nobody holds the flock on ``lock`` (a new open file description: this process's own lock counts)."""
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def test_a_run_put_into_another_store_is_the_same_run(small, tmp_path):
@@ -73,9 +59,9 @@ def test_a_running_run_holds_its_lock_here_until_it_ends(small, tmp_path):
     info = there.info(result.run_id)
     here.put(dataclasses.replace(info, status="running"), there.files(result.run_id))
     lock = here.path(result.run_id) / LOCK_NAME
-    assert not _free(lock) and here.info(result.run_id).status == "running"  # held: not taken for interrupted
+    assert not lock_free(lock) and here.info(result.run_id).status == "running"  # held: not taken for interrupted
     here.put(dataclasses.replace(info, status="stopped"), {})
-    assert _free(lock) and here.info(result.run_id).status == "stopped"
+    assert lock_free(lock) and here.info(result.run_id).status == "stopped"
 
 
 def test_only_run_files_are_put(tmp_path):
