@@ -276,6 +276,6 @@ class Landmarks(Task):
         pred = outputs.float().reshape(t.points.shape)
         return LandmarkEvaluation(pred * t.side, t.points * t.side, T.point_error(pred, t.points), meter.compute())
 
-    def decode(self, outputs: torch.Tensor, k: int = 5) -> torch.Tensor:
-        """Points ``(B, K, 2)`` as fractions of the input's width and height."""
+    def decode(self, outputs: torch.Tensor, k: int = 5, side: int | None = None) -> torch.Tensor:
+        """Points ``(B, K, 2)`` as fractions of the input's width and height (whatever ``side``: the two may differ)."""
         return outputs.float().reshape(len(outputs), -1, 2)

@@ -281,7 +281,7 @@ class Embed(Task):
         ids = targets.ids.long()
         return EmbedEvaluation(emb, ids, self.held_out, verification(emb, ids, self.held_out))
 
-    def decode(self, outputs: torch.Tensor, k: int = 5) -> torch.Tensor:
+    def decode(self, outputs: torch.Tensor, k: int = 5, side: int | None = None) -> torch.Tensor:
         """The L2-normalised embeddings ``(B, D)``."""
         return F.normalize(outputs.float(), dim=1)
 

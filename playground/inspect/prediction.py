@@ -61,7 +61,7 @@ def _task_prediction_ui(subject: Subject, inp: InputImage) -> None:
     task, (_, h, w) = subject.task, subject.input_shape
     try:
         out = outputs(subject.model, inp.image[None], subject.stats, subject.input_shape)
-        decoded = task.decode(out, TOP_K, side=h) if task.name in ("localise", "detect") else task.decode(out, TOP_K)
+        decoded = task.decode(out, TOP_K, side=h)  # boxes in the input's pixels
     except (ValueError, RuntimeError) as e:
         st.error(f"The network could not read this input: {str(e).splitlines()[0]}")
         return

@@ -63,8 +63,7 @@ def _decoded(root: str, run_id: str, base: str):
     image = load_dataset(base, seed=0, max_train=1).val.images[SAMPLE]
     out = outputs(trained.model, image[None], trained.stats, trained.input_shape)
     side = trained.input_shape[1]
-    task = trained.task
-    return task.decode(out, 5, side=side) if task.name in ("localise", "detect") else task.decode(out, 5), trained
+    return trained.task.decode(out, 5, side=side), trained
 
 
 def _rects(chart: dict) -> list[list[float]]:

@@ -215,9 +215,10 @@ class Task:
         meter.update(outputs, self.collate(targets.batch(range(len(targets)))))
         return meter.compute()
 
-    def decode(self, outputs: torch.Tensor, k: int = 5) -> Any:
+    def decode(self, outputs: torch.Tensor, k: int = 5, side: int | None = None) -> Any:
         """Raw outputs ``(B, *output_shape)`` as people read them (``k``: how many alternatives, where that means
-        something). By default the outputs themselves."""
+        something; ``side``: the input's side in pixels, for positions given in pixels — fractions without it — where
+        the task has positions). By default the outputs themselves."""
         return outputs
 
 

@@ -96,7 +96,7 @@ class Classify(Task):
         probs = torch.softmax(outputs.float(), 1) if len(targets) else outputs.float()
         return Evaluation(tuple(targets.classes), targets.ids.clone(), probs)
 
-    def decode(self, outputs: torch.Tensor, k: int = 5) -> TopK:
+    def decode(self, outputs: torch.Tensor, k: int = 5, side: int | None = None) -> TopK:
         """The top ``k`` classes (capped at the class count): ``TopK`` of ``(B, k)`` tensors."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")

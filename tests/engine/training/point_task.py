@@ -65,7 +65,7 @@ class Locate(Task):
     def meter(self, device: torch.device | str) -> ErrorMeter:
         return ErrorMeter(device)
 
-    def decode(self, outputs: torch.Tensor, k: int = 5) -> torch.Tensor:
+    def decode(self, outputs: torch.Tensor, k: int = 5, side: int | None = None) -> torch.Tensor:
         return outputs.reshape(len(outputs), -1, 2)
 
 
